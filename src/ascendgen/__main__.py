@@ -1,0 +1,3 @@
+from ascendgen.cli import main
+
+main()

@@ -1,0 +1,111 @@
+"""The model catalog: what ascendgen knows of each model, validated from models.yaml.
+
+A user's catalog (`--catalog FILE`) merges over the built-in one field by field: an entry with a known
+name changes only the fields it gives, a new name adds a model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+from ascendgen.errors import InputError
+from ascendgen.resources import data_file
+from ascendgen.yamlfile import did_you_mean, load_merged_sections
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class MlaDims(BaseModel):
+    """Multi-head latent attention (DeepSeek V2/V3): the KV cache holds one latent per token and layer."""
+
+    model_config = _STRICT
+    kv_lora_rank: PositiveInt
+    qk_rope_head_dim: PositiveInt
+    qk_nope_head_dim: PositiveInt
+    v_head_dim: PositiveInt
+
+
+class ModelSpec(BaseModel):
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    hub_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+    served_name: str | None = Field(default=None, min_length=1)
+    architecture: str = Field(min_length=1)
+    kind: Literal["dense", "moe"]
+    attention: Literal["gqa", "mla"]
+    num_layers: PositiveInt
+    hidden_size: PositiveInt
+    num_attention_heads: PositiveInt
+    num_key_value_heads: PositiveInt
+    head_dim: PositiveInt
+    vocab_size: PositiveInt
+    params_b: PositiveFloat
+    active_params_b: PositiveFloat | None = None
+    dtype: Literal["bfloat16", "float16"]
+    quantization: Literal["w8a8", "w4a8"] | None = None
+    max_position_embeddings: PositiveInt
+    mla: MlaDims | None = None
+    num_experts: PositiveInt | None = None
+    vision: bool = False
+    serve_flags: tuple[str, ...] = ()
+    min_image: str | None = None
+    min_transformers: str | None = None
+    npus: dict[str, PositiveInt] = Field(default_factory=dict)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelSpec:
+        if self.attention == "mla" and self.mla is None:
+            raise ValueError("attention 'mla' needs the 'mla' dimensions (kv_lora_rank, ...)")
+        if self.attention == "gqa" and self.mla is not None:
+            raise ValueError("'mla' dimensions are only for attention 'mla'")
+        if self.kind == "moe" and self.active_params_b is None:
+            raise ValueError("a MoE model needs 'active_params_b' (parameters active per token)")
+        if self.kind == "dense" and (self.active_params_b is not None or self.num_experts is not None):
+            raise ValueError("'active_params_b' and 'num_experts' are only for kind 'moe'")
+        if self.active_params_b is not None and self.active_params_b > self.params_b:
+            raise ValueError("'active_params_b' cannot exceed 'params_b'")
+        if self.num_key_value_heads > self.num_attention_heads:
+            raise ValueError("num_key_value_heads cannot exceed num_attention_heads")
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError("num_attention_heads must be a multiple of num_key_value_heads")
+        for flag in self.serve_flags:
+            if not flag.startswith("--") or any(c.isspace() for c in flag.split("=", 1)[0]):
+                raise ValueError(f"serve flag {flag!r} must be a --flag (with an optional =value)")
+        return self
+
+    @property
+    def served_model_name(self) -> str:
+        return self.served_name or self.hub_id
+
+
+@dataclass(frozen=True)
+class Catalog:
+    models: tuple[ModelSpec, ...]
+    sources: tuple[Path, ...]
+
+    def get(self, name: str) -> ModelSpec:
+        by_key = {m.name.lower(): m for m in self.models}
+        by_key.update({m.hub_id.lower(): m for m in self.models if m.hub_id.lower() not in by_key})
+        found = by_key.get(name.lower())
+        if found is None:
+            names = [m.name for m in self.models]
+            hint = did_you_mean(name, names) or " (run 'ascendgen models' to list them)"
+            raise InputError(f"unknown model '{name}'{hint}")
+        return found
+
+
+def builtin_catalog_path() -> Path:
+    return data_file("models.yaml")
+
+
+def load_catalog(extra: Iterable[Path] = ()) -> Catalog:
+    """The built-in catalog, with each user catalog merged over it in order."""
+    paths = (builtin_catalog_path(), *extra)
+    loaded = load_merged_sections(paths, {"models": ModelSpec}, singular={"models": "model"})
+    return Catalog(models=tuple(loaded["models"]), sources=paths)

@@ -1,0 +1,125 @@
+"""Ascend hardware as data: NPU types and their memory, platforms (devices and driver mounts a container
+needs, memory reserves) and server profiles. Loaded from hardware.yaml, with `--hardware FILE` over it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
+
+from ascendgen.errors import InputError
+from ascendgen.resources import data_file
+from ascendgen.yamlfile import did_you_mean, load_merged_sections
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+_ABSOLUTE = r"^/[^\n:]*$"
+
+
+class NpuType(BaseModel):
+    model_config = _STRICT
+    name: str = Field(min_length=1)
+    memory_gib: PositiveFloat
+    platform: str
+    description: str = ""
+
+
+class Platform(BaseModel):
+    model_config = _STRICT
+    name: str
+    image_suffix: str = Field(default="", pattern=r"^(-[a-z0-9][a-z0-9.-]*)?$")
+    dtypes: tuple[Literal["bfloat16", "float16"], ...]
+    control_devices: tuple[str, ...]
+    npu_device: str = Field(pattern=r"^/.*\{index\}")
+    driver_mounts: tuple[str, ...]
+    multinode_mounts: tuple[str, ...] = ()
+    kv_budget_factor: float = Field(gt=0, le=1)
+    activation_reserve_gib: NonNegativeFloat
+    runtime_reserve_gib: NonNegativeFloat
+    hccl_reserve_gib: NonNegativeFloat
+    dies_per_npu: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _absolute_paths(self) -> Platform:
+        for path in (*self.control_devices, *self.driver_mounts, *self.multinode_mounts):
+            if not path.startswith("/") or ":" in path or "\n" in path:
+                raise ValueError(f"path {path!r} must be absolute, without ':' or newlines")
+        return self
+
+
+class ServerProfile(BaseModel):
+    model_config = _STRICT
+    name: str
+    description: str = ""
+    npu_type: str
+    npu_count: PositiveInt
+    groups: tuple[tuple[int, ...], ...] = ()
+    # Where the host's / is, seen from where compose runs: "/" on a real server. A profile may point it
+    # elsewhere (e.g. a host filesystem mounted at /host) and the device and driver paths follow.
+    host_root: str = Field(default="/", pattern=_ABSOLUTE)
+
+    @model_validator(mode="after")
+    def _groups_within_server(self) -> ServerProfile:
+        for group in self.groups:
+            for index in group:
+                if not 0 <= index < self.npu_count:
+                    raise ValueError(f"group NPU {index} is outside 0-{self.npu_count - 1}")
+        return self
+
+
+@dataclass(frozen=True)
+class Hardware:
+    npu_types: tuple[NpuType, ...]
+    platforms: tuple[Platform, ...]
+    servers: tuple[ServerProfile, ...]
+
+    def npu_type(self, name: str) -> NpuType:
+        return _find(self.npu_types, name, "NPU type")
+
+    def platform(self, name: str) -> Platform:
+        return _find(self.platforms, name, "platform")
+
+    def server(self, name: str) -> ServerProfile:
+        return _find(self.servers, name, "server profile")
+
+
+DEFAULT_SERVER = "atlas-800i-a2"
+
+T = TypeVar("T", NpuType, Platform, ServerProfile)
+
+
+def _find(items: tuple[T, ...], name: str, what: str) -> T:
+    for item in items:
+        if item.name.lower() == name.lower():
+            return item
+    names = [item.name for item in items]
+    raise InputError(f"unknown {what} '{name}'{did_you_mean(name, names)}; known: {', '.join(names)}")
+
+
+def load_hardware(extra: Iterable[Path] = ()) -> Hardware:
+    paths = (data_file("hardware.yaml"), *extra)
+    loaded = load_merged_sections(
+        paths,
+        {"npu_types": NpuType, "platforms": Platform, "servers": ServerProfile},
+        singular={"npu_types": "NPU type", "platforms": "platform", "servers": "server profile"},
+    )
+    hardware = Hardware(
+        npu_types=tuple(loaded["npu_types"]),
+        platforms=tuple(loaded["platforms"]),
+        servers=tuple(loaded["servers"]),
+    )
+    for npu in hardware.npu_types:
+        hardware.platform(npu.platform)
+    for server in hardware.servers:
+        hardware.npu_type(server.npu_type)
+    return hardware

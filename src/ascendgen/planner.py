@@ -1,0 +1,436 @@
+"""The planner: pure functions from (model, hardware, image, options) to a Plan with every number
+explained. No files, no printing, no Docker.
+
+Memory per NPU follows how vLLM / vllm-ascend size the KV cache (vllm_ascend/worker/worker.py,
+determine_available_memory): HBM x gpu_memory_utilization, minus the weights of one rank, minus the peak
+activation of the profiling run and non-torch memory (CANN runtime, HCCL buffers). What is left is the
+KV cache, cut into blocks of 128 tokens (vllm_ascend/utils.py refresh_block_size)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ascendgen.catalog import ModelSpec
+from ascendgen.errors import PlanError
+from ascendgen.hardware import NpuType, Platform, ServerProfile
+from ascendgen.images import ImageChoice, tag_key
+from ascendgen.npuset import format_npus
+
+GIB = 1024**3
+BLOCK_TOKENS = 128  # KV block size on Ascend whenever prefix caching or chunked prefill is on (default)
+KV_DTYPE_BYTES = 2  # bf16/fp16 KV cache; vllm-ascend keeps KV in the model dtype
+# The shortest context worth serving when the full one does not fit: GPUStack injects 8192 for the same
+# reason; below it a chat with some history is cut off.
+MIN_USEFUL_MODEL_LEN = 8192
+DEFAULT_PORT = 8000
+MAX_PLANNED_TP = 64
+
+# Bytes per parameter. Ascend W8A8 builds (msModelSlim) keep embeddings and lm_head in bf16 and store
+# linear weights as int8 (1 byte); W4A8 packs linear weights in 4 bits.
+_LINEAR_BYTES = {None: 2.0, "w8a8": 1.0, "w4a8": 0.5}
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    tp: int | None = None
+    npus: tuple[int, ...] | None = None
+    gpu_memory_utilization: float | None = None
+    max_model_len: int | None = None
+    port: int = DEFAULT_PORT
+    models_dir: str = "/models"
+    cache_dir: str = "/root/.cache"
+
+
+@dataclass(frozen=True)
+class MemoryPerNpu:
+    """One NPU's memory at a TP size, in GiB."""
+
+    hbm_gib: float
+    usable_gib: float  # hbm x gpu_memory_utilization
+    weights_gib: float
+    activation_gib: float
+    runtime_gib: float  # CANN runtime + HCCL buffers
+    kv_budget_factor: float
+
+    @property
+    def kv_cache_gib(self) -> float:
+        left = self.usable_gib - self.weights_gib - self.activation_gib - self.runtime_gib
+        return max(0.0, left) * self.kv_budget_factor
+
+    @property
+    def weights_fit(self) -> bool:
+        return self.kv_cache_gib > 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    model: ModelSpec
+    npu_type: NpuType
+    platform: Platform
+    server: ServerProfile
+    image: ImageChoice
+    tensor_parallel_size: int
+    tp_reason: str
+    valid_tp_sizes: tuple[int, ...]
+    npus: tuple[int, ...]
+    gpu_memory_utilization: float
+    memory: MemoryPerNpu
+    kv_bytes_per_token: int
+    kv_cache_tokens: int
+    max_model_len: int
+    max_model_len_reason: str
+    port: int
+    model_path: str
+    models_dir: str
+    cache_dir: str
+    serve_args: tuple[str, ...]
+    environment: tuple[tuple[str, str], ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def max_concurrency(self) -> float:
+        """Full-length requests whose KV cache fits at once (vLLM logs it as 'Maximum concurrency')."""
+        return round(self.kv_cache_tokens / self.max_model_len, 2)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model.name,
+            "hub_id": self.model.hub_id,
+            "served_model_name": self.model.served_model_name,
+            "server": self.server.name,
+            "npu_type": self.npu_type.name,
+            "hbm_gib": self.npu_type.memory_gib,
+            "tensor_parallel_size": self.tensor_parallel_size,
+            "tp_reason": self.tp_reason,
+            "valid_tp_sizes": list(self.valid_tp_sizes),
+            "npus": list(self.npus),
+            "gpu_memory_utilization": self.gpu_memory_utilization,
+            "weights_gib_per_npu": round(self.memory.weights_gib, 2),
+            "activation_reserve_gib": self.memory.activation_gib,
+            "runtime_reserve_gib": round(self.memory.runtime_gib, 2),
+            "kv_bytes_per_token": self.kv_bytes_per_token,
+            "kv_cache_gib_per_npu": round(self.memory.kv_cache_gib, 2),
+            "kv_cache_tokens": self.kv_cache_tokens,
+            "max_model_len": self.max_model_len,
+            "max_model_len_reason": self.max_model_len_reason,
+            "max_concurrency": self.max_concurrency,
+            "port": self.port,
+            "image": self.image.reference,
+            "vllm_version": self.image.spec.vllm,
+            "model_path": self.model_path,
+            "serve_args": list(self.serve_args),
+            "environment": dict(self.environment),
+            "warnings": list(self.warnings),
+        }
+
+
+# ---------------------------------------------------------------------------------------------- numbers
+
+
+def weights_gib(model: ModelSpec) -> float:
+    """All weights of the model in GiB (MoE: every expert, not only the active ones)."""
+    total = model.params_b * 1e9
+    linear_bytes = _LINEAR_BYTES[model.quantization]
+    if model.quantization is None:
+        return total * linear_bytes / GIB
+    embeddings = 2 * model.vocab_size * model.hidden_size  # input embedding + lm_head, kept in bf16
+    return ((total - embeddings) * linear_bytes + embeddings * 2.0) / GIB
+
+
+def kv_bytes_per_token(model: ModelSpec, tp: int) -> int:
+    """KV cache bytes one token takes on one rank.
+
+    GQA/MHA: K and V, per layer, for the KV heads this rank holds (at least one: a rank with fewer KV
+    heads than TP keeps a replica). MLA: one latent (kv_lora_rank + rope part) per layer, not split by TP.
+    """
+    if model.mla is not None:
+        return model.num_layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * KV_DTYPE_BYTES
+    kv_heads_per_rank = max(1, model.num_key_value_heads // tp)
+    return 2 * model.num_layers * kv_heads_per_rank * model.head_dim * KV_DTYPE_BYTES
+
+
+def tp_is_valid(model: ModelSpec, tp: int) -> bool:
+    """vLLM's rule: TP divides the attention heads; KV heads split evenly or are replicated evenly."""
+    if tp < 1 or tp & (tp - 1) or model.num_attention_heads % tp:
+        return False
+    if model.attention == "mla":
+        return True
+    kv = model.num_key_value_heads
+    return kv % tp == 0 if kv >= tp else tp % kv == 0
+
+
+def valid_tp_sizes(model: ModelSpec, limit: int) -> tuple[int, ...]:
+    sizes, tp = [], 1
+    while tp <= limit:
+        if tp_is_valid(model, tp):
+            sizes.append(tp)
+        tp *= 2
+    return tuple(sizes)
+
+
+def memory_per_npu(
+    model: ModelSpec, npu: NpuType, platform: Platform, tp: int, gpu_memory_utilization: float
+) -> MemoryPerNpu:
+    runtime = platform.runtime_reserve_gib + (platform.hccl_reserve_gib if tp > 1 else 0.0)
+    return MemoryPerNpu(
+        hbm_gib=npu.memory_gib,
+        usable_gib=npu.memory_gib * gpu_memory_utilization,
+        weights_gib=weights_gib(model) / tp,
+        activation_gib=platform.activation_reserve_gib,
+        runtime_gib=runtime,
+        kv_budget_factor=platform.kv_budget_factor,
+    )
+
+
+def kv_capacity_tokens(memory: MemoryPerNpu, bytes_per_token: int) -> int:
+    """Tokens the KV cache holds, in whole blocks of 128."""
+    blocks = int(memory.kv_cache_gib * GIB) // (bytes_per_token * BLOCK_TOKENS)
+    return blocks * BLOCK_TOKENS
+
+
+def npus_needed(model: ModelSpec, npu: NpuType, platform: Platform, gpu_memory_utilization: float) -> int | None:
+    """The fewest NPUs (a valid TP) at which the weights fit and a useful context remains."""
+    wanted = min(model.max_position_embeddings, MIN_USEFUL_MODEL_LEN)
+    for tp in valid_tp_sizes(model, MAX_PLANNED_TP):
+        memory = memory_per_npu(model, npu, platform, tp, gpu_memory_utilization)
+        if kv_capacity_tokens(memory, kv_bytes_per_token(model, tp)) >= wanted:
+            return tp
+    return None
+
+
+# ------------------------------------------------------------------------------------------------- plan
+
+
+def plan_deployment(
+    model: ModelSpec,
+    *,
+    npu: NpuType,
+    platform: Platform,
+    server: ServerProfile,
+    image: ImageChoice,
+    options: PlanOptions,
+) -> Plan:
+    util = options.gpu_memory_utilization or image.spec.gpu_memory_utilization_default
+    if not 0 < util <= 1:
+        raise PlanError(f"--gpu-memory-utilization {util} must be above 0 and at most 1")
+    if model.dtype not in platform.dtypes:
+        raise PlanError(
+            f"{model.name} is {model.dtype}, which {npu.name} ({platform.name}) does not run; "
+            f"it needs a {'/'.join(platform.dtypes)} build"
+        )
+    _check_port(options.port)
+    npus_available = _available_npus(server, options.npus)
+    tp, tp_reason = _choose_tp(model, npu, platform, server, util, options, npus_available)
+    npus = options.npus or _first_npus(server, tp)
+    memory = memory_per_npu(model, npu, platform, tp, util)
+    bytes_per_token = kv_bytes_per_token(model, tp)
+    capacity = kv_capacity_tokens(memory, bytes_per_token)
+    max_len, len_reason = _choose_max_model_len(model, tp, capacity, options.max_model_len)
+
+    warnings = list(_warnings(model, npu, platform, image, util, tp, capacity, max_len))
+    model_path = f"/models/{model.hub_id}"
+    serve_args = _serve_args(model, image, tp, options.port, max_len, util, model_path, options)
+    environment = (("VLLM_USE_MODELSCOPE", "True"), *sorted(image.spec.env.items()))
+    return Plan(
+        model=model,
+        npu_type=npu,
+        platform=platform,
+        server=server,
+        image=image,
+        tensor_parallel_size=tp,
+        tp_reason=tp_reason,
+        valid_tp_sizes=valid_tp_sizes(model, server.npu_count),
+        npus=tuple(npus),
+        gpu_memory_utilization=util,
+        memory=memory,
+        kv_bytes_per_token=bytes_per_token,
+        kv_cache_tokens=capacity,
+        max_model_len=max_len,
+        max_model_len_reason=len_reason,
+        port=options.port,
+        model_path=model_path,
+        models_dir=options.models_dir,
+        cache_dir=options.cache_dir,
+        serve_args=serve_args,
+        environment=environment,
+        warnings=tuple(warnings),
+    )
+
+
+def _check_port(port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise PlanError(f"--port {port} is not a TCP port (1-65535)")
+
+
+def _available_npus(server: ServerProfile, requested: tuple[int, ...] | None) -> tuple[int, ...]:
+    if requested is None:
+        return tuple(range(server.npu_count))
+    outside = [i for i in requested if i >= server.npu_count]
+    if outside:
+        raise PlanError(f"--npus: NPU {outside[0]} is not on {server.name}, which has NPUs 0-{server.npu_count - 1}")
+    return requested
+
+
+def _first_npus(server: ServerProfile, count: int) -> tuple[int, ...]:
+    return tuple(range(count))
+
+
+def _choose_tp(
+    model: ModelSpec,
+    npu: NpuType,
+    platform: Platform,
+    server: ServerProfile,
+    util: float,
+    options: PlanOptions,
+    available: tuple[int, ...],
+) -> tuple[int, str]:
+    valid = valid_tp_sizes(model, server.npu_count)
+    heads = f"{model.num_attention_heads} attention heads and {model.num_key_value_heads} KV heads"
+    if options.tp is not None:
+        if not tp_is_valid(model, options.tp):
+            raise PlanError(
+                f"--tp {options.tp} does not divide {model.name}'s {heads}; "
+                f"valid sizes: {', '.join(map(str, valid)) or 'none on this server'}"
+            )
+        if options.tp > server.npu_count:
+            raise PlanError(f"--tp {options.tp} needs {options.tp} NPUs; {server.name} has {server.npu_count}")
+        if options.npus is not None and len(options.npus) != options.tp:
+            raise PlanError(
+                f"--tp {options.tp} uses {options.tp} NPUs but --npus {format_npus(options.npus)} "
+                f"lists {len(options.npus)}"
+            )
+        _require_fit(model, npu, platform, util, options.tp, options.max_model_len, len(available))
+        return options.tp, "set with --tp"
+    if options.npus is not None:
+        count = len(options.npus)
+        if not tp_is_valid(model, count):
+            raise PlanError(
+                f"--npus {format_npus(options.npus)} gives {count} NPUs, but TP {count} does not divide "
+                f"{model.name}'s {heads}; valid sizes: {', '.join(map(str, valid))}"
+            )
+        _require_fit(model, npu, platform, util, count, options.max_model_len, count)
+        return count, f"one rank per NPU given with --npus {format_npus(options.npus)}"
+
+    wanted = options.max_model_len or min(model.max_position_embeddings, MIN_USEFUL_MODEL_LEN)
+    for tp in valid:
+        memory = memory_per_npu(model, npu, platform, tp, util)
+        if kv_capacity_tokens(memory, kv_bytes_per_token(model, tp)) >= wanted:
+            smaller = [t for t in valid if t < tp]
+            why = f"the smallest valid TP ({', '.join(map(str, valid))} divide the heads) that holds the weights"
+            why += f" and a request of {wanted:,} tokens"
+            if smaller:
+                why += f"; TP {smaller[-1]} is too small"
+            return tp, why
+    _require_fit(model, npu, platform, util, valid[-1] if valid else 1, options.max_model_len, len(available))
+    raise AssertionError("unreachable: _require_fit raises when nothing fits")  # pragma: no cover
+
+
+def _require_fit(
+    model: ModelSpec,
+    npu: NpuType,
+    platform: Platform,
+    util: float,
+    tp: int,
+    max_model_len: int | None,
+    npus_on_hand: int,
+) -> None:
+    memory = memory_per_npu(model, npu, platform, tp, util)
+    capacity = kv_capacity_tokens(memory, kv_bytes_per_token(model, tp))
+    wanted = max_model_len or min(model.max_position_embeddings, MIN_USEFUL_MODEL_LEN)
+    if capacity >= wanted or (max_model_len is not None and memory.weights_fit and capacity >= BLOCK_TOKENS):
+        return  # a too-long --max-model-len is refused later, with the length that fits
+    needed = npus_needed(model, npu, platform, util)
+    need = f"it needs {needed} x {npu.name}" if needed else f"it does not fit on {MAX_PLANNED_TP} x {npu.name}"
+    if not memory.weights_fit:
+        raise PlanError(
+            f"{model.name} does not fit on {tp} x {npu.name}: weights take {memory.weights_gib:.1f} GiB per NPU "
+            f"of {memory.usable_gib:.1f} GiB usable ({npu.memory_gib:g} GiB x {util}); {need}"
+            + (f", this server has {npus_on_hand}" if needed and needed > npus_on_hand else "")
+        )
+    raise PlanError(
+        f"{model.name} on {tp} x {npu.name} leaves KV cache for only {capacity} tokens "
+        f"(a {wanted}-token request needs more); {need}"
+    )
+
+
+def _choose_max_model_len(model: ModelSpec, tp: int, capacity: int, requested: int | None) -> tuple[int, str]:
+    context = model.max_position_embeddings
+    if requested is not None:
+        if requested < 1:
+            raise PlanError(f"--max-model-len {requested} must be a positive number of tokens")
+        if requested > context:
+            raise PlanError(
+                f"--max-model-len {requested} is above {model.name}'s context of {context} tokens "
+                f"(max_position_embeddings); at most {min(context, capacity)} fits on TP {tp}"
+            )
+        if requested > capacity:
+            raise PlanError(
+                f"--max-model-len {requested} does not fit: the KV cache holds {capacity} tokens on TP {tp}; "
+                f"use --max-model-len {capacity} or less, or more NPUs"
+            )
+        return requested, "set with --max-model-len"
+    if capacity >= context:
+        return context, "the model's context (max_position_embeddings)"
+    return capacity, "the KV cache capacity (the full context does not fit)"
+
+
+def _serve_args(
+    model: ModelSpec,
+    image: ImageChoice,
+    tp: int,
+    port: int,
+    max_len: int,
+    util: float,
+    model_path: str,
+    options: PlanOptions,
+) -> tuple[str, ...]:
+    args = [model_path, "--served-model-name", model.served_model_name]
+    if tp > 1:
+        args += ["--tensor-parallel-size", str(tp)]
+    args += ["--port", str(port), "--max-model-len", str(max_len)]
+    if util != image.spec.gpu_memory_utilization_default:
+        args += ["--gpu-memory-utilization", f"{util:g}"]
+    for flag in model.serve_flags:
+        if flag == "--enable-expert-parallel":
+            flag = image.spec.flags.expert_parallel
+        args += flag.split("=", 1) if "=" in flag else [flag]
+    return tuple(args)
+
+
+def _warnings(
+    model: ModelSpec,
+    npu: NpuType,
+    platform: Platform,
+    image: ImageChoice,
+    util: float,
+    tp: int,
+    capacity: int,
+    max_len: int,
+) -> list[str]:
+    warnings = []
+    if image.note:
+        warnings.append(image.note)
+    if model.min_image and tag_key(image.spec.tag) < tag_key(model.min_image):
+        needs = f" (transformers >= {model.min_transformers})" if model.min_transformers else ""
+        warnings.append(
+            f"{model.name} needs image {model.min_image} or newer{needs}; {image.spec.tag} will not load it"
+        )
+    recorded = model.npus.get(npu.name)
+    needed = npus_needed(model, npu, platform, util)
+    if recorded is not None and needed is not None and recorded != needed:
+        warnings.append(
+            f"the catalog records {recorded} x {npu.name} for {model.name}, the planner's minimum is {needed}"
+        )
+    if max_len < model.max_position_embeddings:
+        warnings.append(
+            f"max-model-len {max_len} is below the model's context of {model.max_position_embeddings}: "
+            "the KV cache (or --max-model-len) limits it"
+        )
+    if util > 0.95:
+        warnings.append(f"gpu-memory-utilization {util} leaves little headroom; NPU out-of-memory is likely")
+    if capacity < 2 * max_len:
+        warnings.append(
+            f"the KV cache holds {capacity / max_len:.2f} full-length requests at once; long requests will queue"
+        )
+    return warnings

@@ -1,0 +1,52 @@
+"""All terminal output goes through here: results on stdout, diagnostics on stderr, one semantic theme.
+Rich drops colour by itself when the stream is not a terminal (and honours NO_COLOR)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.theme import Theme
+
+THEME = Theme(
+    {
+        "primary": "bold cyan",
+        "success": "green",
+        "warning": "yellow",
+        "error": "bold red",
+        "info": "dim",
+        "key": "bold",
+    }
+)
+
+out = Console(theme=THEME, highlight=False, soft_wrap=False)
+err = Console(theme=THEME, highlight=False, stderr=True, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    # plain print: rich would wrap long lines and break the JSON for scripts
+    out.file.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    out.file.flush()
+
+
+def error(message: str) -> None:
+    err.print(f"[error]error:[/] {_escape(message)}")
+
+
+def warning(message: str) -> None:
+    err.print(f"[warning]warning:[/] {_escape(message)}")
+
+
+def success(message: str) -> None:
+    err.print(f"[success]{_escape(message)}[/]")
+
+
+def info(message: str) -> None:
+    err.print(f"[info]{_escape(message)}[/]")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,116 @@
+"""How results look: rich tables for people, plain dicts for --json. Pure: build renderables, print nothing."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from ascendgen.catalog import Catalog, ModelSpec
+from ascendgen.planner import BLOCK_TOKENS, KV_DTYPE_BYTES, Plan, weights_gib
+
+
+def _gib(value: float) -> str:
+    return f"{value:.1f} GiB"
+
+
+def describe_model(model: ModelSpec) -> str:
+    size = f"{model.params_b:g}B"
+    if model.kind == "moe":
+        size = f"MoE {model.params_b:g}B total / {model.active_params_b:g}B active"
+    quant = f", {model.quantization.upper()}" if model.quantization else ""
+    attention = "MLA" if model.attention == "mla" else "GQA"
+    vision = ", vision" if model.vision else ""
+    return (
+        f"{size}{quant}{vision}, {model.num_layers} layers, {model.num_attention_heads} heads / "
+        f"{model.num_key_value_heads} KV heads ({attention}), context {model.max_position_embeddings}"
+    )
+
+
+def kv_formula(plan: Plan) -> str:
+    model, tp = plan.model, plan.tensor_parallel_size
+    if model.mla is not None:
+        return (
+            f"{model.num_layers} layers x ({model.mla.kv_lora_rank} latent + {model.mla.qk_rope_head_dim} rope) "
+            f"x {KV_DTYPE_BYTES} B (MLA, not split by TP)"
+        )
+    per_rank = max(1, model.num_key_value_heads // tp)
+    split = f"{model.num_key_value_heads} KV heads / TP {tp}" if model.num_key_value_heads >= tp else "replicated"
+    return f"2 x {model.num_layers} layers x {per_rank} KV head ({split}) x {model.head_dim} x {KV_DTYPE_BYTES} B"
+
+
+def plan_table(plan: Plan) -> Table:
+    m = plan.memory
+    table = Table(title=f"ascendgen plan: {plan.model.name}", show_header=False, title_justify="left", box=None)
+    table.add_column(style="key", no_wrap=True)
+    table.add_column(overflow="fold")
+    model = plan.model
+    table.add_row("Model", f"{model.hub_id}: {describe_model(model)}")
+    table.add_row(
+        "NPU",
+        f"{plan.npu_type.name}, {plan.npu_type.memory_gib:g} GiB HBM ({plan.server.name}, "
+        f"{plan.server.npu_count} NPUs)",
+    )
+    table.add_row("Tensor parallel", f"{plan.tensor_parallel_size}: {plan.tp_reason}")
+    table.add_row("NPUs", ", ".join(map(str, plan.npus)))
+    table.add_row(
+        "Weights per NPU",
+        f"{_gib(m.weights_gib)} ({_gib(weights_gib(model))} / {plan.tensor_parallel_size})",
+    )
+    budget = (
+        f"{plan.npu_type.memory_gib:g} GiB x {plan.gpu_memory_utilization:g} = {_gib(m.usable_gib)} usable"
+        f" - {_gib(m.weights_gib)} weights - {_gib(m.activation_gib)} activation - {_gib(m.runtime_gib)} runtime"
+    )
+    if m.kv_budget_factor != 1:
+        budget += f", x {m.kv_budget_factor:g} ({plan.platform.name} KV budget)"
+    table.add_row("Memory per NPU", f"{budget} = {_gib(m.kv_cache_gib)} KV cache")
+    table.add_row("KV per token", f"{plan.kv_bytes_per_token:,} B per NPU = {kv_formula(plan)}")
+    table.add_row(
+        "KV cache",
+        f"{_gib(m.kv_cache_gib)} per NPU = {plan.kv_cache_tokens:,} tokens "
+        f"({plan.kv_cache_tokens // BLOCK_TOKENS:,} blocks of {BLOCK_TOKENS})",
+    )
+    table.add_row("max-model-len", f"{plan.max_model_len:,}: {plan.max_model_len_reason}")
+    table.add_row("Concurrency", f"{plan.max_concurrency:g} requests of {plan.max_model_len:,} tokens at once")
+    table.add_row("Port", str(plan.port))
+    table.add_row("Image", f"{plan.image.reference} (vLLM {plan.image.spec.vllm})")
+    table.add_row("Serve", Text("vllm serve " + shlex.join(plan.serve_args)))
+    warnings = Text("\n".join(plan.warnings) or "none", style="warning" if plan.warnings else "success")
+    table.add_row("Warnings", warnings)
+    return table
+
+
+def catalog_table(catalog: Catalog) -> Table:
+    table = Table(title="ascendgen models", title_justify="left")
+    table.add_column("Name", style="key", no_wrap=True)
+    table.add_column("Hub id", no_wrap=True)
+    table.add_column("Kind")
+    table.add_column("Params", justify="right")
+    table.add_column("Heads/KV", justify="right")
+    table.add_column("Context", justify="right")
+    table.add_column("NPUs")
+    for model in catalog.models:
+        kind = ("MoE" if model.kind == "moe" else "dense") + ("+VL" if model.vision else "")
+        kind += " MLA" if model.attention == "mla" else ""
+        params = f"{model.params_b:g}B" + (f"/{model.active_params_b:g}B" if model.active_params_b else "")
+        if model.quantization:
+            params += f" {model.quantization.upper()}"
+        npus = ", ".join(f"{count} x {npu}" for npu, count in sorted(model.npus.items()))
+        table.add_row(
+            model.name,
+            model.hub_id,
+            kind,
+            params,
+            f"{model.num_attention_heads}/{model.num_key_value_heads}",
+            str(model.max_position_embeddings),
+            npus,
+        )
+    return table
+
+
+def model_json(model: ModelSpec) -> dict[str, Any]:
+    data = model.model_dump(mode="json", exclude_none=True)
+    data["served_name"] = model.served_model_name
+    return data

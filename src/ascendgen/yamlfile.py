@@ -1,0 +1,179 @@
+"""Load YAML data files (catalog, hardware, images) and validate them with pydantic, turning every
+problem into one line that names the file, the line, the entry and the field."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ascendgen.errors import CatalogError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Located:
+    """The parsed document plus the YAML node tree, to find the line of any path inside it."""
+
+    def __init__(self, node: yaml.Node | None) -> None:
+        self._root = node
+
+    def line_of(self, path: Sequence[str | int]) -> int | None:
+        node = self._root
+        line = None if node is None else node.start_mark.line + 1
+        for key in path:
+            if isinstance(node, yaml.MappingNode):
+                match = next((v for k, v in node.value if k.value == key), None)
+                if match is None:
+                    # the key itself may be the problem (an unknown field): point at the key
+                    keyed = next((k for k, _ in node.value if k.value == key), None)
+                    return keyed.start_mark.line + 1 if keyed else line
+                node = match
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+                node = node.value[key]
+            else:
+                return line
+            line = node.start_mark.line + 1
+        return line
+
+
+def read_yaml(path: Path) -> tuple[Any, _Located]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CatalogError(f"{path}: not UTF-8 text") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CatalogError(f"{path}:{where}: malformed YAML: {problem}") from None
+    return data, _Located(node)
+
+
+def validate_entry(
+    model: type[M],
+    raw: Any,
+    *,
+    path: Path,
+    located: _Located,
+    loc_prefix: Sequence[str | int],
+    what: str,
+) -> M:
+    """Validate one entry; on failure raise a CatalogError naming file, line, entry and field."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field_path = [p for p in err["loc"] if p != "__root__"]
+        field = ".".join(str(p) for p in field_path) or "(entry)"
+        line = located.line_of([*loc_prefix, *field_path])
+        message = err["msg"]
+        if err["type"] == "extra_forbidden" and field_path:
+            message = "unknown field" + did_you_mean(str(field_path[-1]), _field_names(model, field_path))
+        elif err["type"] == "missing":
+            message = "required field is missing"
+        where = f"{path}:{line}" if line else str(path)
+        raise CatalogError(f"{where}: {what}: {field}: {message}") from None
+
+
+def _field_names(model: type[BaseModel], field_path: Sequence[str | int]) -> list[str]:
+    current: Any = model
+    for part in field_path[:-1]:
+        info = getattr(current, "model_fields", {}).get(part)
+        annotation = getattr(info, "annotation", None)
+        current = _unwrap_model(annotation)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _unwrap_model(arg)
+        if found:
+            return found
+    return None
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """', did you mean X?' suffix for an unknown name, or '' when nothing is close."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        close = [lowered[word.lower()]] if word.lower() in lowered else []
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def load_merged_sections(
+    paths: Sequence[Path],
+    sections: Mapping[str, type[BaseModel]],
+    *,
+    singular: Mapping[str, str],
+    key_field: str = "name",
+) -> dict[str, list[Any]]:
+    """Load named lists (e.g. `models:`) from several files, later files merging over earlier ones field
+    by field: an entry with a known name changes only the fields it gives; a new name adds an entry."""
+    merged: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in sections}
+    origin: dict[tuple[str, str], tuple[Path, _Located, int]] = {}
+    for path in paths:
+        data, located = read_yaml(path)
+        if data is None:
+            continue  # an empty file adds nothing
+        if not isinstance(data, dict):
+            expected = ", ".join(f"'{key}:'" for key in sections)
+            raise CatalogError(f"{path}: expected a mapping with {expected}")
+        for key in data:
+            if key not in sections:
+                hint = did_you_mean(str(key), list(sections))
+                raise CatalogError(f"{path}:{located.line_of([key])}: unknown top-level key '{key}'{hint}")
+        for key, items in data.items():
+            if not isinstance(items, list):
+                raise CatalogError(f"{path}:{located.line_of([key])}: '{key}' must be a list")
+            seen: set[str] = set()
+            for index, item in enumerate(items):
+                line = located.line_of([key, index])
+                name = item.get(key_field) if isinstance(item, dict) else None
+                if not isinstance(name, str) or not name:
+                    raise CatalogError(f"{path}:{line}: {key}[{index}]: each entry needs a '{key_field}'")
+                if name.lower() in seen:
+                    raise CatalogError(f"{path}:{line}: {singular[key]} '{name}' is listed twice")
+                seen.add(name.lower())
+                merged[key][name.lower()] = _merge(merged[key].get(name.lower(), {}), item)
+                origin[(key, name.lower())] = (path, located, index)
+    result: dict[str, list[Any]] = {}
+    for key, model in sections.items():
+        result[key] = []
+        for lowered, raw in merged[key].items():
+            path, located, index = origin[(key, lowered)]
+            result[key].append(
+                validate_entry(
+                    model,
+                    raw,
+                    path=path,
+                    located=located,
+                    loc_prefix=[key, index],
+                    what=f"{singular[key]} '{raw[key_field]}'",
+                )
+            )
+    return result
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
