@@ -1,0 +1,76 @@
+"""Log diagnosis on the wording vLLM / vllm-ascend / torch_npu / transformers really print."""
+
+from __future__ import annotations
+
+import pytest
+
+from ascendgen.diagnose import diagnose
+
+CASES = [
+    (
+        "ValueError: Total number of attention heads (28) must be divisible by tensor parallel size (8).",
+        "tp_heads",
+        ["8 does not divide", "28 attention heads", "1, 2, 4", "--tp 4"],
+    ),
+    (
+        # vLLM >= 0.10 (vllm/v1/core/kv_cache_utils.py check_enough_kv_cache_memory)
+        "ValueError: To serve at least one request with the models's max seq len (131072), (18.00 GiB KV cache is "
+        "needed, which is larger than the available KV cache memory (9.79 GiB). Based on the available memory, the "
+        "estimated maximum model length is 71280. Try increasing `gpu_memory_utilization` or decreasing "
+        "`max_model_len` when initializing the engine.",
+        "kv_cache",
+        ["131072", "18.00 GiB", "9.79 GiB", "--max-model-len 71280"],
+    ),
+    (
+        # older vLLM wording, quoted in the seeds (Qwen2.5-7B)
+        "ValueError: The model's max seq len (32768) is larger than the maximum number of tokens that can be "
+        "stored in KV cache (26240). Try increasing `gpu_memory_utilization` or decreasing `max_model_len`",
+        "kv_cache",
+        ["32768", "26240", "--max-model-len 26240"],
+    ),
+    (
+        "RuntimeError: NPU out of memory. Tried to allocate 2.00 GiB (NPU 0; 29.50 GiB total capacity)",
+        "npu_oom",
+        ["out of memory", "npu-smi"],
+    ),
+    (
+        "ImportError: libascend_hal.so: cannot open shared object file: No such file or directory",
+        "driver",
+        ["libascend_hal.so", "/usr/local/Ascend/driver/lib64"],
+    ),
+    (
+        "ValueError: Invalid repository ID or local directory specified: '/models/Qwen/Qwen3-8B'.",
+        "model_path",
+        ["/models/Qwen/Qwen3-8B", "--models-dir"],
+    ),
+    (
+        "ValueError: The checkpoint you are trying to load has model type `qwen3_vl_moe` but Transformers does "
+        "not recognize this architecture.",
+        "architecture",
+        ["qwen3_vl_moe", "newer image"],
+    ),
+    (
+        "ValueError: Model architectures ['Qwen3VLMoeForConditionalGeneration'] are not supported for now.",
+        "architecture",
+        ["Qwen3VLMoeForConditionalGeneration"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("log", "kind", "phrases"), CASES)
+def test_known_failures(log: str, kind: str, phrases: list[str]) -> None:
+    found = diagnose("INFO starting\n" + log + "\nTraceback ...\n")
+    assert found is not None
+    assert found.kind == kind
+    for phrase in phrases:
+        assert phrase in found.message
+
+
+def test_unknown_log_has_no_diagnosis() -> None:
+    assert diagnose("INFO: Application startup complete.\n") is None
+
+
+def test_last_error_wins() -> None:
+    log = CASES[3][0] + "\n...\n" + CASES[0][0]
+    found = diagnose(log)
+    assert found is not None and found.kind == "tp_heads"
