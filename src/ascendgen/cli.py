@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ascendgen import __version__, termui
+from ascendgen import __version__, cli_runtime, termui
 from ascendgen.api import PlanRequest, load_catalog_for, make_plan, write_compose
 from ascendgen.errors import AscendgenError, ExitCode
 from ascendgen.npuset import parse_npus
@@ -127,6 +127,9 @@ def models(
         termui.print_json([model_json(m) for m in known.models])
     else:
         termui.out.print(catalog_table(known))
+
+
+cli_runtime.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

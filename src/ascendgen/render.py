@@ -74,6 +74,17 @@ def _mapping(plan: Plan, path: str, *, suffix: str = "") -> str:
     return f"{host}:{path}{suffix}" if (host != path or suffix) else path
 
 
+def model_config_label(plan: Plan) -> str:
+    """What the model's config.json must say, so `up` can check the folder holds the planned model."""
+    m = plan.model
+    expected = {
+        "num_attention_heads": m.num_attention_heads,
+        "num_key_value_heads": m.num_key_value_heads,
+        "num_hidden_layers": m.num_layers,
+    }
+    return ",".join(f"{key}={value}" for key, value in expected.items())
+
+
 def build_service(plan: Plan) -> Service:
     platform = plan.platform
     npu_devices = [platform.npu_device.format(index=i) for i in plan.npus]
@@ -90,6 +101,7 @@ def build_service(plan: Plan) -> Service:
         (f"{LABEL_PREFIX}.port", str(plan.port)),
         (f"{LABEL_PREFIX}.npus", ",".join(map(str, plan.npus))),
         (f"{LABEL_PREFIX}.tensor-parallel-size", str(plan.tensor_parallel_size)),
+        (f"{LABEL_PREFIX}.model-config", model_config_label(plan)),
     )
     return Service(
         name=name,

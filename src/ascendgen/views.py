@@ -9,7 +9,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ascendgen.catalog import Catalog, ModelSpec
+from ascendgen.composefile import ServiceConfig
+from ascendgen.endpoint import ChatResult
 from ascendgen.planner import BLOCK_TOKENS, KV_DTYPE_BYTES, Plan, weights_gib
+from ascendgen.runtime import ContainerState, Progress
 
 
 def _gib(value: float) -> str:
@@ -114,3 +117,96 @@ def model_json(model: ModelSpec) -> dict[str, Any]:
     data = model.model_dump(mode="json", exclude_none=True)
     data["served_name"] = model.served_model_name
     return data
+
+
+# ------------------------------------------------------------------------------------------- runtime views
+
+
+def _uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def progress_table(progress: Progress) -> Table:
+    table = Table(title=f"waiting for the models ({progress.elapsed_s:.0f} s)", title_justify="left", box=None)
+    for column in ("Service", "Container", "Health", "Restarts", "Ready"):
+        table.add_column(column)
+    for name, state in progress.states.items():
+        table.add_row(
+            name,
+            state.status,
+            state.health or "-",
+            str(state.restart_count),
+            "[success]yes[/]" if progress.ready.get(name) else "loading...",
+        )
+    return table
+
+
+def status_rows(
+    services: list[ServiceConfig], states: dict[str, ContainerState], ready: dict[str, bool]
+) -> list[dict[str, Any]]:
+    rows = []
+    for service in services:
+        state = states[service.name]
+        uptime = state.uptime_s
+        rows.append(
+            {
+                "service": service.name,
+                "container": state.container_name,
+                "state": state.status,
+                "health": state.health,
+                "restarts": state.restart_count,
+                "port": service.port,
+                "npus": list(service.npus),
+                "model": service.served_model_name,
+                "uptime_s": None if uptime is None else round(uptime),
+                "ready": ready.get(service.name, False),
+            }
+        )
+    return rows
+
+
+def status_json(
+    services: list[ServiceConfig], states: dict[str, ContainerState], ready: dict[str, bool]
+) -> list[dict[str, Any]]:
+    return status_rows(services, states, ready)
+
+
+def status_table(services: list[ServiceConfig], states: dict[str, ContainerState], ready: dict[str, bool]) -> Table:
+    table = Table(title="ascendgen status", title_justify="left")
+    for column in ("Service", "State", "Health", "Port", "NPUs", "Model", "Uptime", "Ready"):
+        table.add_column(column)
+    for row in status_rows(services, states, ready):
+        table.add_row(
+            row["service"],
+            row["state"],
+            row["health"] or "-",
+            str(row["port"] or "-"),
+            ",".join(map(str, row["npus"])) or "-",
+            row["model"] or "-",
+            _uptime(row["uptime_s"]),
+            "[success]yes[/]" if row["ready"] else "[warning]no[/]",
+        )
+    return table
+
+
+def smoke_table(results: list[tuple[ServiceConfig, ChatResult | str]]) -> Table:
+    table = Table(title="ascendgen smoke", title_justify="left")
+    for column in ("Service", "Model", "Latency", "Tokens", "Tokens/s", "Reply"):
+        table.add_column(column)
+    for service, result in results:
+        if isinstance(result, str):
+            table.add_row(service.name, service.served_model_name or "-", "-", "-", "-", Text(result, style="error"))
+            continue
+        table.add_row(
+            service.name,
+            service.served_model_name or "-",
+            f"{result.latency_s:.2f} s",
+            str(result.completion_tokens),
+            f"{result.tokens_per_s:.1f}",
+            Text(result.text[:60].replace("\n", " ")),
+        )
+    return table

@@ -1,0 +1,225 @@
+"""A deployment as docker compose sees it: the effective model of compose.yml (plus compose.override.yml,
+exactly as `docker compose` merges them), read through `docker compose config --format json`."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ascendgen.errors import AscendgenError, InputError
+from ascendgen.render import COMPOSE_FILE, LABEL_PREFIX
+
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where a deployment lives and how to call compose on it."""
+
+    directory: Path
+    file: Path | None  # None: compose finds compose.yml (+ compose.override.yml) in `directory` itself
+
+    def compose_args(self) -> list[str]:
+        args = ["docker", "compose", "--project-directory", str(self.directory)]
+        if self.file is not None:
+            args += ["-f", str(self.file)]
+        return args
+
+
+def locate_project(directory: Path | None, file: Path | None) -> Project:
+    if file is not None:
+        if not file.is_file():
+            raise InputError(f"{file}: no such compose file")
+        file = file.resolve()
+        if file.name in DEFAULT_FILES and directory is None:
+            return Project(directory=file.parent, file=None)
+        return Project(directory=(directory or file.parent).resolve(), file=file)
+    directory = (directory or Path(".")).resolve()
+    if not directory.is_dir():
+        raise InputError(f"{directory}: no such directory")
+    if not any((directory / name).is_file() for name in DEFAULT_FILES):
+        raise InputError(f"no {COMPOSE_FILE} in {directory}: run 'ascendgen plan MODEL' there first, or pass -f FILE")
+    return Project(directory=directory, file=None)
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    target: str
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    name: str
+    container_name: str | None
+    image: str
+    devices: tuple[Mount, ...]
+    volumes: tuple[Mount, ...]
+    command: tuple[str, ...]
+    environment: dict[str, str]
+    labels: dict[str, str]
+
+    @property
+    def port(self) -> int | None:
+        label = self.labels.get(f"{LABEL_PREFIX}.port")
+        if label and label.isdigit():
+            return int(label)
+        flag = _flag_value(self.command, "--port")
+        return int(flag) if flag and flag.isdigit() else None
+
+    @property
+    def served_model_name(self) -> str | None:
+        return (
+            self.labels.get(f"{LABEL_PREFIX}.served-model-name")
+            or _flag_value(self.command, "--served-model-name")
+            or self.model_path
+        )
+
+    @property
+    def model_path(self) -> str | None:
+        if len(self.command) >= 2 and self.command[0] == "serve":
+            return self.command[1]
+        return None
+
+    @property
+    def catalog_name(self) -> str | None:
+        return self.labels.get(f"{LABEL_PREFIX}.model")
+
+    @property
+    def npus(self) -> tuple[int, ...]:
+        found = []
+        for device in self.devices:
+            match = re.fullmatch(r"/dev/davinci(\d+)", device.target)
+            if match:
+                found.append(int(match.group(1)))
+        return tuple(sorted(found))
+
+    def host_path_of(self, container_path: str) -> Path | None:
+        """The host path bind-mounted at `container_path` (or a parent of it), if any."""
+        best: Mount | None = None
+        for mount in self.volumes:
+            target = mount.target.rstrip("/") or "/"
+            inside = container_path == target or container_path.startswith(target + "/")
+            if inside and (best is None or len(target) > len(best.target.rstrip("/"))):
+                best = mount
+        if best is None:
+            return None
+        rest = container_path[len(best.target.rstrip("/")) :].lstrip("/")
+        return Path(best.source) / rest if rest else Path(best.source)
+
+
+@dataclass(frozen=True)
+class ComposeModel:
+    project_name: str
+    services: tuple[ServiceConfig, ...]
+
+    def service(self, name: str) -> ServiceConfig:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise InputError(f"no service '{name}' in this deployment; services: {', '.join(self.names)}")
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.services]
+
+
+def compose_available() -> str | None:
+    """Compose v2's version, or None when `docker compose` is missing or older."""
+    if shutil.which("docker") is None:
+        return None
+    try:
+        done = subprocess.run(
+            ["docker", "compose", "version", "--short"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    version = done.stdout.strip().lstrip("v")
+    return version if done.returncode == 0 and version.startswith("2") else None
+
+
+def load_compose_model(project: Project) -> ComposeModel:
+    done = subprocess.run(
+        [*project.compose_args(), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=project.directory,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise InputError(f"docker compose cannot read the deployment in {project.directory}: {last}")
+    data = json.loads(done.stdout)
+    services = tuple(_service(name, raw) for name, raw in sorted((data.get("services") or {}).items()))
+    return ComposeModel(project_name=str(data.get("name", project.directory.name)), services=services)
+
+
+def _service(name: str, raw: dict[str, Any]) -> ServiceConfig:
+    command = raw.get("command") or []
+    if isinstance(command, str):
+        command = command.split()
+    environment = raw.get("environment") or {}
+    if isinstance(environment, list):
+        environment = dict(item.split("=", 1) for item in environment if "=" in item)
+    return ServiceConfig(
+        name=name,
+        container_name=raw.get("container_name"),
+        image=str(raw.get("image", "")),
+        devices=tuple(_device(d) for d in raw.get("devices") or []),
+        volumes=tuple(_volume(v) for v in raw.get("volumes") or [] if _is_bind(v)),
+        command=tuple(str(c) for c in command),
+        environment={str(k): "" if v is None else str(v) for k, v in environment.items()},
+        labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+    )
+
+
+def _device(raw: Any) -> Mount:
+    if isinstance(raw, dict):  # compose >= 2.30 normalizes devices to {source, target, permissions}
+        source = str(raw.get("source", ""))
+        return Mount(source=source, target=str(raw.get("target") or source), read_only=False)
+    parts = str(raw).split(":")
+    return Mount(source=parts[0], target=parts[1] if len(parts) > 1 else parts[0], read_only=False)
+
+
+def _is_bind(raw: Any) -> bool:
+    return not isinstance(raw, dict) or raw.get("type", "bind") == "bind"
+
+
+def _volume(raw: Any) -> Mount:
+    if isinstance(raw, dict):
+        return Mount(
+            source=str(raw.get("source", "")), target=str(raw.get("target", "")), read_only=bool(raw.get("read_only"))
+        )
+    parts = str(raw).split(":")
+    return Mount(source=parts[0], target=parts[1], read_only=len(parts) > 2 and "ro" in parts[2].split(","))
+
+
+def _flag_value(command: tuple[str, ...], flag: str) -> str | None:
+    for index, arg in enumerate(command):
+        if arg == flag and index + 1 < len(command):
+            return command[index + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def run_compose(project: Project, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """`docker compose ARGS` in the project; output captured. Raises when compose itself is missing."""
+    try:
+        return subprocess.run(
+            [*project.compose_args(), *args],
+            capture_output=True,
+            text=True,
+            cwd=project.directory,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise AscendgenError("the docker CLI is not installed (Compose v2 is needed: `docker compose`)") from None

@@ -1,0 +1,71 @@
+"""The OpenAI-compatible API a vLLM container serves: is it ready, and does it answer a chat."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+LOCALHOST = "127.0.0.1"  # services run with network_mode: host
+
+
+def base_url(port: int, host: str = LOCALHOST) -> str:
+    return f"http://{host}:{port}"
+
+
+def _request(url: str, *, body: dict[str, Any] | None = None, timeout: float) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read().decode("utf-8"))
+
+
+def served_models(port: int, *, timeout: float = 2.0) -> list[str] | None:
+    """Model ids from GET /v1/models, or None while the server does not answer."""
+    try:
+        payload = _request(f"{base_url(port)}/v1/models", timeout=timeout)
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    data = payload.get("data") if isinstance(payload, dict) else None
+    return [str(item.get("id")) for item in data or [] if isinstance(item, dict)]
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    latency_s: float
+    completion_tokens: int
+    prompt_tokens: int
+    text: str
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.completion_tokens / self.latency_s if self.latency_s > 0 else 0.0
+
+
+def chat(port: int, model: str, prompt: str, *, max_tokens: int = 64, timeout: float = 300.0) -> ChatResult:
+    """One chat completion, as the seeds' curl does. Raises OSError / ValueError when it fails."""
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens}
+    started = time.monotonic()
+    payload = _request(f"{base_url(port)}/v1/chat/completions", body=body, timeout=timeout)
+    latency = time.monotonic() - started
+    usage = payload.get("usage") or {}
+    choices = payload.get("choices") or [{}]
+    text = ((choices[0] or {}).get("message") or {}).get("content") or ""
+    return ChatResult(
+        latency_s=latency,
+        completion_tokens=int(usage.get("completion_tokens", 0)),
+        prompt_tokens=int(usage.get("prompt_tokens", 0)),
+        text=str(text),
+    )
+
+
+def curl_example(port: int, model: str) -> str:
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Hello!"}]})
+    return (
+        f"curl {base_url(port, 'localhost')}/v1/chat/completions -H 'Content-Type: application/json' "
+        f"-d {shlex.quote(body)}"
+    )

@@ -1,0 +1,202 @@
+"""Running a deployment: `docker compose` for up/down (so compose.override.yml and compose's own change
+detection apply), the docker SDK to inspect containers, the API to know when a model is ready."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ascendgen.composefile import ComposeModel, Project, ServiceConfig, run_compose
+from ascendgen.diagnose import Diagnosis, diagnose
+from ascendgen.endpoint import served_models
+from ascendgen.errors import AscendgenError
+
+LOG_TAIL_LINES = 30
+POLL_SECONDS = 1.0
+# A container that restarted this often is in a restart loop, whatever its log says.
+RESTART_LOOP = 2
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    service: str
+    container_id: str | None
+    container_name: str | None
+    status: str  # running, exited, restarting, created, missing, ...
+    health: str | None  # healthy, unhealthy, starting, or None without a healthcheck
+    exit_code: int | None
+    restart_count: int
+    started_at: datetime | None
+
+    @property
+    def uptime_s(self) -> float | None:
+        if self.status != "running" or self.started_at is None:
+            return None
+        return max(0.0, (datetime.now(UTC) - self.started_at).total_seconds())
+
+
+def container_states(client: Any, model: ComposeModel, services: list[ServiceConfig]) -> dict[str, ContainerState]:
+    found: dict[str, Any] = {}
+    for container in client.containers.list(
+        all=True, filters={"label": f"com.docker.compose.project={model.project_name}"}
+    ):
+        found[container.labels.get("com.docker.compose.service", "")] = container
+    states = {}
+    for service in services:
+        container = found.get(service.name)
+        states[service.name] = _state(service.name, container)
+    return states
+
+
+def _state(service: str, container: Any | None) -> ContainerState:
+    if container is None:
+        return ContainerState(service, None, None, "missing", None, None, 0, None)
+    attrs = container.attrs or {}
+    state = attrs.get("State") or {}
+    health = (state.get("Health") or {}).get("Status")
+    started_at = _docker_time(state.get("StartedAt"))
+    return ContainerState(
+        service=service,
+        container_id=container.id,
+        container_name=container.name,
+        status=str(state.get("Status", container.status)),
+        health=health,
+        exit_code=state.get("ExitCode"),
+        restart_count=int(attrs.get("RestartCount", 0)),
+        started_at=started_at,
+    )
+
+
+def _docker_time(value: str | None) -> datetime | None:
+    """Docker's RFC 3339 times carry nanoseconds; Python reads at most microseconds."""
+    if not value or value.startswith("0001-"):
+        return None
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", value).replace("Z", "+00:00")
+    try:
+        return datetime.fromisoformat(trimmed)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class UpOutcome:
+    created: list[str]  # services whose container this `up` made (new or recreated)
+    unchanged: list[str]  # services already running as the compose file says
+    new_container_ids: list[str]
+
+
+def compose_up(client: Any, project: Project, model: ComposeModel, services: list[ServiceConfig]) -> UpOutcome:
+    before = container_states(client, model, services)
+    done = run_compose(project, "up", "-d", "--no-build", "--pull", "never", *[s.name for s in services])
+    after = container_states(client, model, services)
+    new_ids = [
+        state.container_id
+        for name, state in after.items()
+        if state.container_id and state.container_id != before[name].container_id
+    ]
+    if done.returncode != 0:
+        message = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise UpFailed(f"docker compose up failed: {message}", new_container_ids=new_ids)
+    created = [name for name, state in after.items() if state.container_id != before[name].container_id]
+    restarted = [name for name, state in after.items() if name not in created and before[name].status != "running"]
+    unchanged = [name for name in after if name not in created and name not in restarted]
+    return UpOutcome(created=created + restarted, unchanged=unchanged, new_container_ids=new_ids)
+
+
+class UpFailed(AscendgenError):
+    def __init__(self, message: str, *, new_container_ids: list[str]) -> None:
+        super().__init__(message)
+        self.new_container_ids = new_container_ids
+
+
+@dataclass(frozen=True)
+class Failure:
+    service: str
+    reason: str
+    log_tail: str
+    diagnosis: Diagnosis | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    elapsed_s: float
+    states: dict[str, ContainerState]
+    ready: dict[str, bool]
+
+
+def wait_until_ready(
+    client: Any,
+    model: ComposeModel,
+    services: list[ServiceConfig],
+    *,
+    timeout_s: float,
+    on_progress: Callable[[Progress], None] = lambda _: None,
+) -> tuple[float, list[Failure]]:
+    """Poll until every service's /v1/models lists its served model, or something fails. Returns the
+    seconds it took and the failures (empty when all are ready)."""
+    started = time.monotonic()
+    ready: dict[str, bool] = {s.name: False for s in services}
+    while True:
+        elapsed = time.monotonic() - started
+        states = container_states(client, model, services)
+        failures = []
+        for service in services:
+            if ready[service.name]:
+                continue
+            state = states[service.name]
+            reason = _failed(state)
+            if reason is None and service.port is not None:
+                models = served_models(service.port)
+                ready[service.name] = models is not None and service.served_model_name in models
+            if reason is None and not ready[service.name] and elapsed > timeout_s:
+                reason = f"not ready after {timeout_s:g} s (its /v1/models does not list {service.served_model_name})"
+            if reason is not None:
+                failures.append(_failure(client, service, state, reason))
+        on_progress(Progress(elapsed, states, dict(ready)))
+        if failures or all(ready.values()):
+            return elapsed, failures
+        time.sleep(POLL_SECONDS)
+
+
+def _failed(state: ContainerState) -> str | None:
+    if state.status == "missing":
+        return "its container is gone"
+    if state.status in ("exited", "dead"):
+        return f"its container exited with code {state.exit_code}"
+    if state.restart_count >= RESTART_LOOP or (state.status == "restarting" and state.restart_count >= 1):
+        return f"its container restarts in a loop ({state.restart_count} restarts)"
+    if state.health == "unhealthy":
+        return "its health check fails (/health does not answer 200)"
+    return None
+
+
+def _failure(client: Any, service: ServiceConfig, state: ContainerState, reason: str) -> Failure:
+    tail = container_log_tail(client, state.container_id)
+    return Failure(service=service.name, reason=reason, log_tail=tail, diagnosis=diagnose(tail))
+
+
+def container_log_tail(client: Any, container_id: str | None, lines: int = LOG_TAIL_LINES) -> str:
+    if container_id is None:
+        return ""
+    try:
+        raw = client.containers.get(container_id).logs(tail=lines)
+    except Exception:
+        return ""
+    return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+
+
+def remove_containers(client: Any, container_ids: list[str]) -> list[str]:
+    """Remove exactly these containers (what one `up` created); returns the names removed."""
+    removed = []
+    for container_id in container_ids:
+        try:
+            container = client.containers.get(container_id)
+            container.remove(force=True)
+            removed.append(container.name)
+        except Exception:
+            continue
+    return removed
