@@ -74,3 +74,24 @@ def test_last_error_wins() -> None:
     log = CASES[3][0] + "\n...\n" + CASES[0][0]
     found = diagnose(log)
     assert found is not None and found.kind == "tp_heads"
+
+
+@pytest.mark.parametrize(
+    ("log", "kind", "phrase"),
+    [
+        ("RuntimeError: please set tensor_parallel_size (4) to less than max local gpu count (2)", "too_few_npus",
+         "wants 4 NPUs but the container sees 2"),
+        ("RuntimeError: please ensure that world_size (8) is less than than max local gpu count (4)", "too_few_npus",
+         "wants 8 NPUs but the container sees 4"),
+        ("Value error, User-specified max_model_len (65536) is greater than the derived max_model_len "
+         "(max_position_embeddings=40960 or model_max_length=None in model's config.json).", "context",
+         "--max-model-len 40960"),
+        ("[Error]: The device is unavailable.", "driver", "/dev/davinci"),
+        ("ValueError: Total number of attention heads (32) must be divisible by tensor parallel size (1).",
+         "tp_heads", "32 attention heads"),
+    ],
+)  # fmt: skip
+def test_more_engine_wordings(log: str, kind: str, phrase: str) -> None:
+    found = diagnose(log)
+    assert found is not None and found.kind == kind
+    assert phrase in found.message

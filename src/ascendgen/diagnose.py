@@ -19,9 +19,25 @@ class Diagnosis:
 def _heads(m: re.Match[str]) -> str:
     heads, tp = int(m["heads"]), int(m["tp"])
     valid = [t for t in (1, 2, 4, 8, 16, 32) if heads % t == 0]
+    below = [t for t in valid if t < tp]
+    suggestion = f": ascendgen plan MODEL --tp {below[-1]}" if below else ""
     return (
         f"tensor-parallel size {tp} does not divide the model's {heads} attention heads; "
-        f"use one of {', '.join(map(str, valid))}: ascendgen plan MODEL --tp {max(t for t in valid if t < tp)}"
+        f"use one of {', '.join(map(str, valid))}{suggestion}"
+    )
+
+
+def _too_few_npus(m: re.Match[str]) -> str:
+    return (
+        f"the engine wants {m['want']} NPUs but the container sees {m['have']}: map one /dev/davinciN per rank "
+        "(regenerate with ascendgen plan, which maps them) or lower --tp"
+    )
+
+
+def _above_context(m: re.Match[str]) -> str:
+    return (
+        f"max-model-len {m['len']} is above the model's context of {m['derived']} tokens (config.json): "
+        f"rerun ascendgen plan with --max-model-len {m['derived']} or less"
     )
 
 
@@ -95,13 +111,28 @@ _PATTERNS: list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         ),
         _kv_old,
     ),
+    *(
+        ("too_few_npus", re.compile(pattern), _too_few_npus)
+        for pattern in (
+            r"please set tensor_parallel_size \((?P<want>\d+)\) to less than max local \w+ count \((?P<have>\d+)\)",
+            r"world_size \((?P<want>\d+)\) is less than(?: than)? max local \w+ count \((?P<have>\d+)\)",
+        )
+    ),
+    (
+        "context",
+        re.compile(
+            r"User-specified max_model_len \((?P<len>\d+)\) is greater than the derived max_model_len "
+            r"\(\w+=(?P<derived>\d+)"
+        ),
+        _above_context,
+    ),
     ("npu_oom", re.compile(r"NPU out of memory|ACL_ERROR_RT_MEMORY_ALLOCATION|EL0004"), _oom),
     (
         "driver",
         re.compile(
             r"(?P<what>lib(?:ascend_hal|dcmi|drvdsmi_host)\.so: cannot open shared object file"
             r"|/dev/davinci\w*: No such file or directory|No NPU device|device count is 0"
-            r"|npu-smi: (?:command )?not found|open device \S+ failed)"
+            r"|npu-smi: (?:command )?not found|open device \S+ failed|The device is unavailable)"
         ),
         _driver,
     ),

@@ -219,7 +219,8 @@ def _npu_smi_path(services: list[ServiceConfig]) -> str | None:
     return shutil.which("npu-smi")
 
 
-_PROCESS_ROW = re.compile(r"^\|\s*(\d+)\s+\d+\s*\|\s*(\d+)\s*\|\s*(\S+)\s*\|\s*\d+\s*\|\s*$")
+# npu-smi prints an empty process name for processes it sees from another PID namespace (a container).
+_PROCESS_ROW = re.compile(r"^\|\s*(\d+)\s+\d+\s*\|\s*(\d+)\s*\|\s*(\S*)\s*\|\s*\d+\s*\|\s*$")
 
 
 def parse_npu_smi_processes(output: str) -> dict[int, tuple[int, str]]:
@@ -234,7 +235,7 @@ def parse_npu_smi_processes(output: str) -> dict[int, tuple[int, str]]:
             continue
         match = _PROCESS_ROW.match(line.strip())
         if match:
-            busy.setdefault(int(match.group(1)), (int(match.group(2)), match.group(3)))
+            busy.setdefault(int(match.group(1)), (int(match.group(2)), match.group(3) or "unnamed"))
     return busy
 
 
