@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from helpers import Result
 
 from ascendgen.cli import main
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from conftest import REPO, Result
+from helpers import REPO, Result
 
 EXAMPLES = REPO / "examples"
 SEEDS = Path(__file__).parent / "seed_compose"
@@ -63,9 +62,7 @@ def seed_service(name: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("example", sorted(p.parent.name for p in EXAMPLES.glob("*/compose.yml")))
-def test_example_is_what_ascendgen_writes_today(
-    example: str, run: Callable[..., Result], tmp_path: Path
-) -> None:
+def test_example_is_what_ascendgen_writes_today(example: str, run: Callable[..., Result], tmp_path: Path) -> None:
     committed = EXAMPLES / example / "compose.yml"
     result = run(*regenerate_args(committed), "--out", str(tmp_path))
     assert result.exit_code == 0, result.stderr

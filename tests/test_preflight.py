@@ -48,5 +48,7 @@ def test_no_output() -> None:
 
 def test_process_seen_from_a_container_has_no_name() -> None:
     row = "| 3       0                 | 8812          |                          | 30000                   |"
-    table = NPU_SMI_A2.replace("| 0       0                 | 124528        | python3.8                | 17400                   |", row)
+    table = NPU_SMI_A2.replace(
+        "| 0       0                 | 124528        | python3.8                | 17400                   |", row
+    )
     assert parse_npu_smi_processes(table) == {3: (8812, "unnamed")}

@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from ascendgen import termui
 from ascendgen.composefile import ComposeModel, Project, ServiceConfig, load_compose_model, locate_project
-from ascendgen.endpoint import base_url, chat, curl_example, served_models
+from ascendgen.endpoint import base_url, chat, curl_example
 from ascendgen.errors import AscendgenError
 from ascendgen.preflight import engine_problem, run_preflight
 from ascendgen.runtime import (
@@ -22,6 +22,7 @@ from ascendgen.runtime import (
     UpFailed,
     compose_up,
     container_states,
+    is_ready,
     remove_containers,
     wait_until_ready,
 )
@@ -142,7 +143,7 @@ def status(
     """
     _, model, services = _open(directory, file, None)
     states = container_states(_engine(), model, services)
-    ready = {s.name: s.port is not None and s.served_model_name in (served_models(s.port) or []) for s in services}
+    ready = {s.name: is_ready(s) for s in services}
     if as_json:
         termui.print_json(status_json(services, states, ready))
     else:

@@ -34,6 +34,15 @@ def served_models(port: int, *, timeout: float = 2.0) -> list[str] | None:
     return [str(item.get("id")) for item in data or [] if isinstance(item, dict)]
 
 
+def is_healthy(port: int, *, timeout: float = 2.0) -> bool:
+    """GET /health answers 200 (vLLM's liveness endpoint)."""
+    try:
+        with urllib.request.urlopen(f"{base_url(port)}/health", timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class ChatResult:
     latency_s: float

@@ -12,7 +12,7 @@ from typing import Any
 
 from ascendgen.composefile import ComposeModel, Project, ServiceConfig, run_compose
 from ascendgen.diagnose import Diagnosis, diagnose
-from ascendgen.endpoint import served_models
+from ascendgen.endpoint import is_healthy, served_models
 from ascendgen.errors import AscendgenError
 
 LOG_TAIL_LINES = 30
@@ -150,8 +150,7 @@ def wait_until_ready(
             state = states[service.name]
             reason = _failed(state)
             if reason is None and service.port is not None:
-                models = served_models(service.port)
-                ready[service.name] = models is not None and service.served_model_name in models
+                ready[service.name] = is_ready(service)
             if reason is None and not ready[service.name] and elapsed > timeout_s:
                 reason = f"not ready after {timeout_s:g} s (its /v1/models does not list {service.served_model_name})"
             if reason is not None:
@@ -160,6 +159,14 @@ def wait_until_ready(
         if failures or all(ready.values()):
             return elapsed, failures
         time.sleep(POLL_SECONDS)
+
+
+def is_ready(service: ServiceConfig) -> bool:
+    """The API lists the served model and /health answers 200."""
+    if service.port is None:
+        return False
+    models = served_models(service.port)
+    return models is not None and service.served_model_name in models and is_healthy(service.port)
 
 
 def _failed(state: ContainerState) -> str | None:

@@ -1,0 +1,229 @@
+"""`ascendgen up / status / smoke / logs / down` on a real Docker Engine, against the stand-in engine
+image on a fake NPU host: the happy path, every preflight refusal, every log diagnosis, timeout,
+rollback and re-runs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from deployment import Deployment
+from fakehost import FakeHost, NpuProcess
+from helpers import Result
+
+Run = Callable[..., Result]
+Deploy = Callable[..., Deployment]
+
+
+def up(run: Run, deployment: Deployment, *args: str) -> Result:
+    return run("up", str(deployment.directory), *args)
+
+
+def test_plan_up_ready_smoke_status_down(run: Run, deploy: Deploy) -> None:
+    d = deploy("Qwen3-8B")
+    result = up(run, d, "--timeout", "60")
+    assert result.exit_code == 0, result.stderr
+    assert "ready in" in result.stderr and f"http://localhost:{d.port}/v1" in result.stderr
+    assert f"curl http://localhost:{d.port}/v1/chat/completions" in result.stdout
+
+    smoke = run("smoke", str(d.directory))
+    assert smoke.exit_code == 0, smoke.stderr
+    assert "Qwen/Qwen3-8B" in smoke.stdout and "Tokens/s" in smoke.stdout
+
+    status = run("status", str(d.directory), "--json")
+    assert status.exit_code == 0, status.stderr
+    (row,) = json.loads(status.stdout)
+    assert row["service"] == d.service and row["state"] == "running" and row["ready"] is True
+    assert row["port"] == d.port and row["npus"] == [0] and row["model"] == "Qwen/Qwen3-8B"
+
+    logs = run("logs", "--dir", str(d.directory))
+    assert logs.exit_code == 0
+
+    down = run("down", str(d.directory))
+    assert down.exit_code == 0, down.stderr
+    assert d.project_containers() == []
+
+
+def test_two_instances_on_disjoint_npus(run: Run, deploy: Deploy) -> None:
+    first = deploy("Qwen3-8B", "--npus", "0")
+    second = deploy("Qwen2.5-7B-Instruct", "--npus", "4-5")
+    assert up(run, first, "--timeout", "60").exit_code == 0
+    result = up(run, second, "--timeout", "60")
+    assert result.exit_code == 0, result.stderr
+    for d in (first, second):
+        status = json.loads(run("status", str(d.directory), "--json").stdout)
+        assert status[0]["ready"] is True
+    assert json.loads(run("status", str(second.directory), "--json").stdout)[0]["npus"] == [4, 5]
+    assert run("smoke", str(second.directory)).exit_code == 0
+
+
+def test_up_twice_is_a_no_op_and_a_change_recreates(run: Run, deploy: Deploy) -> None:
+    d = deploy("Qwen3-8B")
+    assert up(run, d, "--timeout", "60").exit_code == 0
+    (container,) = d.project_containers()
+    first_id = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", container], capture_output=True, text=True).stdout
+
+    again = up(run, d, "--timeout", "60")
+    assert again.exit_code == 0, again.stderr
+    assert "already up and unchanged: nothing to do" in again.stderr
+    assert (
+        subprocess.run(["docker", "inspect", "-f", "{{.Id}}", container], capture_output=True, text=True).stdout
+        == first_id
+    )
+
+    # a local change kept in compose.override.yml is honoured, and only what changed is recreated
+    d.override(f"services:\n  {d.service}:\n    environment:\n      STANDIN_STARTUP_SECONDS: '1'\n")
+    changed = up(run, d, "--timeout", "60")
+    assert changed.exit_code == 0, changed.stderr
+    assert f"started: {d.service}" in changed.stderr
+
+
+@pytest.mark.parametrize(
+    ("mode", "phrase"),
+    [
+        ("heads", "does not divide the model's 32 attention heads"),
+        ("kv_cache", "of KV cache but only"),
+        ("kv_cache_v0", "is larger than the"),
+        ("oom", "ran out of memory"),
+        ("device", "cannot reach the NPU driver"),
+        ("model_path", "the model was not found at /models/Qwen/Qwen3-8B"),
+        ("arch", "does not know the architecture"),
+    ],
+)
+def test_failure_is_diagnosed_from_the_log(run: Run, deploy: Deploy, mode: str, phrase: str) -> None:
+    d = deploy("Qwen3-8B")
+    d.override(f"services:\n  {d.service}:\n    environment:\n      STANDIN_FAIL: {mode}\n")
+    result = up(run, d, "--timeout", "60")
+    assert result.exit_code == 1
+    assert f"error: {d.service}: its container" in result.stderr
+    assert "last lines of" in result.stderr
+    assert "error: diagnosis: " in result.stderr and phrase in result.stderr, result.stderr
+    assert "containers are left for inspection" in result.stderr
+    assert d.project_containers() == [d.service]  # left for inspection without --rollback
+
+
+def test_timeout(run: Run, deploy: Deploy) -> None:
+    d = deploy("Qwen3-8B")
+    d.override(f"services:\n  {d.service}:\n    environment:\n      STANDIN_FAIL: hang\n")
+    result = up(run, d, "--timeout", "3")
+    assert result.exit_code == 1
+    assert "not ready after 3 s" in result.stderr
+
+
+def test_unhealthy(run: Run, deploy: Deploy) -> None:
+    d = deploy("Qwen3-8B")
+    d.override(
+        f"services:\n  {d.service}:\n    environment:\n      STANDIN_FAIL: unhealthy\n"
+        "    healthcheck:\n      interval: 1s\n      retries: 1\n      start_period: 0s\n"
+    )
+    result = up(run, d, "--timeout", "60")
+    # /v1/models answers but /health does not: never ready; docker's health check turns unhealthy
+    assert result.exit_code == 1
+    assert f"error: {d.service}: its health check fails" in result.stderr
+    status = json.loads(run("status", str(d.directory), "--json").stdout)
+    assert status[0]["health"] == "unhealthy" and status[0]["ready"] is False
+
+
+def test_rollback_leaves_nothing_behind(run: Run, deploy: Deploy) -> None:
+    d = deploy("Qwen3-8B")
+    d.override(f"services:\n  {d.service}:\n    environment:\n      STANDIN_FAIL: crashloop\n")
+    result = up(run, d, "--timeout", "30", "--rollback")
+    assert result.exit_code == 1
+    assert "rolled back: removed" in result.stderr
+    assert d.project_containers() == []
+
+
+def test_rollback_keeps_what_was_already_running(run: Run, deploy: Deploy) -> None:
+    keep = deploy("Qwen2.5-7B-Instruct", "--npus", "4")
+    assert up(run, keep, "--timeout", "60").exit_code == 0
+    failing = deploy("Qwen3-8B")
+    failing.override(f"services:\n  {failing.service}:\n    environment:\n      STANDIN_FAIL: crashloop\n")
+    assert up(run, failing, "--timeout", "30", "--rollback").exit_code == 1
+    assert failing.project_containers() == []
+    assert keep.project_containers() == [keep.service]
+
+
+# ----------------------------------------------------------------------------------------------- preflight
+
+
+def refused(result: Result, phrase: str) -> None:
+    assert result.exit_code == 1, result.stderr
+    assert phrase in result.stderr, result.stderr
+    assert "nothing was started" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_device_is_refused(run: Run, deploy: Deploy, fake_host: FakeHost) -> None:
+    d = deploy("Qwen3-8B")
+    fake_host.davinci[0].unlink()
+    result = up(run, d)
+    refused(result, f"device {fake_host.davinci[0]} does not exist on this host")
+    assert d.project_containers() == []
+
+
+def test_device_that_is_not_a_character_device(run: Run, deploy: Deploy, fake_host: FakeHost) -> None:
+    d = deploy("Qwen3-8B")
+    fake_host.control_devices["hisi_hdc"].unlink()
+    fake_host.control_devices["hisi_hdc"].write_text("not a device")
+    refused(up(run, d), "is not a character device")
+
+
+def test_missing_driver_is_refused(run: Run, deploy: Deploy, fake_host: FakeHost) -> None:
+    d = deploy("Qwen3-8B")
+    fake_host.driver_version_info.unlink()
+    refused(up(run, d), "driver path")
+
+
+def test_npu_held_by_another_container(run: Run, deploy: Deploy) -> None:
+    first = deploy("Qwen3-8B", "--npus", "0")
+    assert up(run, first, "--timeout", "60").exit_code == 0
+    second = deploy("Qwen2.5-7B-Instruct", "--npus", "0")
+    refused(up(run, second), f"NPU 0 is held by running container '{first.service}'")
+
+
+def test_npu_busy_per_npu_smi(run: Run, deploy: Deploy, fake_host: FakeHost) -> None:
+    d = deploy("Qwen3-8B", "--npus", "2")
+    fake_host.set_busy({2: [NpuProcess(pid=4242, name="python3")]})
+    refused(up(run, d), "NPU 2 is in use by process 4242 (python3) per npu-smi")
+
+
+def test_port_taken(run: Run, deploy: Deploy) -> None:
+    d = deploy("Qwen3-8B")
+    with socket.socket() as squatter:
+        squatter.bind(("0.0.0.0", d.port))
+        squatter.listen()
+        refused(up(run, d), f"port {d.port} is already in use")
+
+
+def test_model_dir_missing(run: Run, deploy: Deploy, fake_host: FakeHost) -> None:
+    d = deploy("Qwen3-8B")
+    (fake_host.models / "Qwen/Qwen3-8B/config.json").unlink()
+    (fake_host.models / "Qwen/Qwen3-8B").rmdir()
+    refused(up(run, d), f"model directory {fake_host.models}/Qwen/Qwen3-8B does not exist")
+
+
+def test_config_json_disagrees_with_catalog(run: Run, deploy: Deploy, fake_host: FakeHost) -> None:
+    d = deploy("Qwen3-8B")
+    config_path = fake_host.models / "Qwen/Qwen3-8B/config.json"
+    config = json.loads(config_path.read_text())
+    config["num_attention_heads"] = 40
+    config_path.write_text(json.dumps(config))
+    refused(up(run, d), "says num_attention_heads 40, but the plan for Qwen3-8B expects 32")
+
+
+def test_all_problems_listed_together(run: Run, deploy: Deploy, fake_host: FakeHost) -> None:
+    d = deploy("Qwen3-8B")
+    fake_host.davinci[0].unlink()
+    fake_host.driver_version_info.unlink()
+    result = up(run, d)
+    refused(result, "preflight found 2 problem(s)")
+
+
+def test_no_compose_file_here(run: Run, tmp_path: Path) -> None:
+    result = run("up", str(tmp_path))
+    assert result.exit_code == 2
+    assert "no compose.yml in" in result.stderr
