@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import Result
 
 from ascendgen.cli import main
+
+from helpers import Result
 
 
 @pytest.fixture

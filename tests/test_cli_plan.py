@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from helpers import Result
 
 Run = Callable[..., Result]
@@ -103,7 +104,7 @@ def test_regenerate_line_reproduces_the_file(run: Run, tmp_path: Path) -> None:
         (["plan", "Qwen3-8B", "--port", "70000"], "--port 70000"),
         (["plan", "Qwen3-8B", "--gpu-memory-utilization", "1.5"], "--gpu-memory-utilization 1.5"),
         (["plan", "Qwen3-8B", "--npu-type", "910X"], "unknown NPU type '910X'"),
-        (["plan", "Qwen3-8B", "--tp", "abc"], "'abc' is not a valid integer"),
+        (["plan", "Qwen3-8B", "--tp", "abc"], "Invalid value for '--tp'"),
         (["plan", "Qwen3-8B", "--no-such-flag"], "No such option"),
         (["plan"], "Missing argument"),
         (["plan", "Qwen3-8B", "--models-dir", "/a:b"], "--models-dir '/a:b'"),

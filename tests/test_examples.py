@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from helpers import REPO, Result
 
 EXAMPLES = REPO / "examples"
@@ -88,6 +89,10 @@ def test_example_matches_seed(example: str, seed: str) -> None:
     assert int(ours_flags.pop("--max-model-len") or 0) >= int(seed_flags.pop("--max-model-len") or 0)
     assert ours_flags == seed_flags
     assert "healthcheck" in ours and "healthcheck" not in theirs
+
+
+def test_every_seed_deployment_has_an_example() -> None:
+    assert set(SINGLE_INSTANCE) <= {p.parent.name for p in EXAMPLES.glob("*/compose.yml")}
 
 
 def test_examples_readme_lists_every_example() -> None:

@@ -29,9 +29,16 @@ _ABSOLUTE = r"^/[^\n:]*$"
 class NpuType(BaseModel):
     model_config = _STRICT
     name: str = Field(min_length=1)
-    memory_gib: PositiveFloat
+    memory_gib: PositiveFloat  # HBM as npu-smi reports it
+    visible_gib: PositiveFloat  # the total torch_npu sees, which vLLM's gpu_memory_utilization applies to
     platform: str
     description: str = ""
+
+    @model_validator(mode="after")
+    def _visible_within_hbm(self) -> NpuType:
+        if self.visible_gib > self.memory_gib:
+            raise ValueError("visible_gib cannot exceed memory_gib")
+        return self
 
 
 class Platform(BaseModel):
@@ -44,9 +51,12 @@ class Platform(BaseModel):
     driver_mounts: tuple[str, ...]
     multinode_mounts: tuple[str, ...] = ()
     kv_budget_factor: float = Field(gt=0, le=1)
+    kv_budget_factor_since: str | None = None  # the first image tag that applies kv_budget_factor
     activation_reserve_gib: NonNegativeFloat
+    vision_activation_extra_gib: NonNegativeFloat = 0.0
     runtime_reserve_gib: NonNegativeFloat
     hccl_reserve_gib: NonNegativeFloat
+    drop_env: tuple[str, ...] = ()
     dies_per_npu: PositiveInt = 1
 
     @model_validator(mode="after")

@@ -25,6 +25,9 @@ KV_DTYPE_BYTES = 2  # bf16/fp16 KV cache; vllm-ascend keeps KV in the model dtyp
 MIN_USEFUL_MODEL_LEN = 8192
 DEFAULT_PORT = 8000
 MAX_PLANNED_TP = 64
+# ACL graph capture happens after the KV cache is sized, in the memory gpu_memory_utilization leaves out:
+# 0.04-0.79 GiB in published vllm-ascend logs (issues 11514, 13439).
+GRAPH_HEADROOM_GIB = 1.0
 
 # Bytes per parameter. Ascend W8A8 builds (msModelSlim) keep embeddings and lm_head in bf16 and store
 # linear weights as int8 (1 byte); W4A8 packs linear weights in 4 bits.
@@ -47,7 +50,8 @@ class MemoryPerNpu:
     """One NPU's memory at a TP size, in GiB."""
 
     hbm_gib: float
-    usable_gib: float  # hbm x gpu_memory_utilization
+    visible_gib: float  # what torch_npu reports as total
+    usable_gib: float  # visible x gpu_memory_utilization
     weights_gib: float
     activation_gib: float
     runtime_gib: float  # CANN runtime + HCCL buffers
@@ -169,17 +173,28 @@ def valid_tp_sizes(model: ModelSpec, limit: int) -> tuple[int, ...]:
     return tuple(sizes)
 
 
+def hccl_groups(model: ModelSpec, tp: int) -> int:
+    """Process groups with HCCL buffers a rank joins: the TP group, and the EP group of a MoE model."""
+    if tp == 1:
+        return 0
+    return 2 if "--enable-expert-parallel" in model.serve_flags else 1
+
+
 def memory_per_npu(
-    model: ModelSpec, npu: NpuType, platform: Platform, tp: int, gpu_memory_utilization: float
+    model: ModelSpec, npu: NpuType, platform: Platform, tp: int, gpu_memory_utilization: float, image_tag: str
 ) -> MemoryPerNpu:
-    runtime = platform.runtime_reserve_gib + (platform.hccl_reserve_gib if tp > 1 else 0.0)
+    activation = platform.activation_reserve_gib + (platform.vision_activation_extra_gib if model.vision else 0.0)
+    factor = platform.kv_budget_factor
+    if platform.kv_budget_factor_since and tag_key(image_tag) < tag_key(platform.kv_budget_factor_since):
+        factor = 1.0
     return MemoryPerNpu(
         hbm_gib=npu.memory_gib,
-        usable_gib=npu.memory_gib * gpu_memory_utilization,
+        visible_gib=npu.visible_gib,
+        usable_gib=npu.visible_gib * gpu_memory_utilization,
         weights_gib=weights_gib(model) / tp,
-        activation_gib=platform.activation_reserve_gib,
-        runtime_gib=runtime,
-        kv_budget_factor=platform.kv_budget_factor,
+        activation_gib=activation,
+        runtime_gib=platform.runtime_reserve_gib + platform.hccl_reserve_gib * hccl_groups(model, tp),
+        kv_budget_factor=factor,
     )
 
 
@@ -189,14 +204,36 @@ def kv_capacity_tokens(memory: MemoryPerNpu, bytes_per_token: int) -> int:
     return blocks * BLOCK_TOKENS
 
 
-def npus_needed(model: ModelSpec, npu: NpuType, platform: Platform, gpu_memory_utilization: float) -> int | None:
+def npus_needed(
+    model: ModelSpec, npu: NpuType, platform: Platform, gpu_memory_utilization: float, image_tag: str
+) -> int | None:
     """The fewest NPUs (a valid TP) at which the weights fit and a useful context remains."""
     wanted = min(model.max_position_embeddings, MIN_USEFUL_MODEL_LEN)
     for tp in valid_tp_sizes(model, MAX_PLANNED_TP):
-        memory = memory_per_npu(model, npu, platform, tp, gpu_memory_utilization)
+        memory = memory_per_npu(model, npu, platform, tp, gpu_memory_utilization, image_tag)
         if kv_capacity_tokens(memory, kv_bytes_per_token(model, tp)) >= wanted:
             return tp
     return None
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """One model on one NPU type at one utilization and image: the memory math at any TP."""
+
+    model: ModelSpec
+    npu: NpuType
+    platform: Platform
+    util: float
+    image_tag: str
+
+    def memory(self, tp: int) -> MemoryPerNpu:
+        return memory_per_npu(self.model, self.npu, self.platform, tp, self.util, self.image_tag)
+
+    def capacity(self, tp: int) -> int:
+        return kv_capacity_tokens(self.memory(tp), kv_bytes_per_token(self.model, tp))
+
+    def npus_needed(self) -> int | None:
+        return npus_needed(self.model, self.npu, self.platform, self.util, self.image_tag)
 
 
 # ------------------------------------------------------------------------------------------------- plan
@@ -221,17 +258,21 @@ def plan_deployment(
         )
     _check_port(options.port)
     npus_available = _available_npus(server, options.npus)
-    tp, tp_reason = _choose_tp(model, npu, platform, server, util, options, npus_available)
+    sizing = Sizing(model, npu, platform, util, image.spec.tag)
+    tp, tp_reason = _choose_tp(sizing, server, options, npus_available)
     npus = options.npus or _first_npus(server, tp)
-    memory = memory_per_npu(model, npu, platform, tp, util)
+    memory = sizing.memory(tp)
     bytes_per_token = kv_bytes_per_token(model, tp)
     capacity = kv_capacity_tokens(memory, bytes_per_token)
     max_len, len_reason = _choose_max_model_len(model, tp, capacity, options.max_model_len)
 
-    warnings = list(_warnings(model, npu, platform, image, util, tp, capacity, max_len))
+    warnings = list(_warnings(sizing, image, memory, capacity, max_len))
     model_path = f"/models/{model.hub_id}"
     serve_args = _serve_args(model, image, tp, options.port, max_len, util, model_path, options)
-    environment = (("VLLM_USE_MODELSCOPE", "True"), *sorted(image.spec.env.items()))
+    image_env = {k: v for k, v in image.spec.env.items() if k not in platform.drop_env}
+    # The seeds set VLLM_USE_MODELSCOPE=True: a model id that is not a local path loads from ModelScope,
+    # which is reachable from China where Hugging Face often is not.
+    environment = (("VLLM_USE_MODELSCOPE", "True"), *sorted(image_env.items()))
     return Plan(
         model=model,
         npu_type=npu,
@@ -277,16 +318,16 @@ def _first_npus(server: ServerProfile, count: int) -> tuple[int, ...]:
 
 
 def _choose_tp(
-    model: ModelSpec,
-    npu: NpuType,
-    platform: Platform,
-    server: ServerProfile,
-    util: float,
-    options: PlanOptions,
-    available: tuple[int, ...],
+    sizing: Sizing, server: ServerProfile, options: PlanOptions, available: tuple[int, ...]
 ) -> tuple[int, str]:
+    model = sizing.model
     valid = valid_tp_sizes(model, server.npu_count)
     heads = f"{model.num_attention_heads} attention heads and {model.num_key_value_heads} KV heads"
+    if options.max_model_len is not None and options.max_model_len > model.max_position_embeddings:
+        raise PlanError(
+            f"--max-model-len {options.max_model_len} is above {model.name}'s context of "
+            f"{model.max_position_embeddings} tokens (max_position_embeddings)"
+        )
     if options.tp is not None:
         if not tp_is_valid(model, options.tp):
             raise PlanError(
@@ -300,7 +341,7 @@ def _choose_tp(
                 f"--tp {options.tp} uses {options.tp} NPUs but --npus {format_npus(options.npus)} "
                 f"lists {len(options.npus)}"
             )
-        _require_fit(model, npu, platform, util, options.tp, options.max_model_len, len(available))
+        _require_weights_fit(sizing, options.tp, len(available))
         return options.tp, "set with --tp"
     if options.npus is not None:
         count = len(options.npus)
@@ -309,48 +350,49 @@ def _choose_tp(
                 f"--npus {format_npus(options.npus)} gives {count} NPUs, but TP {count} does not divide "
                 f"{model.name}'s {heads}; valid sizes: {', '.join(map(str, valid))}"
             )
-        _require_fit(model, npu, platform, util, count, options.max_model_len, count)
+        _require_weights_fit(sizing, count, count)
         return count, f"one rank per NPU given with --npus {format_npus(options.npus)}"
 
     wanted = options.max_model_len or min(model.max_position_embeddings, MIN_USEFUL_MODEL_LEN)
     for tp in valid:
-        memory = memory_per_npu(model, npu, platform, tp, util)
-        if kv_capacity_tokens(memory, kv_bytes_per_token(model, tp)) >= wanted:
-            smaller = [t for t in valid if t < tp]
+        if sizing.capacity(tp) >= wanted:
             why = f"the smallest valid TP ({', '.join(map(str, valid))} divide the heads) that holds the weights"
             why += f" and a request of {wanted:,} tokens"
+            smaller = [t for t in valid if t < tp]
             if smaller:
                 why += f"; TP {smaller[-1]} is too small"
             return tp, why
-    _require_fit(model, npu, platform, util, valid[-1] if valid else 1, options.max_model_len, len(available))
-    raise AssertionError("unreachable: _require_fit raises when nothing fits")  # pragma: no cover
-
-
-def _require_fit(
-    model: ModelSpec,
-    npu: NpuType,
-    platform: Platform,
-    util: float,
-    tp: int,
-    max_model_len: int | None,
-    npus_on_hand: int,
-) -> None:
-    memory = memory_per_npu(model, npu, platform, tp, util)
-    capacity = kv_capacity_tokens(memory, kv_bytes_per_token(model, tp))
-    wanted = max_model_len or min(model.max_position_embeddings, MIN_USEFUL_MODEL_LEN)
-    if capacity >= wanted or (max_model_len is not None and memory.weights_fit and capacity >= BLOCK_TOKENS):
-        return  # a too-long --max-model-len is refused later, with the length that fits
-    needed = npus_needed(model, npu, platform, util)
-    need = f"it needs {needed} x {npu.name}" if needed else f"it does not fit on {MAX_PLANNED_TP} x {npu.name}"
-    if not memory.weights_fit:
+    largest = valid[-1] if valid else 1
+    _require_weights_fit(sizing, largest, len(available))
+    capacity = sizing.capacity(largest)
+    if options.max_model_len is not None:
         raise PlanError(
-            f"{model.name} does not fit on {tp} x {npu.name}: weights take {memory.weights_gib:.1f} GiB per NPU "
-            f"of {memory.usable_gib:.1f} GiB usable ({npu.memory_gib:g} GiB x {util}); {need}"
-            + (f", this server has {npus_on_hand}" if needed and needed > npus_on_hand else "")
+            f"--max-model-len {wanted} does not fit: the KV cache holds at most {capacity} tokens "
+            f"(TP {largest} on {sizing.npu.name}); use --max-model-len {capacity} or less"
         )
     raise PlanError(
-        f"{model.name} on {tp} x {npu.name} leaves KV cache for only {capacity} tokens "
-        f"(a {wanted}-token request needs more); {need}"
+        f"{model.name} on {largest} x {sizing.npu.name} leaves KV cache for only {capacity} tokens, "
+        f"short of {wanted}; {_npus_hint(sizing, len(available))}"
+    )
+
+
+def _npus_hint(sizing: Sizing, npus_on_hand: int) -> str:
+    needed = sizing.npus_needed()
+    if needed is None:
+        return f"it does not fit on {MAX_PLANNED_TP} x {sizing.npu.name}"
+    hint = f"it needs {needed} x {sizing.npu.name}"
+    return hint + (f", this server has {npus_on_hand}" if needed > npus_on_hand else "")
+
+
+def _require_weights_fit(sizing: Sizing, tp: int, npus_on_hand: int) -> None:
+    """Refuse a TP at which the weights (plus reserves) leave no room for even one KV block."""
+    if sizing.capacity(tp) >= BLOCK_TOKENS:
+        return
+    memory = sizing.memory(tp)
+    raise PlanError(
+        f"{sizing.model.name} does not fit on {tp} x {sizing.npu.name}: weights take {memory.weights_gib:.1f} GiB "
+        f"per NPU of {memory.usable_gib:.1f} GiB usable ({memory.visible_gib:g} GiB x {sizing.util}); "
+        f"{_npus_hint(sizing, npus_on_hand)}"
     )
 
 
@@ -359,11 +401,6 @@ def _choose_max_model_len(model: ModelSpec, tp: int, capacity: int, requested: i
     if requested is not None:
         if requested < 1:
             raise PlanError(f"--max-model-len {requested} must be a positive number of tokens")
-        if requested > context:
-            raise PlanError(
-                f"--max-model-len {requested} is above {model.name}'s context of {context} tokens "
-                f"(max_position_embeddings); at most {min(context, capacity)} fits on TP {tp}"
-            )
         if requested > capacity:
             raise PlanError(
                 f"--max-model-len {requested} does not fit: the KV cache holds {capacity} tokens on TP {tp}; "
@@ -398,16 +435,8 @@ def _serve_args(
     return tuple(args)
 
 
-def _warnings(
-    model: ModelSpec,
-    npu: NpuType,
-    platform: Platform,
-    image: ImageChoice,
-    util: float,
-    tp: int,
-    capacity: int,
-    max_len: int,
-) -> list[str]:
+def _warnings(sizing: Sizing, image: ImageChoice, memory: MemoryPerNpu, capacity: int, max_len: int) -> list[str]:
+    model, npu = sizing.model, sizing.npu
     warnings = []
     if image.note:
         warnings.append(image.note)
@@ -417,7 +446,7 @@ def _warnings(
             f"{model.name} needs image {model.min_image} or newer{needs}; {image.spec.tag} will not load it"
         )
     recorded = model.npus.get(npu.name)
-    needed = npus_needed(model, npu, platform, util)
+    needed = sizing.npus_needed()
     if recorded is not None and needed is not None and recorded != needed:
         warnings.append(
             f"the catalog records {recorded} x {npu.name} for {model.name}, the planner's minimum is {needed}"
@@ -427,8 +456,12 @@ def _warnings(
             f"max-model-len {max_len} is below the model's context of {model.max_position_embeddings}: "
             "the KV cache (or --max-model-len) limits it"
         )
-    if util > 0.95:
-        warnings.append(f"gpu-memory-utilization {util} leaves little headroom; NPU out-of-memory is likely")
+    headroom = memory.visible_gib * (1 - sizing.util)
+    if headroom < GRAPH_HEADROOM_GIB:
+        warnings.append(
+            f"gpu-memory-utilization {sizing.util} leaves {headroom:.2f} GiB outside vLLM's budget; graph capture "
+            f"needs up to ~{GRAPH_HEADROOM_GIB:g} GiB there, so NPU out-of-memory is likely"
+        )
     if capacity < 2 * max_len:
         warnings.append(
             f"the KV cache holds {capacity / max_len:.2f} full-length requests at once; long requests will queue"

@@ -17,6 +17,7 @@ import yaml
 
 from ascendgen import __version__
 from ascendgen.errors import AscendgenError, InputError
+from ascendgen.npuset import format_npus
 from ascendgen.planner import Plan
 
 COMPOSE_FILE = "compose.yml"
@@ -155,9 +156,9 @@ def header_lines(plans: Sequence[Plan], regenerate: str) -> list[str]:
         m = plan.memory
         lines.append(
             f"# {plan.model.name}: TP {plan.tensor_parallel_size} on {plan.npu_type.name} "
-            f"NPUs {','.join(map(str, plan.npus))}, weights {m.weights_gib:.1f} GiB + KV cache "
-            f"{m.kv_cache_gib:.1f} GiB per NPU ({plan.kv_cache_tokens} tokens), "
-            f"max-model-len {plan.max_model_len}"
+            f"NPUs {format_npus(plan.npus)}, weights {m.weights_gib:.1f} GiB + KV cache "
+            f"{m.kv_cache_gib:.1f} GiB per NPU ({plan.kv_cache_tokens:,} tokens), "
+            f"max-model-len {plan.max_model_len:,}"
         )
     return lines
 

@@ -53,8 +53,8 @@ def plan_table(plan: Plan) -> Table:
     table.add_row("Model", f"{model.hub_id}: {describe_model(model)}")
     table.add_row(
         "NPU",
-        f"{plan.npu_type.name}, {plan.npu_type.memory_gib:g} GiB HBM ({plan.server.name}, "
-        f"{plan.server.npu_count} NPUs)",
+        f"{plan.npu_type.name}, {plan.npu_type.memory_gib:g} GiB HBM, {plan.npu_type.visible_gib:g} GiB visible to "
+        f"torch_npu ({plan.server.name}, {plan.server.npu_count} NPUs)",
     )
     table.add_row("Tensor parallel", f"{plan.tensor_parallel_size}: {plan.tp_reason}")
     table.add_row("NPUs", ", ".join(map(str, plan.npus)))
@@ -63,7 +63,7 @@ def plan_table(plan: Plan) -> Table:
         f"{_gib(m.weights_gib)} ({_gib(weights_gib(model))} / {plan.tensor_parallel_size})",
     )
     budget = (
-        f"{plan.npu_type.memory_gib:g} GiB x {plan.gpu_memory_utilization:g} = {_gib(m.usable_gib)} usable"
+        f"{m.visible_gib:g} GiB x {plan.gpu_memory_utilization:g} = {_gib(m.usable_gib)} usable"
         f" - {_gib(m.weights_gib)} weights - {_gib(m.activation_gib)} activation - {_gib(m.runtime_gib)} runtime"
     )
     if m.kv_budget_factor != 1:

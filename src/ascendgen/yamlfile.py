@@ -22,6 +22,14 @@ class _Located:
     def __init__(self, node: yaml.Node | None) -> None:
         self._root = node
 
+    def key_line(self, key: str) -> int | None:
+        """The line of a top-level key itself."""
+        if isinstance(self._root, yaml.MappingNode):
+            for k, _ in self._root.value:
+                if k.value == key:
+                    return int(k.start_mark.line) + 1
+        return None
+
     def line_of(self, path: Sequence[str | int]) -> int | None:
         node = self._root
         line = None if node is None else node.start_mark.line + 1
@@ -107,12 +115,15 @@ def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
-    """', did you mean X?' suffix for an unknown name, or '' when nothing is close."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in choices}
-        close = [lowered[word.lower()]] if word.lower() in lowered else []
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    """' (did you mean X?)' for an unknown name, or '' when nothing is close. A known name the word starts
+    with wins (Qwen3-8B-Instruct -> Qwen3-8B), then the closest spelling, ignoring case."""
+    lowered = {choice.lower(): choice for choice in choices}
+    word_lower = word.lower()
+    prefixes = [name for name in lowered if word_lower.startswith(name)]
+    if prefixes:
+        return f" (did you mean '{lowered[max(prefixes, key=len)]}'?)"
+    close = difflib.get_close_matches(word_lower, list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean '{lowered[close[0]]}'?)" if close else ""
 
 
 def load_merged_sections(
@@ -136,7 +147,7 @@ def load_merged_sections(
         for key in data:
             if key not in sections:
                 hint = did_you_mean(str(key), list(sections))
-                raise CatalogError(f"{path}:{located.line_of([key])}: unknown top-level key '{key}'{hint}")
+                raise CatalogError(f"{path}:{located.key_line(str(key))}: unknown top-level key '{key}'{hint}")
         for key, items in data.items():
             if not isinstance(items, list):
                 raise CatalogError(f"{path}:{located.line_of([key])}: '{key}' must be a list")

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from deployment import Deployment, free_port
 from fakehost import QWEN2_5_7B_INSTRUCT_CONFIG, QWEN3_8B_CONFIG, FakeHost, make_fake_npu_host
 from helpers import Result

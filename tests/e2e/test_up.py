@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from deployment import Deployment
 from fakehost import FakeHost, NpuProcess
 from helpers import Result

@@ -1,0 +1,88 @@
+"""Every file ascendgen writes passes Compose v2's own parser (`docker compose config`, no engine
+needed) and reads back, after compose's interpolation, as exactly the planned values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ascendgen.catalog import load_catalog
+
+from helpers import REPO, Result
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture(scope="module")
+def compose_v2() -> None:
+    done = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not done.stdout.strip().lstrip("v").startswith("2"):
+        pytest.fail("docker compose v2 is missing: run scripts/install-test-deps.sh (the README's test command does)")
+
+
+def compose_config(directory: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        ["docker", "compose", "config", "--format", "json"], cwd=directory, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def targets(devices: list[Any]) -> list[str]:
+    return [d["target"] if isinstance(d, dict) else d.split(":")[-1] for d in devices]
+
+
+@pytest.mark.parametrize("example", sorted(p.parent for p in (REPO / "examples").glob("*/compose.yml")))
+def test_examples_pass_compose_config(compose_v2: None, example: Path) -> None:
+    config = compose_config(example)
+    assert len(config["services"]) == 1
+
+
+def test_every_catalog_model_renders_valid_compose(compose_v2: None, run: Run, tmp_path: Path) -> None:
+    planned = 0
+    for model in load_catalog().models:
+        out = tmp_path / model.name
+        result = run("plan", model.name, "--npu-type", "910B3", "--out", str(out), "--json")
+        if result.exit_code == 2 and "does not fit" in result.stderr:
+            continue  # DeepSeek-V3/R1 and 235B need more than one server
+        assert result.exit_code == 0, f"{model.name}: {result.stderr}"
+        plan = result.json()
+        (service,) = compose_config(out)["services"].values()
+        assert service["command"] == ["serve", *plan["serve_args"]]
+        assert targets(service["devices"])[3:] == [f"/dev/davinci{i}" for i in plan["npus"]]
+        assert service["image"] == plan["image"]
+        planned += 1
+    assert planned >= 25
+
+
+HOSTILE = [
+    "$HOME and ${PATH}",
+    'quote " and \\ backslash',
+    "colon: value # not a comment",
+    "- dash [flow] {map} &anchor *alias !tag",
+    "yes",
+    "模型 🚀",
+]
+
+
+@pytest.mark.parametrize("served_name", HOSTILE)
+def test_hostile_served_name_reads_back_exactly(
+    compose_v2: None, run: Run, write: Callable[[str, str], Path], tmp_path: Path, served_name: str
+) -> None:
+    quoted = json.dumps(served_name, ensure_ascii=False)
+    catalog = write("mine.yaml", f"models:\n  - name: Qwen3-8B\n    served_name: {quoted}\n")
+    out = tmp_path / "out"
+    result = run("plan", "Qwen3-8B", "--catalog", str(catalog), "--models-dir", "/data/my models", "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    (service,) = compose_config(out)["services"].values()
+    # `config` prints a literal `$` escaped again as `$$`, so that its output stays a valid compose file
+    literal = served_name.replace("$", "$$")
+    assert service["command"][2:4] == ["--served-model-name", literal]
+    assert service["labels"]["io.ascendgen.served-model-name"] == literal
+    models_mount = next(v for v in service["volumes"] if v["target"] == "/models")
+    assert models_mount["source"] == "/data/my models" and models_mount["read_only"] is True
