@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 GOAL_COLD_S = 0.5
 GOAL_RSS_MB = 80.0
