@@ -228,3 +228,13 @@ def test_no_compose_file_here(run: Run, tmp_path: Path) -> None:
     result = run("up", str(tmp_path))
     assert result.exit_code == 2
     assert "no compose.yml in" in result.stderr
+
+
+def test_missing_image_is_pulled_with_visible_progress(run: Run, deploy: Deploy) -> None:
+    # a registry on loopback that is not there: the pull runs (through docker compose) and fails fast
+    d = deploy("Qwen3-8B", "--image", "127.0.0.1:5999/ascendgen-missing:test")
+    result = up(run, d)
+    assert result.exit_code == 1
+    assert "pulling 127.0.0.1:5999/ascendgen-missing:test" in result.stderr
+    assert "docker compose pull failed for 127.0.0.1:5999/ascendgen-missing:test" in result.stderr
+    assert d.project_containers() == []
