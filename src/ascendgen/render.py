@@ -16,6 +16,7 @@ import jinja2
 import yaml
 
 from ascendgen import __version__
+from ascendgen.envfile import EnvRef
 from ascendgen.errors import AscendgenError, InputError
 from ascendgen.npuset import format_npus
 from ascendgen.planner import Plan
@@ -32,8 +33,9 @@ _NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]')
 
 def yaml_quote(value: object) -> str:
     """A YAML double-quoted scalar that reads back as exactly `value` after compose's interpolation
-    (a literal `$` is written `$$`, or compose would expand it as a variable)."""
-    text = str(value).replace("$", "$$")
+    (a literal `$` is written `$$`, or compose would expand it as a variable). An EnvRef is the one
+    value compose is meant to interpolate: a secret from `.env`."""
+    text = str(value) if isinstance(value, EnvRef) else str(value).replace("$", "$$")
 
     def escape(match: re.Match[str]) -> str:
         char = match.group(0)
