@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Rewrites every examples/*/compose.yml from the command in its own "# Regenerate:" header line.
+# Rewrites every examples/*/compose.yml by running, in its directory, the command its header records.
 set -euo pipefail
 cd "$(dirname "$0")/../examples"
 for compose in */compose.yml; do
-  line=$(grep -m1 '^# Regenerate: ' "$compose")
-  eval "${line#\# Regenerate: } --out $(dirname "$compose")" >/dev/null
+  recipe=$(grep -m1 '^# Regenerate (in this directory): ' "$compose")
+  (cd "$(dirname "$compose")" && eval "${recipe#*: } --force" >/dev/null)
 done

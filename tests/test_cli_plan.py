@@ -78,14 +78,14 @@ def test_same_inputs_same_bytes(run: Run, tmp_path: Path) -> None:
     run("plan", "Qwen3-30B-A3B", "--port", "8001", "--npus", "4,5,6,7", "--out", str(tmp_path / "b"))
     first = (tmp_path / "a" / "compose.yml").read_bytes()
     assert first == (tmp_path / "b" / "compose.yml").read_bytes()
-    assert b"Regenerate: ascendgen plan Qwen3-30B-A3B --npus 4-7 --port 8001\n" in first
+    assert b"# Regenerate (in this directory): ascendgen plan Qwen3-30B-A3B --npus 4-7 --port 8001\n" in first
 
 
 def test_regenerate_line_reproduces_the_file(run: Run, tmp_path: Path) -> None:
     run("plan", "Qwen2.5-7B-Instruct", "--tp", "2", "--max-model-len", "16384", "--out", str(tmp_path))
     text = (tmp_path / "compose.yml").read_text()
-    line = next(line for line in text.splitlines() if line.startswith("# Regenerate: "))
-    args = line.removeprefix("# Regenerate: ascendgen ").split()
+    line = next(line for line in text.splitlines() if line.startswith("# Regenerate (in this directory): "))
+    args = line.split(": ", 1)[1].removeprefix("ascendgen ").split()
     (tmp_path / "compose.yml").unlink()
     assert run(*args, "--out", str(tmp_path)).exit_code == 0
     assert (tmp_path / "compose.yml").read_text() == text
@@ -106,7 +106,7 @@ def test_regenerate_line_reproduces_the_file(run: Run, tmp_path: Path) -> None:
         (["plan", "Qwen3-8B", "--npu-type", "910X"], "unknown NPU type '910X'"),
         (["plan", "Qwen3-8B", "--tp", "abc"], "Invalid value for '--tp'"),
         (["plan", "Qwen3-8B", "--no-such-flag"], "No such option"),
-        (["plan"], "Missing argument"),
+        (["plan"], "name a model"),
         (["plan", "Qwen3-8B", "--models-dir", "/a:b"], "--models-dir '/a:b'"),
     ],
 )

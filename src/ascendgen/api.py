@@ -3,56 +3,103 @@ Everything here returns data; nothing prints."""
 
 from __future__ import annotations
 
+import os
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ascendgen.catalog import Catalog, load_catalog
-from ascendgen.errors import InputError
+from ascendgen.catalog import Catalog, ModelSpec, load_catalog
+from ascendgen.errors import InputError, PlanError
 from ascendgen.hardware import DEFAULT_SERVER, Hardware, ServerProfile, load_hardware
 from ascendgen.images import choose_image, load_images
 from ascendgen.npuset import format_npus
+from ascendgen.placement import NpuNeed, place_instances
 from ascendgen.planner import DEFAULT_PORT, Plan, PlanOptions, plan_deployment
-from ascendgen.render import COMPOSE_FILE, render_compose, write_atomically
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One vLLM server to run: a model and what the user fixed for it (None: the planner decides)."""
+
+    model: str
+    tp: int | None = None
+    npus: tuple[int, ...] | None = None
+    port: int | None = None
+    max_model_len: int | None = None
+    served_name: str | None = None
+    gpu_memory_utilization: float | None = None
 
 
 @dataclass(frozen=True)
 class PlanRequest:
-    """Everything a user chose for one deployment: the recipe a compose file is regenerated from."""
+    """Everything a user chose for one deployment: the recipe its compose file is regenerated from."""
 
-    model: str
+    instances: tuple[Instance, ...]
     server: str | None = None
     npu_type: str | None = None
-    tp: int | None = None
-    npus: tuple[int, ...] | None = None
-    gpu_memory_utilization: float | None = None
-    max_model_len: int | None = None
-    port: int = DEFAULT_PORT
     image: str | None = None
     models_dir: str = "/models"
+    first_port: int = DEFAULT_PORT
     catalogs: tuple[str, ...] = ()
     hardware_files: tuple[str, ...] = ()
+    deployment_file: str | None = None  # when the instances came from an ascendgen.yaml
 
-    def command(self) -> str:
-        """The canonical `ascendgen plan ...` line that reproduces this request (fixed option order)."""
-        args = ["ascendgen", "plan", self.model]
-        options: list[tuple[str, object]] = [
-            ("--server", self.server),
-            ("--npu-type", self.npu_type),
-            ("--tp", self.tp),
-            ("--npus", format_npus(self.npus) if self.npus else None),
-            ("--gpu-memory-utilization", self.gpu_memory_utilization),
-            ("--max-model-len", self.max_model_len),
-            ("--port", self.port if self.port != DEFAULT_PORT else None),
-            ("--image", self.image),
-            ("--models-dir", self.models_dir if self.models_dir != "/models" else None),
-        ]
-        options += [("--catalog", path) for path in self.catalogs]
-        options += [("--hardware", path) for path in self.hardware_files]
-        for flag, value in options:
-            if value is not None:
-                args += [flag, str(value)]
+    def command(self, *, relative_to: Path | None = None) -> str:
+        """The canonical `ascendgen plan ...` line that reproduces this request (fixed option order), with
+        file paths relative to `relative_to` (the directory the compose file is written to)."""
+
+        def path(p: str) -> str:
+            return _relative(p, relative_to)
+
+        if self.deployment_file is not None:  # the file holds everything else, catalogs included
+            return shlex.join(["ascendgen", "plan", "-f", path(self.deployment_file)])
+        args = ["ascendgen", "plan", *(i.model for i in self.instances)]
+        if len(self.instances) == 1:
+            only = self.instances[0]
+            args += _flags(
+                [
+                    ("--tp", only.tp),
+                    ("--npus", format_npus(only.npus) if only.npus else None),
+                    ("--gpu-memory-utilization", only.gpu_memory_utilization),
+                    ("--max-model-len", only.max_model_len),
+                    ("--port", only.port if only.port not in (None, DEFAULT_PORT) else None),
+                    ("--served-name", only.served_name),
+                ]
+            )
+        several = len(self.instances) > 1
+        args += _flags(
+            [
+                ("--server", self.server),
+                ("--npu-type", self.npu_type),
+                ("--port", self.first_port if several and self.first_port != DEFAULT_PORT else None),
+                ("--image", self.image),
+                ("--models-dir", self.models_dir if self.models_dir != "/models" else None),
+            ]
+        )
+        args += _flags([("--catalog", path(p)) for p in self.catalogs])
+        args += _flags([("--hardware", path(p)) for p in self.hardware_files])
         return shlex.join(args)
+
+
+def _flags(options: list[tuple[str, object]]) -> list[str]:
+    args: list[str] = []
+    for flag, value in options:
+        if value is not None:
+            args += [flag, str(value)]
+    return args
+
+
+def _relative(path: str, base: Path | None) -> str:
+    if base is None:
+        return path
+    return os.path.relpath(Path(path).resolve(), base.resolve())
+
+
+def single(model: str, **options: object) -> PlanRequest:
+    """A request for one model; `options` are Instance fields and PlanRequest fields by name."""
+    instance_fields = {k: v for k, v in options.items() if k in Instance.__dataclass_fields__}
+    shared = {k: v for k, v in options.items() if k not in instance_fields}
+    return PlanRequest(instances=(Instance(model=model, **instance_fields),), **shared)  # type: ignore[arg-type]
 
 
 def load_catalog_for(request: PlanRequest) -> Catalog:
@@ -76,33 +123,61 @@ def resolve_server(hardware: Hardware, server: str | None, npu_type: str | None)
     return hardware.server(DEFAULT_SERVER).model_copy(update={"npu_type": wanted})
 
 
-def make_plan(request: PlanRequest) -> Plan:
+def make_plans(request: PlanRequest) -> list[Plan]:
+    """Plan every instance, then place them on the server: NPUs without overlap, distinct ports."""
+    if not request.instances:
+        raise InputError("nothing to plan: name at least one model")
     _check_models_dir(request.models_dir)
     catalog = load_catalog_for(request)
-    model = catalog.get(request.model)
     hardware = load_hardware(Path(p) for p in request.hardware_files)
     server = resolve_server(hardware, request.server, request.npu_type)
     npu = hardware.npu_type(server.npu_type)
     platform = hardware.platform(npu.platform)
-    image = choose_image(load_images(), requested=request.image, min_tag=model.min_image, suffix=platform.image_suffix)
-    options = PlanOptions(
-        tp=request.tp,
-        npus=request.npus,
-        gpu_memory_utilization=request.gpu_memory_utilization,
-        max_model_len=request.max_model_len,
-        port=request.port,
-        models_dir=request.models_dir,
-    )
-    return plan_deployment(model, npu=npu, platform=platform, server=server, image=image, options=options)
+    images = load_images()
+    several = len(request.instances) > 1
+
+    def plan_one(instance: Instance, npus: tuple[int, ...] | None, port: int) -> Plan:
+        model = _with_served_name(catalog.get(instance.model), instance.served_name)
+        image = choose_image(images, requested=request.image, min_tag=model.min_image, suffix=platform.image_suffix)
+        options = PlanOptions(
+            tp=instance.tp,
+            npus=npus,
+            gpu_memory_utilization=instance.gpu_memory_utilization,
+            max_model_len=instance.max_model_len,
+            port=port,
+            models_dir=request.models_dir,
+        )
+        return plan_deployment(model, npu=npu, platform=platform, server=server, image=image, options=options)
+
+    needs = []
+    for number, instance in enumerate(request.instances, start=1):
+        label = f"instance {number} ({instance.model})" if several else instance.model
+        try:
+            count = len(instance.npus) if instance.npus else plan_one(instance, None, DEFAULT_PORT).tensor_parallel_size
+        except PlanError as exc:
+            raise PlanError(f"{label}: {exc}" if several else str(exc)) from None
+        needs.append(NpuNeed(label=label, count=count, fixed_npus=instance.npus, port=instance.port))
+    placements = place_instances(needs, server, request.first_port)
+    plans = []
+    for need, instance, placement in zip(needs, request.instances, placements, strict=True):
+        try:
+            plans.append(plan_one(instance, placement.npus, placement.port))
+        except PlanError as exc:
+            raise PlanError(f"{need.label}: {exc}" if several else str(exc)) from None
+    return plans
 
 
-def write_compose(plan: Plan, request: PlanRequest, out_dir: Path) -> Path:
-    text = render_compose([plan], regenerate=request.command())
-    target = out_dir / COMPOSE_FILE
-    if target.is_dir():
-        raise InputError(f"{target} is a directory")
-    write_atomically(target, text)
-    return target
+def make_plan(request: PlanRequest) -> Plan:
+    (plan,) = make_plans(replace(request, instances=request.instances[:1]))
+    return plan
+
+
+def _with_served_name(model: ModelSpec, served_name: str | None) -> ModelSpec:
+    if served_name is None:
+        return model
+    if not served_name.strip() or any(c in served_name for c in "\n\r\0"):
+        raise InputError(f"served name {served_name!r} must be a non-empty single line")
+    return model.model_copy(update={"served_name": served_name})
 
 
 def _check_models_dir(models_dir: str) -> None:

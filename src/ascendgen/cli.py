@@ -11,11 +11,13 @@ from typing import Annotated
 import typer
 
 from ascendgen import __version__, cli_runtime, termui
-from ascendgen.api import PlanRequest, load_catalog_for, make_plan, write_compose
-from ascendgen.errors import AscendgenError, ExitCode
+from ascendgen.api import Instance, PlanRequest, load_catalog_for, make_plans
+from ascendgen.deployfile import load_deployment
+from ascendgen.errors import AscendgenError, ExitCode, InputError
+from ascendgen.files import check_compose, write_compose
 from ascendgen.npuset import parse_npus
 from ascendgen.planner import DEFAULT_PORT
-from ascendgen.views import catalog_table, model_json, plan_table
+from ascendgen.views import catalog_table, instances_table, model_json, plan_table
 
 app = typer.Typer(
     name="ascendgen",
@@ -63,54 +65,171 @@ HardwareOpt = Annotated[
 
 @app.command()
 def plan(
-    model: Annotated[str, typer.Argument(help="Catalog name or hub id, e.g. Qwen3-30B-A3B.", show_default=False)],
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Catalog names or hub ids, e.g. Qwen3-30B-A3B; several share the server.", show_default=False
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="A deployment file (ascendgen.yaml) listing instances.")
+    ] = None,
     npu_type: Annotated[str | None, typer.Option(help="NPU type, e.g. 910B4, 910B3, 310P3.")] = None,
     server: Annotated[str | None, typer.Option(help="Server profile (default atlas-800i-a2: 8 x 910B4).")] = None,
     tp: Annotated[
         int | None, typer.Option("--tp", help="Tensor-parallel size (default: the smallest that fits).")
     ] = None,
-    npus: Annotated[str | None, typer.Option(help="NPUs to use: '0-3' or '4,5,6,7' (default: the first TP).")] = None,
+    npus: Annotated[str | None, typer.Option(help="NPUs to use: '0-3' or '4,5,6,7' (default: packed).")] = None,
     gpu_memory_utilization: Annotated[
         float | None, typer.Option(help="Share of each NPU's memory vLLM may use (default: the image's vLLM default).")
     ] = None,
     max_model_len: Annotated[
         int | None, typer.Option(help="Context length to serve (default: the most the KV cache holds).")
     ] = None,
-    port: Annotated[int, typer.Option(help="Port the API listens on.")] = DEFAULT_PORT,
+    port: Annotated[
+        int | None, typer.Option(help="Port the API listens on; with several models, the first port.")
+    ] = None,
+    served_name: Annotated[str | None, typer.Option(help="Name clients ask for (default: the hub id).")] = None,
     image: Annotated[str | None, typer.Option(help="Image tag (v0.9.2rc1) or full reference.")] = None,
     models_dir: Annotated[str, typer.Option(help="Host directory holding <org>/<model> folders.")] = "/models",
     catalog: CatalogOpt = None,
     hardware: HardwareOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Directory to write compose.yml into.")] = Path("."),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Explain the plan; write nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite a compose.yml edited by hand.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON for scripts.")] = False,
 ) -> None:
     """Explain how MODEL runs on this server and write compose.yml.
 
-    Example: [bold]ascendgen plan Qwen3-30B-A3B --npus 4-7 --port 8001[/]
+    Example: [bold]ascendgen plan Qwen3-30B-A3B --npus 4-7 --port 8001[/];
+    several: [bold]ascendgen plan Qwen3-30B-A3B Qwen2.5-Coder-32B-Instruct --port 8001[/]
     """
-    request = PlanRequest(
-        model=model,
-        server=server,
+    request = build_request(
+        models=models or [],
+        file=file,
         npu_type=npu_type,
+        server=server,
         tp=tp,
-        npus=parse_npus(npus) if npus is not None else None,
+        npus=npus,
         gpu_memory_utilization=gpu_memory_utilization,
         max_model_len=max_model_len,
         port=port,
+        served_name=served_name,
         image=image,
         models_dir=models_dir,
+        catalog=catalog,
+        hardware=hardware,
+    )
+    plans = make_plans(request)
+    written = None if dry_run else write_compose(plans, request, out, force=force)
+    if as_json:
+        termui.print_json(plans[0].to_json() if len(plans) == 1 else [p.to_json() for p in plans])
+    else:
+        for result in plans:
+            termui.out.print(plan_table(result))
+        if len(plans) > 1:
+            termui.out.print(instances_table(plans))
+    if written is not None:
+        termui.success(f"wrote {written}")
+
+
+def build_request(
+    *,
+    models: list[str],
+    file: Path | None,
+    npu_type: str | None,
+    server: str | None,
+    tp: int | None,
+    npus: str | None,
+    gpu_memory_utilization: float | None,
+    max_model_len: int | None,
+    port: int | None,
+    served_name: str | None,
+    image: str | None,
+    models_dir: str,
+    catalog: list[Path] | None,
+    hardware: list[Path] | None,
+) -> PlanRequest:
+    """The plan command's flags as a PlanRequest (also how `check` reads a recipe back)."""
+    if file is not None:
+        if models:
+            raise InputError("give models on the command line or a deployment file (-f), not both")
+        return load_deployment(file)
+    if not models:
+        raise InputError("name a model (see 'ascendgen models'), or a deployment file with -f ascendgen.yaml")
+    per_instance = {"--tp": tp, "--npus": npus, "--max-model-len": max_model_len, "--served-name": served_name,
+                    "--gpu-memory-utilization": gpu_memory_utilization}  # fmt: skip
+    given = [flag for flag, value in per_instance.items() if value is not None]
+    if len(models) > 1 and given:
+        raise InputError(
+            f"{', '.join(given)} with several models is ambiguous: give each instance its own in a deployment "
+            "file (ascendgen plan -f ascendgen.yaml)"
+        )
+    instances = tuple(
+        Instance(
+            model=name,
+            tp=tp,
+            npus=parse_npus(npus) if npus is not None else None,
+            port=port if len(models) == 1 else None,
+            max_model_len=max_model_len,
+            served_name=served_name,
+            gpu_memory_utilization=gpu_memory_utilization,
+        )
+        for name in models
+    )
+    return PlanRequest(
+        instances=instances,
+        server=server,
+        npu_type=npu_type,
+        image=image,
+        models_dir=models_dir,
+        first_port=port if port is not None else DEFAULT_PORT,
         catalogs=tuple(str(p) for p in catalog or ()),
         hardware_files=tuple(str(p) for p in hardware or ()),
     )
-    result = make_plan(request)
-    written = None if dry_run else write_compose(result, request, out)
-    if as_json:
-        termui.print_json(result.to_json())
-    else:
-        termui.out.print(plan_table(result))
-    if written is not None:
-        termui.success(f"wrote {written}")
+
+
+@app.command()
+def check(
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="compose files or their directories (default: ./compose.yml).")
+    ] = None,
+) -> None:
+    """Exit 1 with a diff when a committed compose.yml no longer matches its recipe and the catalog.
+
+    Re-renders each file from the command in its header, with the current catalog and templates.
+    Example: [bold]ascendgen check deploy/*/compose.yml[/] (in CI or a pre-commit hook)
+    """
+    failed = 0
+    for target in files or [Path(".")]:
+        result = check_compose(target, recipe_to_request)
+        if result.ok:
+            termui.success(f"{result.path}: up to date")
+            continue
+        failed += 1
+        termui.error(f"{result.path}: {result.problem}")
+        if result.diff:
+            termui.out.file.write(result.diff)
+    if failed:
+        raise AscendgenError(f"{failed} compose file(s) differ from what their recipe gives today")
+
+
+def recipe_to_request(args: list[str], base: Path) -> PlanRequest:
+    """Read a recorded `ascendgen plan ...` line back into a PlanRequest, with the plan command's own
+    parser, file paths taken relative to `base` (the compose file's directory)."""
+    command = typer.main.get_command(app).get_command(None, "plan")  # type: ignore[attr-defined]
+    ctx = command.make_context("plan", list(args), resilient_parsing=False)
+    params = dict(ctx.params)
+    for key in ("out", "dry_run", "force", "as_json"):
+        params.pop(key, None)
+
+    def rebase(path: Path | None) -> Path | None:
+        return None if path is None else (path if path.is_absolute() else base / path)
+
+    params["file"] = rebase(params.get("file"))
+    params["catalog"] = [rebase(p) for p in params.get("catalog") or []]
+    params["hardware"] = [rebase(p) for p in params.get("hardware") or []]
+    return build_request(**params)
 
 
 @app.command()
@@ -122,7 +241,7 @@ def models(
 
     Example: [bold]ascendgen models --json[/]
     """
-    known = load_catalog_for(PlanRequest(model="", catalogs=tuple(str(p) for p in catalog or ())))
+    known = load_catalog_for(PlanRequest(instances=(), catalogs=tuple(str(p) for p in catalog or ())))
     if as_json:
         termui.print_json([model_json(m) for m in known.models])
     else:

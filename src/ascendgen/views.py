@@ -11,6 +11,7 @@ from rich.text import Text
 from ascendgen.catalog import Catalog, ModelSpec
 from ascendgen.composefile import ServiceConfig
 from ascendgen.endpoint import ChatResult
+from ascendgen.npuset import format_npus
 from ascendgen.planner import BLOCK_TOKENS, KV_DTYPE_BYTES, Plan, weights_gib
 from ascendgen.runtime import ContainerState, Progress
 
@@ -82,6 +83,22 @@ def plan_table(plan: Plan) -> Table:
     table.add_row("Serve", Text("vllm serve " + shlex.join(plan.serve_args)))
     warnings = Text("\n".join(plan.warnings) or "none", style="warning" if plan.warnings else "success")
     table.add_row("Warnings", warnings)
+    return table
+
+
+def instances_table(plans: list[Plan]) -> Table:
+    table = Table(title="instances on this server", title_justify="left")
+    for column in ("Model", "NPUs", "TP", "Port", "max-model-len", "Served name"):
+        table.add_column(column)
+    for plan in plans:
+        table.add_row(
+            plan.model.name,
+            format_npus(plan.npus),
+            str(plan.tensor_parallel_size),
+            str(plan.port),
+            f"{plan.max_model_len:,}",
+            plan.model.served_model_name,
+        )
     return table
 
 
