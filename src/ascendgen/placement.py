@@ -1,9 +1,10 @@
 """NPUs and ports for several instances on one server: pure, no I/O.
 
-NPUs are packed without overlap. An instance that fits in one of the server's interconnect groups (on an
-8-NPU A2 server: 0-3 and 4-7) gets NPUs inside one group, choosing the fullest group that still has
-room, so whole groups stay free for larger instances; larger instances take whole free groups before
-straddling. Ports count up from the first port, skipping those already asked for."""
+NPUs are packed without overlap, in the order the instances are given. An instance that fits in one of
+the server's interconnect groups (on an 8-NPU A2 server: 0-3 and 4-7) gets NPUs inside one group, the
+fullest group that still has room (best fit), so whole groups stay free for larger instances; larger
+instances take whole free groups before straddling. Ports count up from the first port, skipping those
+already asked for."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 
 from ascendgen.errors import PlanError
 from ascendgen.hardware import ServerProfile
-from ascendgen.npuset import format_npus
 
 
 @dataclass(frozen=True)
@@ -30,30 +30,38 @@ class Placement:
 
 
 def place_instances(needs: Sequence[NpuNeed], server: ServerProfile, first_port: int) -> list[Placement]:
-    owner: dict[int, str] = {}
+    fixed: dict[int, str] = {}
     for need in needs:
         for npu in need.fixed_npus or ():
-            if npu in owner:
-                raise PlanError(f"NPU {npu} is asked for by both {owner[npu]} and {need.label}")
-            owner[npu] = need.label
+            if npu in fixed:
+                raise PlanError(f"NPU {npu} is asked for by both {fixed[npu]} and {need.label}")
+            fixed[npu] = need.label
+    _check_total(needs, server, fixed)
     groups = [tuple(g) for g in server.groups] or [tuple(range(server.npu_count))]
+    # in the order given: the first instance gets the lowest NPUs
+    taken = set(fixed)
     chosen: dict[int, tuple[int, ...]] = {}
-    order = sorted((i for i, n in enumerate(needs) if n.fixed_npus is None), key=lambda i: -needs[i].count)
-    for index in order:
-        need = needs[index]
-        free = [n for n in range(server.npu_count) if n not in owner]
-        if need.count > len(free):
-            missing = need.count - len(free)
-            raise PlanError(
-                f"{need.label} needs {need.count} NPUs but only {len(free)} of {server.name}'s {server.npu_count} "
-                f"are left ({format_npus(tuple(free)) or 'none'} free): {missing} NPU(s) missing"
-            )
-        picked = _pick(need.count, free, groups)
-        for npu in picked:
-            owner[npu] = need.label
-        chosen[index] = picked
+    for index, need in enumerate(needs):
+        if need.fixed_npus is None:
+            chosen[index] = _pick(need.count, [n for n in range(server.npu_count) if n not in taken], groups)
+            taken.update(chosen[index])
     ports = _ports(needs, first_port)
     return [Placement(npus=need.fixed_npus or chosen[i], port=ports[i]) for i, need in enumerate(needs)]
+
+
+def _check_total(needs: Sequence[NpuNeed], server: ServerProfile, fixed: dict[int, str]) -> None:
+    """Name the first instance, in the order given, for which no NPUs are left."""
+    left = server.npu_count - len(fixed)
+    for need in needs:
+        if need.fixed_npus is not None:
+            continue
+        if need.count > left:
+            missing = sum(n.count for n in needs if n.fixed_npus is None) - (server.npu_count - len(fixed))
+            raise PlanError(
+                f"{need.label} needs {need.count} NPUs but only {left} of {server.name}'s {server.npu_count} "
+                f"are left after the instances before it: {missing} NPU(s) missing"
+            )
+        left -= need.count
 
 
 def _pick(count: int, free: list[int], groups: list[tuple[int, ...]]) -> tuple[int, ...]:

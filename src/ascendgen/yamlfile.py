@@ -114,6 +114,8 @@ def validate_entry(
 def _field_names(model: type[BaseModel], field_path: Sequence[str | int]) -> list[str]:
     current: Any = model
     for part in field_path[:-1]:
+        if isinstance(part, int):
+            continue  # an index into a list: the item's model is the list's
         info = getattr(current, "model_fields", {}).get(part)
         annotation = getattr(info, "annotation", None)
         current = _unwrap_model(annotation)

@@ -1,0 +1,71 @@
+"""Packing NPUs and ports for several instances on one server."""
+
+from __future__ import annotations
+
+import pytest
+
+from ascendgen.errors import PlanError
+from ascendgen.hardware import ServerProfile
+from ascendgen.placement import NpuNeed, place_instances
+
+A2 = ServerProfile(name="atlas-800i-a2", npu_type="910B4", npu_count=8, groups=((0, 1, 2, 3), (4, 5, 6, 7)))
+
+
+def npus(placements: list) -> list[tuple[int, ...]]:  # type: ignore[type-arg]
+    return [p.npus for p in placements]
+
+
+def test_seed_layout_is_found_by_the_packer() -> None:
+    # seed 001: Qwen3-30B-A3B on davinci0-3 port 8001, Qwen2.5-Coder-32B on davinci4-7 port 8002
+    placed = place_instances([NpuNeed("30B-A3B", 4), NpuNeed("Coder-32B", 4)], A2, first_port=8001)
+    assert npus(placed) == [(0, 1, 2, 3), (4, 5, 6, 7)]
+    assert [p.port for p in placed] == [8001, 8002]
+
+
+def test_small_instances_fill_one_group_before_the_next() -> None:
+    # 2 + 1 + 1 NPUs stay inside 0-3, leaving 4-7 whole for a TP-4 instance
+    placed = place_instances([NpuNeed("a", 2), NpuNeed("b", 1), NpuNeed("c", 1), NpuNeed("d", 4)], A2, first_port=8000)
+    assert npus(placed) == [(0, 1), (2,), (3,), (4, 5, 6, 7)]
+
+
+def test_first_instance_gets_the_lowest_npus_and_groups_stay_whole() -> None:
+    placed = place_instances([NpuNeed("small", 1), NpuNeed("big", 4), NpuNeed("mid", 2)], A2, first_port=8000)
+    assert npus(placed) == [(0,), (4, 5, 6, 7), (1, 2)]
+
+
+def test_best_fit_keeps_a_group_whole_for_a_later_instance() -> None:
+    # 2 -> 0,1; 1 -> 2 (group 0 is fuller than the empty group 1); 4 -> 4-7; 1 -> 3
+    placed = place_instances([NpuNeed("a", 2), NpuNeed("b", 1), NpuNeed("c", 4), NpuNeed("d", 1)], A2, 8000)
+    assert npus(placed) == [(0, 1), (2,), (4, 5, 6, 7), (3,)]
+
+
+def test_fixed_npus_are_kept_and_avoided() -> None:
+    placed = place_instances([NpuNeed("fixed", 2, fixed_npus=(0, 1)), NpuNeed("auto", 4)], A2, first_port=8000)
+    assert npus(placed) == [(0, 1), (4, 5, 6, 7)]
+
+
+def test_tp8_takes_the_whole_server() -> None:
+    assert npus(place_instances([NpuNeed("ds", 8)], A2, first_port=8000)) == [tuple(range(8))]
+
+
+def test_straddles_groups_only_when_it_must() -> None:
+    placed = place_instances([NpuNeed("a", 3, fixed_npus=(0, 1, 2)), NpuNeed("b", 3, fixed_npus=(4, 5, 6)),
+                              NpuNeed("c", 2)], A2, first_port=8000)  # fmt: skip
+    assert placed[2].npus == (3, 7)
+
+
+def test_not_enough_npus_names_the_instance_and_the_shortfall() -> None:
+    with pytest.raises(PlanError, match=r"instance 3 \(72B\) needs 8 NPUs but only 0 .* 8 NPU\(s\) missing"):
+        place_instances([NpuNeed("a", 4), NpuNeed("b", 4), NpuNeed("instance 3 (72B)", 8)], A2, first_port=8000)
+
+
+def test_overlapping_fixed_npus_are_refused() -> None:
+    with pytest.raises(PlanError, match="NPU 3 is asked for by both a and b"):
+        place_instances([NpuNeed("a", 4, fixed_npus=(0, 1, 2, 3)), NpuNeed("b", 2, fixed_npus=(3, 4))], A2, 8000)
+
+
+def test_ports_skip_those_asked_for_and_clash_is_refused() -> None:
+    placed = place_instances([NpuNeed("a", 1, port=8000), NpuNeed("b", 1), NpuNeed("c", 1)], A2, first_port=8000)
+    assert [p.port for p in placed] == [8000, 8001, 8002]
+    with pytest.raises(PlanError, match="port 9000 is asked for by both a and b"):
+        place_instances([NpuNeed("a", 1, port=9000), NpuNeed("b", 1, port=9000)], A2, first_port=8000)
