@@ -10,13 +10,14 @@ from typing import Annotated
 
 import typer
 
-from ascendgen import __version__, cli_runtime, termui
+from ascendgen import __version__, cli_doctor, cli_runtime, termui
 from ascendgen.api import Instance, PlanRequest, load_catalog_for, make_plans
 from ascendgen.deployfile import load_deployment
+from ascendgen.envfile import ENV_FILE, generate_secret
 from ascendgen.errors import AscendgenError, ExitCode, InputError
 from ascendgen.files import check_compose, write_compose
 from ascendgen.npuset import parse_npus
-from ascendgen.planner import DEFAULT_PORT
+from ascendgen.planner import API_KEY_ENV, DEFAULT_PORT
 from ascendgen.views import catalog_table, instances_table, model_json, plan_table
 
 app = typer.Typer(
@@ -92,6 +93,16 @@ def plan(
     served_name: Annotated[str | None, typer.Option(help="Name clients ask for (default: the hub id).")] = None,
     image: Annotated[str | None, typer.Option(help="Image tag (v0.9.2rc1) or full reference.")] = None,
     models_dir: Annotated[str, typer.Option(help="Host directory holding <org>/<model> folders.")] = "/models",
+    host: Annotated[
+        str | None, typer.Option(help="Address the API binds, e.g. 127.0.0.1 (default: all interfaces).")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="Require this API key; kept in .env (0600, git-ignored), not in compose.yml.")
+    ] = None,
+    generate_api_key: Annotated[bool, typer.Option(help="Like --api-key, with a random key.")] = False,
+    api_key_env: Annotated[
+        bool, typer.Option(help="Require the API key already in .env as VLLM_API_KEY (what the recipe records).")
+    ] = False,
     catalog: CatalogOpt = None,
     hardware: HardwareOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Directory to write compose.yml into.")] = Path("."),
@@ -117,11 +128,14 @@ def plan(
         served_name=served_name,
         image=image,
         models_dir=models_dir,
+        host=host,
+        api_key_env=api_key_env or api_key is not None or generate_api_key,
         catalog=catalog,
         hardware=hardware,
     )
     plans = make_plans(request)
-    written = None if dry_run else write_compose(plans, request, out, force=force)
+    secrets = {API_KEY_ENV: api_key or generate_secret()} if (api_key is not None or generate_api_key) else None
+    written = None if dry_run else write_compose(plans, request, out, force=force, secrets=secrets)
     if as_json:
         termui.print_json(plans[0].to_json() if len(plans) == 1 else [p.to_json() for p in plans])
     else:
@@ -130,7 +144,7 @@ def plan(
         if len(plans) > 1:
             termui.out.print(instances_table(plans))
     if written is not None:
-        termui.success(f"wrote {written}")
+        termui.success(f"wrote {written}" + (f" and the API key to {written.parent / ENV_FILE}" if secrets else ""))
 
 
 def build_request(
@@ -147,6 +161,8 @@ def build_request(
     served_name: str | None,
     image: str | None,
     models_dir: str,
+    host: str | None,
+    api_key_env: bool,
     catalog: list[Path] | None,
     hardware: list[Path] | None,
 ) -> PlanRequest:
@@ -154,7 +170,10 @@ def build_request(
     if file is not None:
         if models:
             raise InputError("give models on the command line or a deployment file (-f), not both")
-        return load_deployment(file)
+        request = load_deployment(file)
+        if host is not None or (api_key_env and not request.api_key_env):
+            raise InputError(f"set host / api_key_env: true in {file}, where the instances are")
+        return request
     if not models:
         raise InputError("name a model (see 'ascendgen models'), or a deployment file with -f ascendgen.yaml")
     per_instance = {"--tp": tp, "--npus": npus, "--max-model-len": max_model_len, "--served-name": served_name,
@@ -184,6 +203,8 @@ def build_request(
         image=image,
         models_dir=models_dir,
         first_port=port if port is not None else DEFAULT_PORT,
+        host=host,
+        api_key_env=api_key_env,
         catalogs=tuple(str(p) for p in catalog or ()),
         hardware_files=tuple(str(p) for p in hardware or ()),
     )
@@ -220,7 +241,7 @@ def recipe_to_request(args: list[str], base: Path) -> PlanRequest:
     command = typer.main.get_command(app).get_command(None, "plan")  # type: ignore[attr-defined]
     ctx = command.make_context("plan", list(args), resilient_parsing=False)
     params = dict(ctx.params)
-    for key in ("out", "dry_run", "force", "as_json"):
+    for key in ("out", "dry_run", "force", "as_json", "api_key", "generate_api_key"):
         params.pop(key, None)
 
     def rebase(path: Path | None) -> Path | None:
@@ -249,6 +270,7 @@ def models(
 
 
 cli_runtime.register(app)
+cli_doctor.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
