@@ -3,11 +3,15 @@ without --force; an unrelated catalog change changes no bytes."""
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import Result
+import yaml
+
+from helpers import REPO, Result
 
 Run = Callable[..., Result]
 Write = Callable[[str, str], Path]
@@ -123,12 +127,6 @@ def test_check_without_a_recipe(run: Run, tmp_path: Path) -> None:
 
 
 def test_pre_commit_hook_and_ci_example_run_check(run: Run) -> None:
-    import re
-    import shlex
-
-    import yaml
-    from helpers import REPO
-
     (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     assert hook["entry"] == "ascendgen check" and hook["pass_filenames"] is True
     examples = sorted(str(p) for p in (REPO / "examples").glob("*/compose.yml"))

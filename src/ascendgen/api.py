@@ -42,6 +42,8 @@ class PlanRequest:
     first_port: int = DEFAULT_PORT
     catalogs: tuple[str, ...] = ()
     hardware_files: tuple[str, ...] = ()
+    host: str | None = None
+    api_key_env: bool = False  # the API needs the key kept in the deployment directory's .env
     deployment_file: str | None = None  # when the instances came from an ascendgen.yaml
 
     def command(self, *, relative_to: Path | None = None) -> str:
@@ -74,8 +76,11 @@ class PlanRequest:
                 ("--port", self.first_port if several and self.first_port != DEFAULT_PORT else None),
                 ("--image", self.image),
                 ("--models-dir", self.models_dir if self.models_dir != "/models" else None),
+                ("--host", self.host),
             ]
         )
+        if self.api_key_env:
+            args.append("--api-key-env")
         args += _flags([("--catalog", path(p)) for p in self.catalogs])
         args += _flags([("--hardware", path(p)) for p in self.hardware_files])
         return shlex.join(args)
@@ -146,6 +151,8 @@ def make_plans(request: PlanRequest) -> list[Plan]:
             max_model_len=instance.max_model_len,
             port=port,
             models_dir=request.models_dir,
+            host=request.host,
+            api_key=request.api_key_env,
         )
         return plan_deployment(model, npu=npu, platform=platform, server=server, image=image, options=options)
 

@@ -85,6 +85,12 @@ def up(
         pulled = subprocess.run([*project.compose_args(), "pull", *[s.name for s in services]], check=False)
         if pulled.returncode != 0:
             raise AscendgenError(f"docker compose pull failed for {', '.join(report.images_to_pull)}")
+    for svc in services:
+        if svc.exposed_without_key:
+            termui.warning(
+                f"{svc.name} serves on all interfaces without an API key: anyone who reaches this host can use it "
+                "(plan with --generate-api-key, or --host 127.0.0.1)"
+            )
     try:
         outcome = compose_up(client, project, model, services)
     except UpFailed as exc:
@@ -109,7 +115,8 @@ def up(
     for svc in services:
         if svc.port is not None:
             termui.success(f"{svc.name} ready in {elapsed:.0f} s at {base_url(svc.port, 'localhost')}/v1")
-            termui.out.print(escape(curl_example(svc.port, svc.served_model_name or "")), soft_wrap=True)
+            curl = curl_example(svc.port, svc.served_model_name or "", with_key=svc.api_key is not None)
+            termui.out.print(escape(curl), soft_wrap=True)
 
 
 def _wait(client: Any, model: ComposeModel, services: list[ServiceConfig], timeout: int) -> tuple[float, list[Failure]]:
@@ -170,7 +177,8 @@ def smoke(
         if svc.port is None:
             continue
         try:
-            results.append((svc, chat(svc.port, svc.served_model_name or "", prompt, max_tokens=max_tokens)))
+            answer = chat(svc.port, svc.served_model_name or "", prompt, max_tokens=max_tokens, api_key=svc.api_key)
+            results.append((svc, answer))
         except (OSError, ValueError) as exc:
             failed += 1
             results.append((svc, f"{type(exc).__name__}: {exc}"))

@@ -88,6 +88,17 @@ class ServiceConfig:
         return None
 
     @property
+    def api_key(self) -> str | None:
+        """The key vLLM requires (VLLM_API_KEY, interpolated by compose from .env), if any."""
+        return self.environment.get("VLLM_API_KEY") or _flag_value(self.command, "--api-key") or None
+
+    @property
+    def exposed_without_key(self) -> bool:
+        """Listening on every interface (vLLM's default host) with no API key."""
+        host = _flag_value(self.command, "--host")
+        return self.api_key is None and host in (None, "0.0.0.0", "::", "")
+
+    @property
     def catalog_name(self) -> str | None:
         return self.labels.get(f"{LABEL_PREFIX}.model")
 
@@ -156,9 +167,21 @@ def load_compose_model(project: Project) -> ComposeModel:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise InputError(f"docker compose cannot read the deployment in {project.directory}: {last}")
-    data = json.loads(done.stdout)
+    data = _unescape(json.loads(done.stdout))
     services = tuple(_service(name, raw) for name, raw in sorted((data.get("services") or {}).items()))
     return ComposeModel(project_name=str(data.get("name", project.directory.name)), services=services)
+
+
+def _unescape(value: Any) -> Any:
+    """`compose config` prints a literal `$` as `$$` again (so its output stays a valid compose file);
+    the container sees one `$`."""
+    if isinstance(value, str):
+        return value.replace("$$", "$")
+    if isinstance(value, list):
+        return [_unescape(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unescape(v) for k, v in value.items()}
+    return value
 
 
 def _service(name: str, raw: dict[str, Any]) -> ServiceConfig:

@@ -44,6 +44,8 @@ class DeploymentEntry(BaseModel):
     image: str | None = None
     models_dir: str = "/models"
     first_port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
+    host: str | None = None
+    api_key_env: bool = False
     catalogs: tuple[str, ...] = ()
     hardware: tuple[str, ...] = ()
     instances: tuple[InstanceEntry, ...] = Field(min_length=1)
@@ -81,6 +83,8 @@ def load_deployment(path: Path) -> PlanRequest:
         image=entry.image,
         models_dir=entry.models_dir,
         first_port=entry.first_port,
+        host=entry.host,
+        api_key_env=entry.api_key_env,
         catalogs=tuple(str(base / p) for p in entry.catalogs),
         hardware_files=tuple(str(base / p) for p in entry.hardware),
         deployment_file=str(path),

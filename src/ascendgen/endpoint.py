@@ -17,17 +17,20 @@ def base_url(port: int, host: str = LOCALHOST) -> str:
     return f"http://{host}:{port}"
 
 
-def _request(url: str, *, body: dict[str, Any] | None = None, timeout: float) -> Any:
+def _request(url: str, *, body: dict[str, Any] | None = None, timeout: float, api_key: str | None = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    request = urllib.request.Request(url, data=data, headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read().decode("utf-8"))
 
 
-def served_models(port: int, *, timeout: float = 2.0) -> list[str] | None:
+def served_models(port: int, *, timeout: float = 2.0, api_key: str | None = None) -> list[str] | None:
     """Model ids from GET /v1/models, or None while the server does not answer."""
     try:
-        payload = _request(f"{base_url(port)}/v1/models", timeout=timeout)
+        payload = _request(f"{base_url(port)}/v1/models", timeout=timeout, api_key=api_key)
     except (OSError, urllib.error.URLError, ValueError):
         return None
     data = payload.get("data") if isinstance(payload, dict) else None
@@ -55,11 +58,13 @@ class ChatResult:
         return self.completion_tokens / self.latency_s if self.latency_s > 0 else 0.0
 
 
-def chat(port: int, model: str, prompt: str, *, max_tokens: int = 64, timeout: float = 300.0) -> ChatResult:
+def chat(
+    port: int, model: str, prompt: str, *, max_tokens: int = 64, timeout: float = 300.0, api_key: str | None = None
+) -> ChatResult:
     """One chat completion, as the seeds' curl does. Raises OSError / ValueError when it fails."""
     body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens}
     started = time.monotonic()
-    payload = _request(f"{base_url(port)}/v1/chat/completions", body=body, timeout=timeout)
+    payload = _request(f"{base_url(port)}/v1/chat/completions", body=body, timeout=timeout, api_key=api_key)
     latency = time.monotonic() - started
     usage = payload.get("usage") or {}
     choices = payload.get("choices") or [{}]
@@ -72,9 +77,10 @@ def chat(port: int, model: str, prompt: str, *, max_tokens: int = 64, timeout: f
     )
 
 
-def curl_example(port: int, model: str) -> str:
+def curl_example(port: int, model: str, *, with_key: bool = False) -> str:
     body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Hello!"}]})
+    auth = ' -H "Authorization: Bearer $VLLM_API_KEY"' if with_key else ""  # the key stays in .env
     return (
-        f"curl {base_url(port, 'localhost')}/v1/chat/completions -H 'Content-Type: application/json' "
+        f"curl {base_url(port, 'localhost')}/v1/chat/completions -H 'Content-Type: application/json'{auth} "
         f"-d {shlex.quote(body)}"
     )

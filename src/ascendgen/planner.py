@@ -8,10 +8,12 @@ KV cache, cut into blocks of 128 tokens (vllm_ascend/utils.py refresh_block_size
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ascendgen.catalog import ModelSpec
+from ascendgen.envfile import EnvRef
 from ascendgen.errors import PlanError
 from ascendgen.hardware import NpuType, Platform, ServerProfile
 from ascendgen.images import ImageChoice, tag_key
@@ -24,6 +26,7 @@ KV_DTYPE_BYTES = 2  # bf16/fp16 KV cache; vllm-ascend keeps KV in the model dtyp
 # reason; below it a chat with some history is cut off.
 MIN_USEFUL_MODEL_LEN = 8192
 DEFAULT_PORT = 8000
+API_KEY_ENV = "VLLM_API_KEY"
 MAX_PLANNED_TP = 64
 # ACL graph capture happens after the KV cache is sized, in the memory gpu_memory_utilization leaves out:
 # 0.04-0.79 GiB in published vllm-ascend logs (issues 11514, 13439).
@@ -43,6 +46,8 @@ class PlanOptions:
     port: int = DEFAULT_PORT
     models_dir: str = "/models"
     cache_dir: str = "/root/.cache"
+    host: str | None = None  # the address vLLM binds; None: all interfaces (vLLM's default)
+    api_key: bool = False  # vLLM requires the key in .env (VLLM_API_KEY) on every /v1 request
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ class Plan:
     models_dir: str
     cache_dir: str
     serve_args: tuple[str, ...]
-    environment: tuple[tuple[str, str], ...]
+    environment: tuple[tuple[str, str | EnvRef], ...]
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -124,7 +129,7 @@ class Plan:
             "vllm_version": self.image.spec.vllm,
             "model_path": self.model_path,
             "serve_args": list(self.serve_args),
-            "environment": dict(self.environment),
+            "environment": {name: str(value) for name, value in self.environment},
             "warnings": list(self.warnings),
         }
 
@@ -257,6 +262,7 @@ def plan_deployment(
             f"it needs a {'/'.join(platform.dtypes)} build"
         )
     _check_port(options.port)
+    _check_host(options.host)
     npus_available = _available_npus(server, options.npus)
     sizing = Sizing(model, npu, platform, util, image.spec.tag)
     tp, tp_reason = _choose_tp(sizing, server, options, npus_available)
@@ -272,7 +278,14 @@ def plan_deployment(
     image_env = {k: v for k, v in image.spec.env.items() if k not in platform.drop_env}
     # The seeds set VLLM_USE_MODELSCOPE=True: a model id that is not a local path loads from ModelScope,
     # which is reachable from China where Hugging Face often is not.
-    environment = (("VLLM_USE_MODELSCOPE", "True"), *sorted(image_env.items()))
+    environment: list[tuple[str, str | EnvRef]] = [("VLLM_USE_MODELSCOPE", "True"), *sorted(image_env.items())]
+    if options.api_key:
+        environment.append((API_KEY_ENV, EnvRef(API_KEY_ENV)))  # vLLM reads it as --api-key's default
+    if options.host is None and not options.api_key:
+        warnings.append(
+            "the API listens on all interfaces without an API key: anyone who reaches this host can use it "
+            "(add --generate-api-key, or --host 127.0.0.1 to serve this machine only)"
+        )
     return Plan(
         model=model,
         npu_type=npu,
@@ -294,9 +307,14 @@ def plan_deployment(
         models_dir=options.models_dir,
         cache_dir=options.cache_dir,
         serve_args=serve_args,
-        environment=environment,
+        environment=tuple(environment),
         warnings=tuple(warnings),
     )
+
+
+def _check_host(host: str | None) -> None:
+    if host is not None and not re.fullmatch(r"[A-Za-z0-9.:_\-\[\]]{1,255}", host):
+        raise PlanError(f"--host '{host}' is not an address vLLM can bind (e.g. 127.0.0.1 or 0.0.0.0)")
 
 
 def _check_port(port: int) -> None:
@@ -425,6 +443,8 @@ def _serve_args(
     args = [model_path, "--served-model-name", model.served_model_name]
     if tp > 1:
         args += ["--tensor-parallel-size", str(tp)]
+    if options.host is not None:
+        args += ["--host", options.host]
     args += ["--port", str(port), "--max-model-len", str(max_len)]
     if util != image.spec.gpu_memory_utilization_default:
         args += ["--gpu-memory-utilization", f"{util:g}"]

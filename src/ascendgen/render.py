@@ -52,7 +52,7 @@ class Service:
     image: str
     devices: tuple[str, ...]
     volumes: tuple[str, ...]
-    environment: tuple[tuple[str, str], ...]
+    environment: tuple[tuple[str, str | EnvRef], ...]
     labels: tuple[tuple[str, str], ...]
     command_lines: tuple[tuple[str, ...], ...]
     healthcheck: tuple[str, ...]
@@ -243,7 +243,7 @@ def _check_round_trip(text: str, services: Sequence[Service]) -> None:
             "devices": list(svc.devices),
             "volumes": list(svc.volumes),
             "command": svc.command,
-            "environment": dict(svc.environment),
+            "environment": {name: str(value) for name, value in svc.environment},
             "labels": dict(svc.labels),
         }
         for key, value in expected.items():

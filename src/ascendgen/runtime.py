@@ -165,7 +165,7 @@ def is_ready(service: ServiceConfig) -> bool:
     """The API lists the served model and /health answers 200."""
     if service.port is None:
         return False
-    models = served_models(service.port)
+    models = served_models(service.port, api_key=service.api_key)
     return models is not None and service.served_model_name in models and is_healthy(service.port)
 
 

@@ -238,3 +238,34 @@ def test_missing_image_is_pulled_with_visible_progress(run: Run, deploy: Deploy)
     assert "pulling 127.0.0.1:5999/ascendgen-missing:test" in result.stderr
     assert "docker compose pull failed for 127.0.0.1:5999/ascendgen-missing:test" in result.stderr
     assert d.project_containers() == []
+
+
+def test_api_key_from_env_file_reaches_vllm(run: Run, deploy: Deploy) -> None:
+    d = deploy("Qwen3-8B", "--generate-api-key")
+    key = (d.directory / ".env").read_text().strip().split("=", 1)[1]
+    result = up(run, d, "--timeout", "60")
+    assert result.exit_code == 0, result.stderr
+    assert "without an API key" not in result.stderr
+    assert "Authorization: Bearer $VLLM_API_KEY" in result.stdout and key not in result.stdout
+    assert run("smoke", str(d.directory)).exit_code == 0
+    # the stand-in, like vLLM, refuses /v1 requests without the key
+    from ascendgen.endpoint import served_models
+
+    assert served_models(d.port) is None  # 401 without the key
+    assert served_models(d.port, api_key=key) == ["Qwen/Qwen3-8B"]
+
+
+def test_open_api_is_warned_about_at_up(run: Run, deploy: Deploy) -> None:
+    d = deploy("Qwen3-8B")
+    result = up(run, d, "--timeout", "60")
+    assert result.exit_code == 0
+    assert f"warning: {d.service} serves on all interfaces without an API key" in result.stderr
+
+
+def test_hostile_served_name_reaches_the_engine_exactly(run: Run, deploy: Deploy, tmp_path: Path) -> None:
+    catalog = tmp_path / "hostile.yaml"
+    catalog.write_text('models:\n  - name: Qwen3-8B\n    served_name: "qwen $HOME \\"x\\" #1"\n')
+    d = deploy("Qwen3-8B", "--catalog", str(catalog))
+    assert up(run, d, "--timeout", "60").exit_code == 0
+    status = json.loads(run("status", str(d.directory), "--json").stdout)
+    assert status[0]["ready"] is True and status[0]["model"] == 'qwen $HOME "x" #1'

@@ -1,0 +1,442 @@
+"""GPUStack on Ascend (seed 000): a GPUStack server, optionally with its built-in worker on the NPUs, and
+GPUStack workers that join it, as compose files. The builders are pure (request + hardware in, a frozen
+`GpustackService` out); rendering reuses render.py's Jinja environment and `q` filter; only
+`write_deployment` touches files. Secrets (the worker token, the admin bootstrap password) go to `.env`
+and reach the container as `${NAME:?...}` references, never as text in compose.yml.
+
+GPUStack facts used here, read from github.com/gpustack/gpustack at tag v0.7.1 (the `latest-*` images of
+July-August 2025, which seed 000 ran):
+- images: .github/workflows/docker-ci.yaml pushes `gpustack/gpustack:<version>`, `v<major>.<minor>` and
+  `latest`, each with a suffix per device: `-npu` (CANN_CHIP=910b), `-npu-310p`, `-cpu`, ... No A3 image.
+- the image's ENTRYPOINT is `gpustack start` (pack/Dockerfile.npu, pack/Dockerfile.cpu): compose's
+  `command` holds only start's flags.
+- gpustack/cmd/start.py: `--port`, `--disable-worker`, `--bootstrap-password`, `--server-url`, `--token`;
+  every flag defaults to the environment variable `GPUSTACK_<FLAG>` (gpustack/utils/envs.py:
+  get_gpustack_env), so GPUSTACK_TOKEN and GPUSTACK_BOOTSTRAP_PASSWORD work without a flag.
+- data dir /var/lib/gpustack (config.py get_data_dir); the server writes the worker token to
+  <data dir>/token when none is given (config.py prepare_token) and the admin password to
+  <data dir>/initial_admin_password when no bootstrap password is given (server.py _init_user, which
+  applies a bootstrap password only when the admin user does not exist yet, i.e. on the first start).
+- the worker checks `--server-url` with validators.url after stripping a trailing '/' (config.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+
+from ascendgen.api import resolve_server
+from ascendgen.envfile import ENV_FILE, EnvRef, write_env_values
+from ascendgen.errors import AscendgenError, InputError
+from ascendgen.files import OVERRIDE_HINT
+from ascendgen.hardware import Hardware, Platform, ServerProfile
+from ascendgen.npuset import format_npus
+from ascendgen.render import COMPOSE_FILE, _environment, header_lines, read_generated, with_header, write_atomically
+
+__all__ = [
+    "BOOTSTRAP_PASSWORD_ENV",
+    "CONTAINER_NAME",
+    "DEFAULT_IMAGE_TAG",
+    "DEFAULT_MODELS_DIR",
+    "DEFAULT_PORT",
+    "TOKEN_ENV",
+    "TOKEN_HINT",
+    "GpustackService",
+    "ServerRequest",
+    "WorkerRequest",
+    "bootstrap_secrets",
+    "build_server",
+    "build_worker",
+    "check_secret",
+    "check_server_url",
+    "render_gpustack",
+    "worker_secrets",
+    "write_deployment",
+]
+
+IMAGE_REPOSITORY = "gpustack/gpustack"
+DEFAULT_IMAGE_TAG = "latest"  # seed 000's gpustack/gpustack:latest-npu
+DEFAULT_PORT = 8080  # seed 000; GPUStack's own default is 80
+DEFAULT_MODELS_DIR = "/data/models"  # seed 000: -v /data/models:/models
+MODELS_TARGET = "/models"
+CONTAINER_NAME = "gpustack"  # seed 000's --name, which the token hint's `docker exec` relies on
+DATA_VOLUME = "gpustack-data"  # seed 000: named volume, created by docker on first use
+DATA_DIR = "/var/lib/gpustack"
+TOKEN_ENV = "GPUSTACK_TOKEN"
+BOOTSTRAP_PASSWORD_ENV = "GPUSTACK_BOOTSTRAP_PASSWORD"
+TOKEN_HINT = f"docker exec -it {CONTAINER_NAME} cat {DATA_DIR}/token"
+# Image tag suffix per ascendgen platform (docker-ci.yaml at v0.7.1: CANN_CHIP=910b -> -npu, 310p -> -npu-310p).
+NPU_IMAGE_SUFFIX = {"a2": "-npu", "310p": "-npu-310p"}
+CPU_IMAGE_SUFFIX = "-cpu"
+
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,119}$")  # docker's tag grammar, leaving room for a suffix
+# `.env` values are read by compose's dotenv parser, which expands `$`, cuts ` #comments` and unquotes:
+# a secret with such characters would reach the container changed.
+_ENV_UNSAFE = re.compile(r"[\s$#'\"`\\]")
+
+Role = Literal["server", "worker"]
+
+
+@dataclass(frozen=True)
+class ServerRequest:
+    """What the user chose for `ascendgen gpustack server`: the recipe compose.yml is regenerated from."""
+
+    npus: tuple[int, ...] | None = None  # None: every NPU of the server profile
+    port: int = DEFAULT_PORT
+    image_tag: str = DEFAULT_IMAGE_TAG
+    models_dir: str = DEFAULT_MODELS_DIR
+    cpu_only: bool = False
+    bootstrap_password: bool = False  # the container takes GPUSTACK_BOOTSTRAP_PASSWORD from .env
+    server: str | None = None
+    hardware_files: tuple[str, ...] = ()
+
+    def command(self, *, relative_to: Path | None = None) -> str:
+        """The canonical `ascendgen gpustack server ...` line (fixed order, defaults left out, no secrets), with
+        file paths relative to `relative_to` (the directory compose.yml is written to)."""
+        args = ["ascendgen", "gpustack", "server"]
+        if self.cpu_only:
+            args.append("--cpu-only")
+        args += _common_args(self.server, self.npus, self.port, self.image_tag, self.models_dir)
+        if self.bootstrap_password:
+            args.append("--bootstrap-password-from-env")
+        for path in self.hardware_files:
+            args += ["--hardware", _relative(path, relative_to)]
+        return shlex.join(args)
+
+
+@dataclass(frozen=True)
+class WorkerRequest:
+    """What the user chose for `ascendgen gpustack worker`. The token is not part of it: whether it came as
+    `--token` (now in .env) or comes from the environment, compose.yml is the same."""
+
+    server_url: str
+    npus: tuple[int, ...] | None = None
+    image_tag: str = DEFAULT_IMAGE_TAG
+    models_dir: str = DEFAULT_MODELS_DIR
+    server: str | None = None
+    hardware_files: tuple[str, ...] = ()
+
+    def command(self, *, relative_to: Path | None = None) -> str:
+        """As ServerRequest.command; always `--token-from-env`, so that the recipe needs no secret."""
+        args = ["ascendgen", "gpustack", "worker", "--server-url", self.server_url]
+        args += _common_args(self.server, self.npus, DEFAULT_PORT, self.image_tag, self.models_dir)
+        args.append("--token-from-env")
+        for path in self.hardware_files:
+            args += ["--hardware", _relative(path, relative_to)]
+        return shlex.join(args)
+
+
+def _relative(path: str, base: Path | None) -> str:
+    return path if base is None else os.path.relpath(Path(path).resolve(), base.resolve())
+
+
+def _common_args(server: str | None, npus: tuple[int, ...] | None, port: int, tag: str, models_dir: str) -> list[str]:
+    options: list[tuple[str, object]] = [
+        ("--server", server),
+        ("--npus", format_npus(npus) if npus else None),
+        ("--port", port if port != DEFAULT_PORT else None),
+        ("--image-tag", tag if tag != DEFAULT_IMAGE_TAG else None),
+        ("--models-dir", models_dir if models_dir != DEFAULT_MODELS_DIR else None),
+    ]
+    return [part for flag, value in options if value is not None for part in (flag, str(value))]
+
+
+@dataclass(frozen=True)
+class GpustackService:
+    """One GPUStack container, every value final: the template only lays it out."""
+
+    role: Role
+    name: str
+    container_name: str
+    image: str
+    ipc_host: bool
+    devices: tuple[str, ...]
+    volumes: tuple[str, ...]
+    environment: tuple[tuple[str, EnvRef], ...]
+    command_lines: tuple[tuple[str, ...], ...]  # `gpustack start` flags, one flag (with its value) per line
+    data_volume: str
+    summary: str  # one header line saying what this is
+
+    @property
+    def command(self) -> list[str]:
+        return [arg for line in self.command_lines for arg in line]
+
+
+# ---- validation ---------------------------------------------------------------------------------------------
+
+
+def check_server_url(url: str) -> str:
+    """An http(s) URL GPUStack's worker accepts, without the trailing '/' GPUStack strips anyway."""
+    problem = f"--server-url '{url}': expected the GPUStack server's http(s) URL, e.g. http://172.16.33.106:8080"
+    if not url or any(c.isspace() or not c.isprintable() for c in url):
+        raise InputError(problem)
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise InputError(problem) from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or url.count("://") != 1
+        or port == 0
+    ):
+        raise InputError(problem)
+    return url.rstrip("/")
+
+
+def check_secret(name: str, value: str, flag: str) -> str:
+    if not value:
+        raise InputError(f"{flag}: empty")
+    if _ENV_UNSAFE.search(value) or not value.isprintable():
+        raise InputError(
+            f"{flag}: spaces, quotes, '$', '#' and '\\' would be changed by docker compose's .env parser; "
+            f"choose a {name} without them"
+        )
+    return value
+
+
+def _check_common(image_tag: str, models_dir: str) -> None:
+    if not _TAG.match(image_tag):
+        raise InputError(f"--image-tag '{image_tag}': a docker tag like 'latest' or 'v0.7.1'")
+    if not models_dir.startswith("/") or ":" in models_dir or not models_dir.isprintable():
+        raise InputError(f"--models-dir '{models_dir}': an absolute host directory without ':' or control characters")
+
+
+def _npus_on(profile: ServerProfile, npus: tuple[int, ...] | None) -> tuple[int, ...]:
+    if npus is None:
+        return tuple(range(profile.npu_count))
+    if not npus:
+        raise InputError("--npus: no NPUs given")
+    outside = [i for i in npus if i >= profile.npu_count]
+    if outside:
+        raise InputError(
+            f"--npus {format_npus(npus)}: {profile.name} has NPUs 0-{profile.npu_count - 1}, not {format_npus(outside)}"
+        )
+    return npus
+
+
+# ---- the pure builders --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _NpuHost:
+    profile: ServerProfile
+    npu_type: str
+    platform: Platform
+    npus: tuple[int, ...]
+
+
+def _npu_host(hardware: Hardware, server: str | None, npus: tuple[int, ...] | None) -> _NpuHost:
+    profile = resolve_server(hardware, server, None)
+    npu_type = hardware.npu_type(profile.npu_type)
+    platform = hardware.platform(npu_type.platform)
+    if platform.name not in NPU_IMAGE_SUFFIX:
+        known = ", ".join(f"{name} ({suffix})" for name, suffix in NPU_IMAGE_SUFFIX.items())
+        raise InputError(
+            f"GPUStack publishes no image for {npu_type.name} (platform {platform.name}); its NPU images are "
+            f"for platforms {known}"
+        )
+    return _NpuHost(profile, npu_type.name, platform, _npus_on(profile, npus))
+
+
+def _host_path(profile: ServerProfile, path: str) -> str:
+    return f"{profile.host_root.rstrip('/')}{path}"
+
+
+def _mapping(profile: ServerProfile, path: str, *, suffix: str = "") -> str:
+    """`path` as seen from the host (under host_root), as render.py maps device and driver paths."""
+    host = _host_path(profile, path)
+    return f"{host}:{path}{suffix}" if (host != path or suffix) else path
+
+
+def _npu_mounts(host: _NpuHost) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    platform = host.platform
+    npu_devices = [platform.npu_device.format(index=i) for i in host.npus]
+    devices = tuple(_mapping(host.profile, d) for d in (*platform.control_devices, *npu_devices))
+    # read-only: the container has no reason to write to the host's driver (seed 000 mounts them read-write)
+    driver = tuple(_mapping(host.profile, m, suffix=":ro") for m in platform.driver_mounts)
+    return devices, driver
+
+
+def _shared_volumes(models_dir: str) -> tuple[str, ...]:
+    return (f"{models_dir}:{MODELS_TARGET}", f"{DATA_VOLUME}:{DATA_DIR}")
+
+
+def build_server(request: ServerRequest, hardware: Hardware) -> GpustackService:
+    _check_common(request.image_tag, request.models_dir)
+    if not 1 <= request.port <= 65535:
+        raise InputError(f"--port {request.port}: a TCP port is 1-65535")
+    environment = ((BOOTSTRAP_PASSWORD_ENV, EnvRef(BOOTSTRAP_PASSWORD_ENV)),) if request.bootstrap_password else ()
+    port_line = ("--port", str(request.port))
+    if request.cpu_only:
+        if request.npus is not None or request.server is not None or request.hardware_files:
+            raise InputError("--cpu-only runs no worker and uses no NPUs: drop --npus, --server and --hardware")
+        return GpustackService(
+            role="server",
+            name=CONTAINER_NAME,
+            container_name=CONTAINER_NAME,
+            image=f"{IMAGE_REPOSITORY}:{request.image_tag}{CPU_IMAGE_SUFFIX}",
+            ipc_host=False,  # no inference runs here, so no shared memory with the host
+            devices=(),
+            volumes=_shared_volumes(request.models_dir),
+            environment=environment,
+            command_lines=(port_line, ("--disable-worker",)),
+            data_volume=DATA_VOLUME,
+            summary=f"GPUStack management server without a worker (CPU image, no NPUs), port {request.port}",
+        )
+    host = _npu_host(hardware, request.server, request.npus)
+    devices, driver = _npu_mounts(host)
+    return GpustackService(
+        role="server",
+        name=CONTAINER_NAME,
+        container_name=CONTAINER_NAME,
+        image=f"{IMAGE_REPOSITORY}:{request.image_tag}{NPU_IMAGE_SUFFIX[host.platform.name]}",
+        ipc_host=True,
+        devices=devices,
+        volumes=(*driver, *_shared_volumes(request.models_dir)),
+        environment=environment,
+        command_lines=(port_line,),
+        data_volume=DATA_VOLUME,
+        summary=(
+            f"GPUStack server with its built-in worker on {host.npu_type} NPUs {format_npus(host.npus)} "
+            f"({host.profile.name}), port {request.port}"
+        ),
+    )
+
+
+def build_worker(request: WorkerRequest, hardware: Hardware) -> GpustackService:
+    _check_common(request.image_tag, request.models_dir)
+    server_url = check_server_url(request.server_url)
+    host = _npu_host(hardware, request.server, request.npus)
+    devices, driver = _npu_mounts(host)
+    return GpustackService(
+        role="worker",
+        name=CONTAINER_NAME,
+        container_name=CONTAINER_NAME,
+        image=f"{IMAGE_REPOSITORY}:{request.image_tag}{NPU_IMAGE_SUFFIX[host.platform.name]}",
+        ipc_host=True,
+        devices=devices,
+        volumes=(*driver, *_shared_volumes(request.models_dir)),
+        # GPUStack reads GPUSTACK_TOKEN like --token (start.py); the environment keeps it out of `ps` too
+        environment=((TOKEN_ENV, EnvRef(TOKEN_ENV)),),
+        command_lines=(("--server-url", server_url),),
+        data_volume=DATA_VOLUME,
+        summary=(
+            f"GPUStack worker on {host.npu_type} NPUs {format_npus(host.npus)} ({host.profile.name}), "
+            f"joining {server_url}"
+        ),
+    )
+
+
+# ---- secrets ------------------------------------------------------------------------------------------------
+
+
+def worker_secrets(token: str | None, *, token_from_env: bool, env_file: Mapping[str, str]) -> dict[str, str]:
+    """What to put in .env for a worker: the `--token` given, or nothing when the token is to come from the
+    environment (`--token-from-env`) or .env holds one already; otherwise refuse, saying where to get it."""
+    if token is not None and token_from_env:
+        raise InputError("--token and --token-from-env: give one of them")
+    if token is not None:
+        return {TOKEN_ENV: check_secret("token", token, "--token")}
+    if token_from_env or env_file.get(TOKEN_ENV):
+        return {}
+    raise InputError(
+        f"the worker needs the server's token: pass --token TOKEN (on the server: {TOKEN_HINT}), or "
+        f"--token-from-env to set {TOKEN_ENV} when compose starts"
+    )
+
+
+def bootstrap_secrets(
+    password: str | None, *, generate: bool, from_env: bool, env_file: Mapping[str, str], new_secret: Callable[[], str]
+) -> dict[str, str]:
+    """What to put in .env for the admin's bootstrap password. A generated one never replaces one .env holds:
+    GPUStack applies it only on the first start, so the old one may be in use already."""
+    if sum([password is not None, generate, from_env]) > 1:
+        raise InputError("--bootstrap-password, --generate-password and --bootstrap-password-from-env: give one")
+    if password is not None:
+        return {BOOTSTRAP_PASSWORD_ENV: check_secret("password", password, "--bootstrap-password")}
+    if generate and not env_file.get(BOOTSTRAP_PASSWORD_ENV):
+        return {BOOTSTRAP_PASSWORD_ENV: new_secret()}
+    return {}
+
+
+# ---- rendering ----------------------------------------------------------------------------------------------
+
+
+def render_gpustack(service: GpustackService, *, regenerate: str) -> str:
+    lines = [*header_lines([], regenerate), f"# {service.summary}"]
+    for name, _ in service.environment:
+        lines.append(f"# {name} comes from .env beside this file (or the shell); it is never written here.")
+    if service.role == "worker":
+        lines.append(f"# Get the token on the GPUStack server: {TOKEN_HINT}")
+    # a name from a hardware file must not end the comment and start YAML of its own
+    lines = ["".join(c if c.isprintable() else repr(c)[1:-1] for c in line) for line in lines]
+    body = _environment().get_template("gpustack.yml.j2").render(svc=service).strip("\n") + "\n"
+    text = with_header(lines, body)
+    _check_round_trip(text, service)
+    return text
+
+
+def _check_round_trip(text: str, service: GpustackService) -> None:
+    """The rendered file must read back as exactly what was meant (compose un-doubles `$$`)."""
+    parsed: Any = yaml.safe_load(text)
+    got = parsed["services"][service.name]
+    expected: dict[str, Any] = {
+        "image": service.image,
+        "container_name": service.container_name,
+        "devices": list(service.devices),
+        "volumes": list(service.volumes),
+        "command": service.command,
+        "environment": {name: str(ref) for name, ref in service.environment},
+    }
+
+    def unescape(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("$$", "$")
+        if isinstance(value, list):
+            return [unescape(v) for v in value]
+        if isinstance(value, dict):
+            return {k: unescape(v) for k, v in value.items()}
+        return value
+
+    for key, value in expected.items():
+        actual = got.get(key, [] if isinstance(value, list) else {} if isinstance(value, dict) else None)
+        # EnvRefs are written without `$$`: compare them as written
+        if (actual if key == "environment" else unescape(actual)) != value:
+            raise AscendgenError(f"internal error: rendered {key} of {service.name} does not read back as planned")
+    if parsed.get("volumes") != {service.data_volume: {"name": service.data_volume}}:
+        raise AscendgenError("internal error: the data volume is not declared")
+
+
+# ---- the imperative part: files -----------------------------------------------------------------------------
+
+
+def write_deployment(out_dir: Path, text: str, secrets: Mapping[str, str], *, force: bool = False) -> Path:
+    """Write DIR/.env (the secrets, 0600, git-ignored), then DIR/compose.yml, never over a compose.yml edited
+    by hand (or not written by ascendgen) unless `force`. With no new secrets, an existing .env still gets its
+    mode and .gitignore entry re-asserted."""
+    target = out_dir / COMPOSE_FILE
+    if target.is_dir():
+        raise InputError(f"{target} is a directory")
+    if target.exists() and not force:
+        existing = read_generated(target.read_text(encoding="utf-8", errors="replace"))
+        if not existing.by_ascendgen:
+            raise AscendgenError(f"{target} exists and was not written by ascendgen: {OVERRIDE_HINT}")
+        if existing.edited_by_hand:
+            raise AscendgenError(f"{target} was edited by hand since ascendgen wrote it: {OVERRIDE_HINT}")
+    if secrets or (out_dir / ENV_FILE).is_file():
+        write_env_values(out_dir, secrets)
+    write_atomically(target, text)
+    return target
