@@ -4,6 +4,7 @@ needed) and reads back, after compose's interpolation, as exactly the planned va
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -26,9 +27,12 @@ def compose_v2() -> None:
 
 
 def compose_config(directory: Path) -> dict[str, Any]:
+    # the GPUStack worker example takes its token from the environment (.env is never committed)
+    env = {**os.environ, "GPUSTACK_TOKEN": "placeholder-token"}
     done = subprocess.run(
-        ["docker", "compose", "config", "--format", "json"], cwd=directory, capture_output=True, text=True, check=False
-    )
+        ["docker", "compose", "config", "--format", "json"], cwd=directory, capture_output=True, text=True,
+        check=False, env=env,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 

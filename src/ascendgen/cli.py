@@ -4,18 +4,19 @@ main(), and shown as one line with a named exit code."""
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ascendgen import __version__, cli_doctor, cli_runtime, termui
+from ascendgen import __version__, cli_doctor, cli_gpustack, cli_runtime, termui
 from ascendgen.api import Instance, PlanRequest, load_catalog_for, make_plans
 from ascendgen.deployfile import load_deployment
 from ascendgen.envfile import ENV_FILE, generate_secret
 from ascendgen.errors import AscendgenError, ExitCode, InputError
-from ascendgen.files import check_compose, write_compose
+from ascendgen.files import check_compose, render_plan_recipe, write_compose
 from ascendgen.npuset import parse_npus
 from ascendgen.planner import API_KEY_ENV, DEFAULT_PORT
 from ascendgen.views import catalog_table, instances_table, model_json, plan_table
@@ -223,7 +224,7 @@ def check(
     """
     failed = 0
     for target in files or [Path(".")]:
-        result = check_compose(target, recipe_to_request)
+        result = check_compose(target, render_recipe)
         if result.ok:
             termui.success(f"{result.path}: up to date")
             continue
@@ -235,11 +236,23 @@ def check(
         raise AscendgenError(f"{failed} compose file(s) differ from what their recipe gives today")
 
 
+def render_recipe(args: list[str], base: Path) -> str:
+    """What a recorded `ascendgen ...` line writes today (for `check`)."""
+    if args[:2] == ["ascendgen", "plan"]:
+        return render_plan_recipe(recipe_to_request(args[2:], base), base)
+    if args[:2] == ["ascendgen", "gpustack"]:
+        return cli_gpustack.render_recipe(args, base)
+    raise InputError(f"unknown recipe: {shlex.join(args)}")
+
+
 def recipe_to_request(args: list[str], base: Path) -> PlanRequest:
     """Read a recorded `ascendgen plan ...` line back into a PlanRequest, with the plan command's own
     parser, file paths taken relative to `base` (the compose file's directory)."""
     command = typer.main.get_command(app).get_command(None, "plan")  # type: ignore[attr-defined]
-    ctx = command.make_context("plan", list(args), resilient_parsing=False)
+    try:
+        ctx = command.make_context("plan", list(args), resilient_parsing=False)
+    except typer.TyperException as exc:  # an option this version no longer knows, a missing value
+        raise InputError(f"recipe 'ascendgen plan {shlex.join(args)}': {exc.format_message()}") from None
     params = dict(ctx.params)
     for key in ("out", "dry_run", "force", "as_json", "api_key", "generate_api_key"):
         params.pop(key, None)
@@ -271,6 +284,7 @@ def models(
 
 cli_runtime.register(app)
 cli_doctor.register(app)
+cli_gpustack.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

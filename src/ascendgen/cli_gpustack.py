@@ -191,7 +191,10 @@ def render_recipe(args: list[str], base: Path) -> str:
         raise InputError(f"not an 'ascendgen gpustack server|worker' recipe: {shlex.join(args)}")
     group = typer.main.get_command(gpustack_app)
     command = group.get_command(None, args[2])  # type: ignore[attr-defined]
-    p = command.make_context(args[2], list(args[3:]), resilient_parsing=False).params
+    try:
+        p = command.make_context(args[2], list(args[3:]), resilient_parsing=False).params
+    except typer.TyperException as exc:  # an option this version no longer knows, a missing value
+        raise InputError(f"recipe '{shlex.join(args)}': {exc.format_message()}") from None
     hardware = [path if path.is_absolute() else base / path for path in p.get("hardware") or []]
     service: GpustackService
     if args[2] == "server":

@@ -60,10 +60,10 @@ class CheckResult:
         return self.problem is None
 
 
-RecipeParser = Callable[[list[str], Path], PlanRequest]
+RecipeRenderer = Callable[[list[str], Path], str]  # (the recorded `ascendgen ...` words, directory) -> text
 
 
-def check_compose(target: Path, parse_recipe: RecipeParser) -> CheckResult:
+def check_compose(target: Path, render_recipe: RecipeRenderer) -> CheckResult:
     """Re-render `target` from the recipe in its header with today's catalog and templates."""
     path = target / COMPOSE_FILE if target.is_dir() else target
     try:
@@ -73,12 +73,8 @@ def check_compose(target: Path, parse_recipe: RecipeParser) -> CheckResult:
     generated = read_generated(text)
     if not generated.by_ascendgen or generated.regenerate is None:
         return CheckResult(path, "not written by ascendgen (its header has no recipe and content hash)")
-    args = shlex.split(generated.regenerate)
-    if args[:2] != ["ascendgen", "plan"]:
-        return CheckResult(path, f"unknown recipe: {generated.regenerate}")
     try:
-        request = parse_recipe(args[2:], path.parent)
-        expected = render_compose(make_plans(request), regenerate=request.command(relative_to=path.parent))
+        expected = render_recipe(shlex.split(generated.regenerate), path.parent)
     except AscendgenError as exc:
         return CheckResult(path, f"its recipe no longer plans: {exc}")
     if _without_version(text) == _without_version(expected):
@@ -93,6 +89,10 @@ def check_compose(target: Path, parse_recipe: RecipeParser) -> CheckResult:
     )
     problem = "edited by hand since ascendgen wrote it" if generated.edited_by_hand else "differs from its recipe"
     return CheckResult(path, problem, diff)
+
+
+def render_plan_recipe(request: PlanRequest, base: Path) -> str:
+    return render_compose(make_plans(request), regenerate=request.command(relative_to=base))
 
 
 def _without_version(text: str) -> str:
