@@ -190,8 +190,14 @@ def make_fake_npu_host(
         (lib64 / lib).write_bytes(b"fake Ascend driver library for tests\n")
     version_info = driver / "version.info"
     version_info.write_text(f"Version={driver_version}\nascendhal_version=7.35.19\n", encoding="utf-8")
+    tools = driver / "tools"
+    tools.mkdir(parents=True, exist_ok=True)
+    hccn_tool = tools / "hccn_tool"  # multi-node nodes mount it (RoCE network checks)
+    hccn_tool.write_text("#!/bin/sh\necho 'fake hccn_tool'\n", encoding="utf-8")
+    hccn_tool.chmod(0o755)
     etc = root / "etc"
     etc.mkdir(parents=True, exist_ok=True)
+    (etc / "hccn.conf").write_text("address_0=29.74.153.181\nnetmask_0=255.255.0.0\n", encoding="utf-8")
     install_info = etc / "ascend_install.info"
     install_info.write_text(
         "UserName=HwHiAiUser\nUserGroup=HwHiAiUser\nDriver_Install_Type=full\n"

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ascendgen.catalog import Catalog, ModelSpec, load_catalog
+from ascendgen.cluster import Node, layout_sizes
 from ascendgen.errors import InputError, PlanError
 from ascendgen.hardware import DEFAULT_SERVER, Hardware, ServerProfile, load_hardware
 from ascendgen.images import choose_image, load_images
 from ascendgen.npuset import format_npus
 from ascendgen.placement import NpuNeed, place_instances
-from ascendgen.planner import DEFAULT_PORT, Plan, PlanOptions, plan_deployment
+from ascendgen.planner import DEFAULT_PORT, EP_FLAG, Plan, PlanOptions, plan_deployment
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class PlanRequest:
     hardware_files: tuple[str, ...] = ()
     host: str | None = None
     api_key_env: bool = False  # the API needs the key kept in the deployment directory's .env
+    nodes: tuple[Node, ...] = ()  # several servers (Ray); the first is the head
+    layout: str | None = None  # with nodes: tp, tp-pp or ep
     deployment_file: str | None = None  # when the instances came from an ascendgen.yaml
 
     def command(self, *, relative_to: Path | None = None) -> str:
@@ -79,6 +83,8 @@ class PlanRequest:
                 ("--host", self.host),
             ]
         )
+        args += _flags([("--node", str(node)) for node in self.nodes])
+        args += _flags([("--layout", self.layout)])
         if self.api_key_env:
             args.append("--api-key-env")
         args += _flags([("--catalog", path(p)) for p in self.catalogs])
@@ -141,11 +147,27 @@ def make_plans(request: PlanRequest) -> list[Plan]:
     images = load_images()
     several = len(request.instances) > 1
 
-    def plan_one(instance: Instance, npus: tuple[int, ...] | None, port: int) -> Plan:
+    def plan_one(
+        instance: Instance,
+        npus: tuple[int, ...] | None,
+        port: int,
+        *,
+        nodes: int = 1,
+        tp: int | None = None,
+        pp: int = 1,
+        expert_parallel: bool | None = None,
+    ) -> Plan:
         model = _with_served_name(catalog.get(instance.model), instance.served_name)
+        if expert_parallel and EP_FLAG not in model.serve_flags:
+            if model.kind != "moe":
+                raise InputError(f"--layout ep is for MoE models; {model.name} is dense")
+            model = model.model_copy(update={"serve_flags": (*model.serve_flags, EP_FLAG)})
         image = choose_image(images, requested=request.image, min_tag=model.min_image, suffix=platform.image_suffix)
         options = PlanOptions(
-            tp=instance.tp,
+            nodes=nodes,
+            pp=pp,
+            expert_parallel=expert_parallel,
+            tp=tp or instance.tp,
             npus=npus,
             gpu_memory_utilization=instance.gpu_memory_utilization,
             max_model_len=instance.max_model_len,
@@ -156,6 +178,8 @@ def make_plans(request: PlanRequest) -> list[Plan]:
         )
         return plan_deployment(model, npu=npu, platform=platform, server=server, image=image, options=options)
 
+    if request.nodes:
+        return [_plan_cluster(request, plan_one, server.npu_count)]
     needs = []
     for number, instance in enumerate(request.instances, start=1):
         label = f"instance {number} ({instance.model})" if several else instance.model
@@ -172,6 +196,22 @@ def make_plans(request: PlanRequest) -> list[Plan]:
         except PlanError as exc:
             raise PlanError(f"{need.label}: {exc}" if several else str(exc)) from None
     return plans
+
+
+def _plan_cluster(request: PlanRequest, plan_one: Callable[..., Plan], npus_per_node: int) -> Plan:
+    if len(request.instances) != 1:
+        raise InputError("several servers (--node) serve one model: name exactly one")
+    if len(request.nodes) < 2:
+        raise InputError("a multi-node plan needs two or more --node ADDRESS:INTERFACE (the first is the head)")
+    addresses = [node.address for node in request.nodes]
+    if len(set(addresses)) != len(addresses):
+        raise InputError("each --node needs its own address")
+    (instance,) = request.instances
+    if instance.npus is not None or instance.tp is not None:
+        raise InputError("with --node, the layout sets TP and every NPU of every node is used: drop --tp/--npus")
+    tp, pp, expert_parallel = layout_sizes(request.layout or "tp", len(request.nodes), npus_per_node)
+    return plan_one(instance, None, instance.port or request.first_port, nodes=len(request.nodes), tp=tp, pp=pp,
+                    expert_parallel=expert_parallel)  # fmt: skip
 
 
 def make_plan(request: PlanRequest) -> Plan:

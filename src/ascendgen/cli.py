@@ -13,6 +13,7 @@ import typer
 
 from ascendgen import __version__, cli_doctor, cli_gpustack, cli_runtime, termui
 from ascendgen.api import Instance, PlanRequest, load_catalog_for, make_plans
+from ascendgen.cluster import parse_node
 from ascendgen.deployfile import load_deployment
 from ascendgen.envfile import ENV_FILE, generate_secret
 from ascendgen.errors import AscendgenError, ExitCode, InputError
@@ -104,6 +105,17 @@ def plan(
     api_key_env: Annotated[
         bool, typer.Option(help="Require the API key already in .env as VLLM_API_KEY (what the recipe records).")
     ] = False,
+    node: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--node",
+            help="A server of a multi-node plan, ADDRESS:INTERFACE (repeat; the first is the Ray head).",
+            metavar="ADDR:IF",
+        ),
+    ] = None,
+    layout: Annotated[
+        str | None, typer.Option(help="With --node: tp (TP over all NPUs), tp-pp (TP x PP) or ep (TP + EP).")
+    ] = None,
     catalog: CatalogOpt = None,
     hardware: HardwareOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Directory to write compose.yml into.")] = Path("."),
@@ -131,12 +143,14 @@ def plan(
         models_dir=models_dir,
         host=host,
         api_key_env=api_key_env or api_key is not None or generate_api_key,
+        node=node,
+        layout=layout,
         catalog=catalog,
         hardware=hardware,
     )
     plans = make_plans(request)
     secrets = {API_KEY_ENV: api_key or generate_secret()} if (api_key is not None or generate_api_key) else None
-    written = None if dry_run else write_compose(plans, request, out, force=force, secrets=secrets)
+    written = [] if dry_run else write_compose(plans, request, out, force=force, secrets=secrets)
     if as_json:
         termui.print_json(plans[0].to_json() if len(plans) == 1 else [p.to_json() for p in plans])
     else:
@@ -144,8 +158,8 @@ def plan(
             termui.out.print(plan_table(result))
         if len(plans) > 1:
             termui.out.print(instances_table(plans))
-    if written is not None:
-        termui.success(f"wrote {written}" + (f" and the API key to {written.parent / ENV_FILE}" if secrets else ""))
+    for path in written:
+        termui.success(f"wrote {path}" + (f" and the API key to {path.parent / ENV_FILE}" if secrets else ""))
 
 
 def build_request(
@@ -164,6 +178,8 @@ def build_request(
     models_dir: str,
     host: str | None,
     api_key_env: bool,
+    node: list[str] | None,
+    layout: str | None,
     catalog: list[Path] | None,
     hardware: list[Path] | None,
 ) -> PlanRequest:
@@ -172,8 +188,8 @@ def build_request(
         if models:
             raise InputError("give models on the command line or a deployment file (-f), not both")
         request = load_deployment(file)
-        if host is not None or (api_key_env and not request.api_key_env):
-            raise InputError(f"set host / api_key_env: true in {file}, where the instances are")
+        if host is not None or node or layout or (api_key_env and not request.api_key_env):
+            raise InputError(f"set host / api_key_env / nodes in {file}, where the instances are")
         return request
     if not models:
         raise InputError("name a model (see 'ascendgen models'), or a deployment file with -f ascendgen.yaml")
@@ -206,6 +222,8 @@ def build_request(
         first_port=port if port is not None else DEFAULT_PORT,
         host=host,
         api_key_env=api_key_env,
+        nodes=tuple(parse_node(text) for text in node or ()),
+        layout=layout,
         catalogs=tuple(str(p) for p in catalog or ()),
         hardware_files=tuple(str(p) for p in hardware or ()),
     )
@@ -236,12 +254,12 @@ def check(
         raise AscendgenError(f"{failed} compose file(s) differ from what their recipe gives today")
 
 
-def render_recipe(args: list[str], base: Path) -> str:
-    """What a recorded `ascendgen ...` line writes today (for `check`)."""
+def render_recipe(args: list[str], base: Path) -> dict[str, str]:
+    """What a recorded `ascendgen ...` line writes today, per directory below `base` (for `check`)."""
     if args[:2] == ["ascendgen", "plan"]:
         return render_plan_recipe(recipe_to_request(args[2:], base), base)
     if args[:2] == ["ascendgen", "gpustack"]:
-        return cli_gpustack.render_recipe(args, base)
+        return {".": cli_gpustack.render_recipe(args, base)}
     raise InputError(f"unknown recipe: {shlex.join(args)}")
 
 

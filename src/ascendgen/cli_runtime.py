@@ -113,7 +113,9 @@ def up(
     if not outcome.created:
         termui.success("already up and unchanged: nothing to do")
     for svc in services:
-        if svc.port is not None:
+        if svc.port is None:
+            termui.success(f"{svc.name} running ({elapsed:.0f} s)")
+        else:
             termui.success(f"{svc.name} ready in {elapsed:.0f} s at {base_url(svc.port, 'localhost')}/v1")
             curl = curl_example(svc.port, svc.served_model_name or "", with_key=svc.api_key is not None)
             termui.out.print(escape(curl), soft_wrap=True)
@@ -150,7 +152,7 @@ def status(
     """
     _, model, services = _open(directory, file, None)
     states = container_states(_engine(), model, services)
-    ready = {s.name: is_ready(s) for s in services}
+    ready = {s.name: is_ready(s, states[s.name]) for s in services}
     if as_json:
         termui.print_json(status_json(services, states, ready))
     else:

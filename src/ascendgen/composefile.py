@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -66,37 +67,53 @@ class ServiceConfig:
     labels: dict[str, str]
 
     @property
+    def serve_command(self) -> tuple[str, ...]:
+        """`serve MODEL --flags...`: the command itself, or the `vllm serve ...` part of a Ray head's
+        `sh -c "ray start ... && exec vllm serve ..."`; () for anything else (a Ray worker)."""
+        if self.command[:1] == ("serve",):
+            return self.command
+        if len(self.command) == 1:
+            try:
+                words = shlex.split(self.command[0])
+            except ValueError:
+                return ()
+            for index in range(len(words) - 1):
+                if words[index].endswith("vllm") and words[index + 1] == "serve":
+                    return tuple(words[index + 1 :])
+        return ()
+
+    @property
     def port(self) -> int | None:
         label = self.labels.get(f"{LABEL_PREFIX}.port")
         if label and label.isdigit():
             return int(label)
-        flag = _flag_value(self.command, "--port")
+        flag = _flag_value(self.serve_command, "--port")
         return int(flag) if flag and flag.isdigit() else None
 
     @property
     def served_model_name(self) -> str | None:
         return (
             self.labels.get(f"{LABEL_PREFIX}.served-model-name")
-            or _flag_value(self.command, "--served-model-name")
+            or _flag_value(self.serve_command, "--served-model-name")
             or self.model_path
         )
 
     @property
     def model_path(self) -> str | None:
-        if len(self.command) >= 2 and self.command[0] == "serve":
-            return self.command[1]
+        if len(self.serve_command) >= 2:
+            return self.serve_command[1]
         return None
 
     @property
     def api_key(self) -> str | None:
         """The key vLLM requires (VLLM_API_KEY, interpolated by compose from .env), if any."""
-        return self.environment.get("VLLM_API_KEY") or _flag_value(self.command, "--api-key") or None
+        return self.environment.get("VLLM_API_KEY") or _flag_value(self.serve_command, "--api-key") or None
 
     @property
     def exposed_without_key(self) -> bool:
         """Listening on every interface (vLLM's default host) with no API key."""
-        host = _flag_value(self.command, "--host")
-        return self.api_key is None and host in (None, "0.0.0.0", "::", "")
+        host = _flag_value(self.serve_command, "--host")
+        return self.port is not None and self.api_key is None and host in (None, "0.0.0.0", "::", "")
 
     @property
     def catalog_name(self) -> str | None:

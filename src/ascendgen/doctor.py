@@ -160,7 +160,7 @@ def check_docker_runtime(client: Any | None, server: ServerProfile) -> CheckRow:
 
 def on_host(server: ServerProfile, path: str) -> Path:
     """Where the host's `path` is, seen from here: under the profile's host_root ("/" on a real server)."""
-    return Path(server.host_root.rstrip("/") + path)
+    return Path(server.host_path(path))
 
 
 def check_npu_devices(server: ServerProfile, platform: Platform) -> CheckRow:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ascendgen.api import PlanRequest, make_plans
+from ascendgen.cluster import render_cluster
 from ascendgen.envfile import write_env_values
 from ascendgen.errors import AscendgenError, InputError
 from ascendgen.planner import Plan
@@ -30,23 +31,38 @@ def write_compose(
     *,
     force: bool = False,
     secrets: Mapping[str, str] | None = None,
-) -> Path:
-    """Write compose.yml (and `secrets` into .env beside it, 0600, git-ignored) unless that would lose a
-    hand edit."""
-    target = out_dir / COMPOSE_FILE
+) -> list[Path]:
+    """Write compose.yml (one per node directory for a multi-node plan; `secrets` into .env beside it,
+    0600, git-ignored) unless that would lose a hand edit. Nothing is written when any file is refused."""
+    files = render_files(plans, request, out_dir)
+    targets = {(out_dir / directory / COMPOSE_FILE): text for directory, text in files.items()}
+    for target in targets:
+        _refuse_to_lose(target, force)
+    for target, text in targets.items():
+        write_atomically(target, text)
+        if secrets:
+            write_env_values(target.parent, secrets)
+    return list(targets)
+
+
+def render_files(plans: Sequence[Plan], request: PlanRequest, out_dir: Path) -> dict[str, str]:
+    """compose.yml text per directory under `out_dir`: "." for one server, head / worker-N for several."""
+    if request.nodes:
+        (plan,) = plans
+        return render_cluster(plan, request.nodes, regenerate=request.command(relative_to=out_dir))
+    return {".": render_compose(plans, regenerate=request.command(relative_to=out_dir))}
+
+
+def _refuse_to_lose(target: Path, force: bool) -> None:
     if target.is_dir():
         raise InputError(f"{target} is a directory")
-    text = render_compose(plans, regenerate=request.command(relative_to=out_dir))
-    if target.exists() and not force:
-        existing = read_generated(target.read_text(encoding="utf-8", errors="replace"))
-        if not existing.by_ascendgen:
-            raise AscendgenError(f"{target} exists and was not written by ascendgen: {OVERRIDE_HINT}")
-        if existing.edited_by_hand:
-            raise AscendgenError(f"{target} was edited by hand since ascendgen wrote it: {OVERRIDE_HINT}")
-    write_atomically(target, text)
-    if secrets:
-        write_env_values(out_dir, secrets)
-    return target
+    if not target.exists() or force:
+        return
+    existing = read_generated(target.read_text(encoding="utf-8", errors="replace"))
+    if not existing.by_ascendgen:
+        raise AscendgenError(f"{target} exists and was not written by ascendgen: {OVERRIDE_HINT}")
+    if existing.edited_by_hand:
+        raise AscendgenError(f"{target} was edited by hand since ascendgen wrote it: {OVERRIDE_HINT}")
 
 
 @dataclass(frozen=True)
@@ -60,7 +76,8 @@ class CheckResult:
         return self.problem is None
 
 
-RecipeRenderer = Callable[[list[str], Path], str]  # (the recorded `ascendgen ...` words, directory) -> text
+# (the recorded `ascendgen ...` words, the directory it runs in) -> text per directory below it ("." for itself)
+RecipeRenderer = Callable[[list[str], Path], dict[str, str]]
 
 
 def check_compose(target: Path, render_recipe: RecipeRenderer) -> CheckResult:
@@ -73,10 +90,14 @@ def check_compose(target: Path, render_recipe: RecipeRenderer) -> CheckResult:
     generated = read_generated(text)
     if not generated.by_ascendgen or generated.regenerate is None:
         return CheckResult(path, "not written by ascendgen (its header has no recipe and content hash)")
+    base, key = (path.parent.parent, path.parent.name) if generated.in_parent else (path.parent, ".")
     try:
-        expected = render_recipe(shlex.split(generated.regenerate), path.parent)
+        rendered = render_recipe(shlex.split(generated.regenerate), base)
     except AscendgenError as exc:
         return CheckResult(path, f"its recipe no longer plans: {exc}")
+    if key not in rendered:
+        return CheckResult(path, f"its recipe no longer writes a {key}/ directory ({', '.join(sorted(rendered))})")
+    expected = rendered[key]
     if _without_version(text) == _without_version(expected):
         return CheckResult(path)
     diff = "".join(
@@ -91,8 +112,8 @@ def check_compose(target: Path, render_recipe: RecipeRenderer) -> CheckResult:
     return CheckResult(path, problem, diff)
 
 
-def render_plan_recipe(request: PlanRequest, base: Path) -> str:
-    return render_compose(make_plans(request), regenerate=request.command(relative_to=base))
+def render_plan_recipe(request: PlanRequest, base: Path) -> dict[str, str]:
+    return render_files(make_plans(request), request, base)
 
 
 def _without_version(text: str) -> str:

@@ -251,22 +251,12 @@ def _npu_host(hardware: Hardware, server: str | None, npus: tuple[int, ...] | No
     return _NpuHost(profile, npu_type.name, platform, _npus_on(profile, npus))
 
 
-def _host_path(profile: ServerProfile, path: str) -> str:
-    return f"{profile.host_root.rstrip('/')}{path}"
-
-
-def _mapping(profile: ServerProfile, path: str, *, suffix: str = "") -> str:
-    """`path` as seen from the host (under host_root), as render.py maps device and driver paths."""
-    host = _host_path(profile, path)
-    return f"{host}:{path}{suffix}" if (host != path or suffix) else path
-
-
 def _npu_mounts(host: _NpuHost) -> tuple[tuple[str, ...], tuple[str, ...]]:
     platform = host.platform
     npu_devices = [platform.npu_device.format(index=i) for i in host.npus]
-    devices = tuple(_mapping(host.profile, d) for d in (*platform.control_devices, *npu_devices))
+    devices = tuple(host.profile.mount(d) for d in (*platform.control_devices, *npu_devices))
     # read-only: the container has no reason to write to the host's driver (seed 000 mounts them read-write)
-    driver = tuple(_mapping(host.profile, m, suffix=":ro") for m in platform.driver_mounts)
+    driver = tuple(host.profile.mount(m, suffix=":ro") for m in platform.driver_mounts)
     return devices, driver
 
 

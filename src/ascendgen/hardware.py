@@ -78,6 +78,15 @@ class ServerProfile(BaseModel):
     # elsewhere (e.g. a host filesystem mounted at /host) and the device and driver paths follow.
     host_root: str = Field(default="/", pattern=_ABSOLUTE)
 
+    def host_path(self, path: str) -> str:
+        """Where the host's `path` is, seen from where compose runs (under host_root)."""
+        return self.host_root.rstrip("/") + path
+
+    def mount(self, path: str, *, suffix: str = "") -> str:
+        """A compose device/volume entry that puts the host's `path` at the same path in the container."""
+        host = self.host_path(path)
+        return f"{host}:{path}{suffix}" if (host != path or suffix) else path
+
     @model_validator(mode="after")
     def _groups_within_server(self) -> ServerProfile:
         for group in self.groups:

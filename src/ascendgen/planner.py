@@ -27,6 +27,10 @@ KV_DTYPE_BYTES = 2  # bf16/fp16 KV cache; vllm-ascend keeps KV in the model dtyp
 MIN_USEFUL_MODEL_LEN = 8192
 DEFAULT_PORT = 8000
 API_KEY_ENV = "VLLM_API_KEY"
+EP_FLAG = "--enable-expert-parallel"
+# Seed 003 (Qwen3-VL-30B-A3B-Instruct, 256 concurrent requests, 2 x 8 x 910B4): one node TP 2500 tok/s;
+# across two nodes TP 2200 (-12%), TP+PP 1800 (-28%), TP+EP 2100 (-16%).
+CROSS_NODE_COST = "cross-node TP/PP/EP cost 12-28% throughput on 910B4 in seed 003's measurement"
 MAX_PLANNED_TP = 64
 # ACL graph capture happens after the KV cache is sized, in the memory gpu_memory_utilization leaves out:
 # 0.04-0.79 GiB in published vllm-ascend logs (issues 11514, 13439).
@@ -48,6 +52,9 @@ class PlanOptions:
     cache_dir: str = "/root/.cache"
     host: str | None = None  # the address vLLM binds; None: all interfaces (vLLM's default)
     api_key: bool = False  # vLLM requires the key in .env (VLLM_API_KEY) on every /v1 request
+    nodes: int = 1  # servers the model spans (Ray); tp x pp ranks, npu_count of them per server
+    pp: int = 1  # pipeline stages
+    expert_parallel: bool | None = None  # None: as the catalog says; False: drop it (multi-node TP, PP)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,8 @@ class Plan:
     server: ServerProfile
     image: ImageChoice
     tensor_parallel_size: int
+    pipeline_parallel_size: int
+    nodes: int
     tp_reason: str
     valid_tp_sizes: tuple[int, ...]
     npus: tuple[int, ...]
@@ -111,6 +120,8 @@ class Plan:
             "npu_type": self.npu_type.name,
             "hbm_gib": self.npu_type.memory_gib,
             "tensor_parallel_size": self.tensor_parallel_size,
+            "pipeline_parallel_size": self.pipeline_parallel_size,
+            "nodes": self.nodes,
             "tp_reason": self.tp_reason,
             "valid_tp_sizes": list(self.valid_tp_sizes),
             "npus": list(self.npus),
@@ -147,16 +158,18 @@ def weights_gib(model: ModelSpec) -> float:
     return ((total - embeddings) * linear_bytes + embeddings * 2.0) / GIB
 
 
-def kv_bytes_per_token(model: ModelSpec, tp: int) -> int:
+def kv_bytes_per_token(model: ModelSpec, tp: int, pp: int = 1) -> int:
     """KV cache bytes one token takes on one rank.
 
     GQA/MHA: K and V, per layer, for the KV heads this rank holds (at least one: a rank with fewer KV
     heads than TP keeps a replica). MLA: one latent (kv_lora_rank + rope part) per layer, not split by TP.
+    With PP a rank holds the layers of its stage only (the first stages take the remainder).
     """
+    layers = -(-model.num_layers // pp)
     if model.mla is not None:
-        return model.num_layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * KV_DTYPE_BYTES
+        return layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * KV_DTYPE_BYTES
     kv_heads_per_rank = max(1, model.num_key_value_heads // tp)
-    return 2 * model.num_layers * kv_heads_per_rank * model.head_dim * KV_DTYPE_BYTES
+    return 2 * layers * kv_heads_per_rank * model.head_dim * KV_DTYPE_BYTES
 
 
 def tp_is_valid(model: ModelSpec, tp: int) -> bool:
@@ -178,15 +191,25 @@ def valid_tp_sizes(model: ModelSpec, limit: int) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-def hccl_groups(model: ModelSpec, tp: int) -> int:
-    """Process groups with HCCL buffers a rank joins: the TP group, and the EP group of a MoE model."""
-    if tp == 1:
-        return 0
-    return 2 if "--enable-expert-parallel" in model.serve_flags else 1
+def uses_expert_parallel(model: ModelSpec) -> bool:
+    return EP_FLAG in model.serve_flags
+
+
+def hccl_groups(model: ModelSpec, tp: int, pp: int = 1) -> int:
+    """Process groups with HCCL buffers a rank joins: the TP group, the EP group of a MoE model with
+    expert parallel, and the PP group."""
+    groups = 0 if tp == 1 else (2 if uses_expert_parallel(model) else 1)
+    return groups + (1 if pp > 1 else 0)
 
 
 def memory_per_npu(
-    model: ModelSpec, npu: NpuType, platform: Platform, tp: int, gpu_memory_utilization: float, image_tag: str
+    model: ModelSpec,
+    npu: NpuType,
+    platform: Platform,
+    tp: int,
+    gpu_memory_utilization: float,
+    image_tag: str,
+    pp: int = 1,
 ) -> MemoryPerNpu:
     activation = platform.activation_reserve_gib + (platform.vision_activation_extra_gib if model.vision else 0.0)
     factor = platform.kv_budget_factor
@@ -196,9 +219,9 @@ def memory_per_npu(
         hbm_gib=npu.memory_gib,
         visible_gib=npu.visible_gib,
         usable_gib=npu.visible_gib * gpu_memory_utilization,
-        weights_gib=weights_gib(model) / tp,
+        weights_gib=weights_gib(model) / (tp * pp),
         activation_gib=activation,
-        runtime_gib=platform.runtime_reserve_gib + platform.hccl_reserve_gib * hccl_groups(model, tp),
+        runtime_gib=platform.runtime_reserve_gib + platform.hccl_reserve_gib * hccl_groups(model, tp, pp),
         kv_budget_factor=factor,
     )
 
@@ -231,11 +254,11 @@ class Sizing:
     util: float
     image_tag: str
 
-    def memory(self, tp: int) -> MemoryPerNpu:
-        return memory_per_npu(self.model, self.npu, self.platform, tp, self.util, self.image_tag)
+    def memory(self, tp: int, pp: int = 1) -> MemoryPerNpu:
+        return memory_per_npu(self.model, self.npu, self.platform, tp, self.util, self.image_tag, pp)
 
-    def capacity(self, tp: int) -> int:
-        return kv_capacity_tokens(self.memory(tp), kv_bytes_per_token(self.model, tp))
+    def capacity(self, tp: int, pp: int = 1) -> int:
+        return kv_capacity_tokens(self.memory(tp, pp), kv_bytes_per_token(self.model, tp, pp))
 
     def npus_needed(self) -> int | None:
         return npus_needed(self.model, self.npu, self.platform, self.util, self.image_tag)
@@ -263,16 +286,25 @@ def plan_deployment(
         )
     _check_port(options.port)
     _check_host(options.host)
-    npus_available = _available_npus(server, options.npus)
+    if options.expert_parallel is False:
+        model = model.model_copy(update={"serve_flags": tuple(f for f in model.serve_flags if f != EP_FLAG)})
     sizing = Sizing(model, npu, platform, util, image.spec.tag)
-    tp, tp_reason = _choose_tp(sizing, server, options, npus_available)
-    npus = options.npus or _first_npus(server, tp)
-    memory = sizing.memory(tp)
-    bytes_per_token = kv_bytes_per_token(model, tp)
+    pp = options.pp
+    if options.nodes > 1:
+        tp, tp_reason = _cluster_tp(sizing, server, options)
+        npus = tuple(range(server.npu_count))
+    else:
+        npus_available = _available_npus(server, options.npus)
+        tp, tp_reason = _choose_tp(sizing, server, options, npus_available)
+        npus = options.npus or _first_npus(server, tp)
+    memory = sizing.memory(tp, pp)
+    bytes_per_token = kv_bytes_per_token(model, tp, pp)
     capacity = kv_capacity_tokens(memory, bytes_per_token)
     max_len, len_reason = _choose_max_model_len(model, tp, capacity, options.max_model_len)
 
     warnings = list(_warnings(sizing, image, memory, capacity, max_len))
+    if options.nodes > 1:
+        warnings += _cluster_warnings(sizing, server)
     model_path = f"/models/{model.hub_id}"
     serve_args = _serve_args(model, image, tp, options.port, max_len, util, model_path, options)
     image_env = {k: v for k, v in image.spec.env.items() if k not in platform.drop_env}
@@ -293,8 +325,10 @@ def plan_deployment(
         server=server,
         image=image,
         tensor_parallel_size=tp,
+        pipeline_parallel_size=pp,
+        nodes=options.nodes,
         tp_reason=tp_reason,
-        valid_tp_sizes=valid_tp_sizes(model, server.npu_count),
+        valid_tp_sizes=valid_tp_sizes(model, server.npu_count * options.nodes),
         npus=tuple(npus),
         gpu_memory_utilization=util,
         memory=memory,
@@ -394,6 +428,45 @@ def _choose_tp(
     )
 
 
+def _cluster_tp(sizing: Sizing, server: ServerProfile, options: PlanOptions) -> tuple[int, str]:
+    """Across servers the layout fixes TP and PP: every NPU of every node holds one rank."""
+    model, tp, pp = sizing.model, options.tp or 0, options.pp
+    total = server.npu_count * options.nodes
+    if tp * pp != total:
+        raise PlanError(f"TP {tp} x PP {pp} must use all {total} NPUs of {options.nodes} x {server.name}")
+    if pp > 1 and uses_expert_parallel(model):
+        raise PlanError(
+            "pipeline parallel together with expert parallel does not start on vllm-ascend (seed 003: TP+PP+EP "
+            "fails at start-up); use the tp or ep layout for this MoE model"
+        )
+    if not tp_is_valid(model, tp):
+        valid = ", ".join(map(str, valid_tp_sizes(model, total)))
+        raise PlanError(
+            f"TP {tp} does not divide {model.name}'s {model.num_attention_heads} attention heads and "
+            f"{model.num_key_value_heads} KV heads; valid sizes: {valid}"
+        )
+    if pp > model.num_layers:
+        raise PlanError(f"PP {pp} is more stages than {model.name}'s {model.num_layers} layers")
+    if sizing.capacity(tp, pp) < BLOCK_TOKENS:
+        memory = sizing.memory(tp, pp)
+        raise PlanError(
+            f"{model.name} does not fit on {total} x {sizing.npu.name} with TP {tp} x PP {pp}: weights take "
+            f"{memory.weights_gib:.1f} GiB per NPU of {memory.usable_gib:.1f} GiB usable"
+        )
+    spans = f"TP {tp} x PP {pp}: {options.nodes} nodes x {server.npu_count} NPUs, one rank per NPU"
+    return tp, spans + (", expert parallel" if uses_expert_parallel(model) else "")
+
+
+def _cluster_warnings(sizing: Sizing, server: ServerProfile) -> list[str]:
+    needed = sizing.npus_needed()
+    if needed is not None and needed <= server.npu_count:
+        return [
+            f"{sizing.model.name} fits on one {server.name} ({needed} x {sizing.npu.name}): run an independent "
+            f"replica on each server instead (ascendgen plan {sizing.model.name} on each); {CROSS_NODE_COST}"
+        ]
+    return []
+
+
 def _npus_hint(sizing: Sizing, npus_on_hand: int) -> str:
     needed = sizing.npus_needed()
     if needed is None:
@@ -441,6 +514,10 @@ def _serve_args(
     options: PlanOptions,
 ) -> tuple[str, ...]:
     args = [model_path, "--served-model-name", model.served_model_name]
+    if options.nodes > 1:
+        args += ["--distributed-executor-backend", "ray"]
+    if options.pp > 1:
+        args += ["--pipeline-parallel-size", str(options.pp)]
     if tp > 1:
         args += ["--tensor-parallel-size", str(tp)]
     if options.host is not None:
@@ -449,7 +526,7 @@ def _serve_args(
     if util != image.spec.gpu_memory_utilization_default:
         args += ["--gpu-memory-utilization", f"{util:g}"]
     for flag in model.serve_flags:
-        if flag == "--enable-expert-parallel":
+        if flag == EP_FLAG:
             flag = image.spec.flags.expert_parallel
         args += flag.split("=", 1) if "=" in flag else [flag]
     return tuple(args)

@@ -149,8 +149,8 @@ def wait_until_ready(
                 continue
             state = states[service.name]
             reason = _failed(state)
-            if reason is None and service.port is not None:
-                ready[service.name] = is_ready(service)
+            if reason is None:
+                ready[service.name] = is_ready(service, state)
             if reason is None and not ready[service.name] and elapsed > timeout_s:
                 reason = f"not ready after {timeout_s:g} s (its /v1/models does not list {service.served_model_name})"
             if reason is not None:
@@ -161,10 +161,11 @@ def wait_until_ready(
         time.sleep(POLL_SECONDS)
 
 
-def is_ready(service: ServiceConfig) -> bool:
-    """The API lists the served model and /health answers 200."""
+def is_ready(service: ServiceConfig, state: ContainerState) -> bool:
+    """The API lists the served model and /health answers 200; a service without an API (a Ray worker)
+    is ready once its container runs and its health check, if any, does not fail."""
     if service.port is None:
-        return False
+        return state.status == "running" and state.health in (None, "healthy")
     models = served_models(service.port, api_key=service.api_key)
     return models is not None and service.served_model_name in models and is_healthy(service.port)
 

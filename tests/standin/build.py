@@ -36,7 +36,7 @@ __all__ = ["DEFAULT_TAG", "HASH_LABEL", "StandinBuildError", "build_standin_imag
 DEFAULT_TAG = "ascendgen-standin:test"
 HASH_LABEL = "org.ascendgen.standin.hash"
 HERE = Path(__file__).resolve().parent
-SOURCES = (HERE / "build.py", HERE / "vllm_standin.py", HERE / "curl_standin.py")
+SOURCES = (HERE / "build.py", HERE / "vllm_standin.py", HERE / "curl_standin.py", HERE / "ray_standin.py")
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Parts of the standard library a server never imports; dropping them halves the image.
 STDLIB_SKIP_DIRS = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "__pycache__"}
@@ -257,7 +257,11 @@ def _rootfs(python: Path, info: dict[str, str]) -> _RootFs:
         if name.lstrip("/") != interpreter.lstrip("/"):
             fs.add_symlink(name, interpreter)
     shebang = f"#!{interpreter}\n".encode()
-    scripts = ((HERE / "vllm_standin.py", "usr/local/bin/vllm"), (HERE / "curl_standin.py", "usr/bin/curl"))
+    scripts = (
+        (HERE / "vllm_standin.py", "usr/local/bin/vllm"),
+        (HERE / "curl_standin.py", "usr/bin/curl"),
+        (HERE / "ray_standin.py", "usr/local/bin/ray"),
+    )
     for source, target in scripts:
         body = source.read_bytes()
         if body.startswith(b"#!"):

@@ -120,6 +120,7 @@ def serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--tensor-parallel-size", "-tp", type=int, default=1)
+    parser.add_argument("--distributed-executor-backend", default=None)
     parser.add_argument("--pipeline-parallel-size", "-pp", type=int, default=1)
     parser.add_argument("--data-parallel-size", "-dp", type=int, default=1)
     parser.add_argument("--max-model-len", type=_size, default=None)
@@ -154,6 +155,7 @@ class ServeArgs:
     expert_parallel: bool
     api_key: str | None
     ignored: list[str]
+    executor: str | None = None
 
     @property
     def world_size(self) -> int:
@@ -179,6 +181,7 @@ def parse_serve(argv: Sequence[str]) -> ServeArgs:
         expert_parallel=ns.enable_expert_parallel,
         api_key=ns.api_key or os.environ.get("VLLM_API_KEY"),
         ignored=unknown,
+        executor=ns.distributed_executor_backend,
     )
 
 
@@ -317,6 +320,10 @@ def check_devices(args: ServeArgs, fail: str) -> list[str]:
     if fail == "device" or not npus:
         raise _no_device(npus[0] if npus else "/dev/davinci0")
     count = len(npus)
+    if args.executor == "ray":
+        # the ranks spread over the Ray cluster's nodes; a real head checks the cluster, not its own NPUs
+        log("INFO", "ray_distributed_executor.py:1", f"Ray executor: world size {args.world_size} over the cluster")
+        return npus
     if args.tp > count:
         raise EngineFailure(
             f"RuntimeError: please set tensor_parallel_size ({args.tp}) to less than max local gpu count ({count})"
