@@ -17,6 +17,7 @@ from ascendgen.images import choose_image, load_images
 from ascendgen.npuset import format_npus
 from ascendgen.placement import NpuNeed, place_instances
 from ascendgen.planner import DEFAULT_PORT, EP_FLAG, Plan, PlanOptions, plan_deployment
+from ascendgen.textutil import has_control_chars
 
 
 @dataclass(frozen=True)
@@ -222,11 +223,11 @@ def make_plan(request: PlanRequest) -> Plan:
 def _with_served_name(model: ModelSpec, served_name: str | None) -> ModelSpec:
     if served_name is None:
         return model
-    if not served_name.strip() or any(c in served_name for c in "\n\r\0"):
-        raise InputError(f"served name {served_name!r} must be a non-empty single line")
+    if not served_name.strip() or has_control_chars(served_name):
+        raise InputError(f"served name {served_name!r} must be one line of printable text")
     return model.model_copy(update={"served_name": served_name})
 
 
 def _check_models_dir(models_dir: str) -> None:
-    if not models_dir or ":" in models_dir or any(c in models_dir for c in "\n\r\0"):
-        raise InputError(f"--models-dir '{models_dir}': a directory path without ':' or newlines")
+    if not models_dir or ":" in models_dir or has_control_chars(models_dir):
+        raise InputError(f"--models-dir {models_dir!r}: a directory path without ':' or control characters")

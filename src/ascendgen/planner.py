@@ -276,7 +276,9 @@ def plan_deployment(
     image: ImageChoice,
     options: PlanOptions,
 ) -> Plan:
-    util = options.gpu_memory_utilization or image.spec.gpu_memory_utilization_default
+    util = options.gpu_memory_utilization
+    if util is None:
+        util = image.spec.gpu_memory_utilization_default
     if not 0 < util <= 1:
         raise PlanError(f"--gpu-memory-utilization {util} must be above 0 and at most 1")
     if model.dtype not in platform.dtypes:

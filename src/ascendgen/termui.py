@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.theme import Theme
 
+from ascendgen.textutil import one_line
+
 THEME = Theme(
     {
         "primary": "bold cyan",
@@ -31,11 +33,11 @@ def print_json(data: Any) -> None:
 
 
 def error(message: str) -> None:
-    err.print(f"[error]error:[/] {_escape(message)}")
+    err.print(f"[error]error:[/] {_escape(one_line(message))}")
 
 
 def warning(message: str) -> None:
-    err.print(f"[warning]warning:[/] {_escape(message)}")
+    err.print(f"[warning]warning:[/] {_escape(one_line(message))}")
 
 
 def success(message: str) -> None:
