@@ -129,7 +129,7 @@ def test_check_without_a_recipe(run: Run, tmp_path: Path) -> None:
 def test_pre_commit_hook_and_ci_example_run_check(run: Run) -> None:
     (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     assert hook["entry"] == "ascendgen check" and hook["pass_filenames"] is True
-    examples = sorted(str(p) for p in (REPO / "examples").glob("*/compose.yml"))
+    examples = sorted(str(p) for p in (REPO / "examples").glob("**/compose.yml"))
     assert all(re.search(hook["files"], path) for path in examples)
     # what pre-commit runs: the entry with the staged file names appended
     assert run(*shlex.split(hook["entry"])[1:], *examples).exit_code == 0

@@ -54,7 +54,7 @@ def seed_service(name: str) -> dict[str, Any]:
     return service
 
 
-@pytest.mark.parametrize("example", sorted(p.parent.name for p in EXAMPLES.glob("*/compose.yml")))
+@pytest.mark.parametrize("example", sorted(str(p.relative_to(EXAMPLES)) for p in EXAMPLES.glob("**/compose.yml")))
 def test_example_is_what_ascendgen_writes_today(example: str, run: Callable[..., Result]) -> None:
     """`ascendgen check` re-renders the file from the recipe in its header, byte for byte."""
     result = run("check", str(EXAMPLES / example))
@@ -89,5 +89,6 @@ def test_every_seed_deployment_has_an_example() -> None:
 
 def test_examples_readme_lists_every_example() -> None:
     readme = (EXAMPLES / "README.md").read_text()
-    for compose in EXAMPLES.glob("*/compose.yml"):
-        assert f"{compose.parent.name}/" in readme
+    for compose in EXAMPLES.glob("**/compose.yml"):
+        top = compose.relative_to(EXAMPLES).parts[0]
+        assert f"{top}/" in readme
