@@ -109,8 +109,13 @@ def test_head_serves_the_seed_command(example: str, section: str) -> None:
 @pytest.mark.parametrize(("example", "section"), LAYOUTS)
 def test_nodes_have_the_seed_environment_and_ray_addresses(example: str, section: str) -> None:
     exports = seed_exports("ray, head")
-    assert set(exports) == {"HCCL_IF_IP", "GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME",
-                            "RAY_EXPERIMENTAL_NOSET_ASCEND_RT_VISIBLE_DEVICES", "ASCEND_RT_VISIBLE_DEVICES"}  # fmt: skip
+    assert set(exports) == {
+        "HCCL_IF_IP",
+        "GLOO_SOCKET_IFNAME",
+        "TP_SOCKET_IFNAME",
+        "RAY_EXPERIMENTAL_NOSET_ASCEND_RT_VISIBLE_DEVICES",
+        "ASCEND_RT_VISIBLE_DEVICES",
+    }
     for directory, address in (("head", HEAD), ("worker-1", WORKER)):
         (service,) = services(EXAMPLES / example / directory / "compose.yml").values()
         env = service["environment"]
