@@ -269,3 +269,37 @@ def test_hostile_served_name_reaches_the_engine_exactly(run: Run, deploy: Deploy
     assert up(run, d, "--timeout", "60").exit_code == 0
     status = json.loads(run("status", str(d.directory), "--json").stdout)
     assert status[0]["ready"] is True and status[0]["model"] == 'qwen $HOME "x" #1'
+
+
+def test_two_instances_in_one_compose_file(
+    run: Run, tmp_path: Path, fake_host: FakeHost, hardware_file: Path, standin_image: str
+) -> None:
+    from deployment import free_port
+
+    out = tmp_path / "two"
+    first_port = free_port()
+    planned = run(
+        "plan", "Qwen3-8B", "Qwen2.5-7B-Instruct", "--server", "fake-a2", "--hardware", str(hardware_file),
+        "--image", standin_image, "--models-dir", str(fake_host.models), "--port", str(first_port),
+        "--out", str(out),
+    )  # fmt: skip
+    assert planned.exit_code == 0, planned.stderr
+    try:
+        # one service first, then the whole file: only the missing one starts
+        one = run("up", str(out), "--service", "vllm-qwen3-8b", "--timeout", "60")
+        assert one.exit_code == 0, one.stderr
+        both = run("up", str(out), "--timeout", "60")
+        assert both.exit_code == 0, both.stderr
+        assert "started: vllm-qwen2-5-7b-instruct" in both.stderr
+        assert "unchanged, already running: vllm-qwen3-8b" in both.stderr
+
+        rows = json.loads(run("status", str(out), "--json").stdout)
+        assert {r["service"]: r["npus"] for r in rows} == {"vllm-qwen2-5-7b-instruct": [1], "vllm-qwen3-8b": [0]}
+        assert all(r["ready"] for r in rows)
+        assert sorted(r["port"] for r in rows) == [first_port, first_port + 1]
+        smoke = run("smoke", str(out))
+        assert smoke.exit_code == 0 and "Qwen/Qwen3-8B" in smoke.stdout and "Qwen/Qwen2.5-7B-Instruct" in smoke.stdout
+        assert run("down", str(out)).exit_code == 0
+        assert json.loads(run("status", str(out), "--json").stdout)[0]["state"] == "missing"
+    finally:
+        subprocess.run(["docker", "compose", "down", "--timeout", "2"], cwd=out, capture_output=True)
