@@ -1,0 +1,107 @@
+"""One model over several servers: layouts, memory per rank (derived by hand), refusals, node files.
+
+Hand arithmetic uses the same spelled-out 910B4 constants as tests/test_planner.py (29.49 GiB visible,
+util 0.9 -> 26.541 GiB usable; activation 1.0 + 1.5 for a vision model; runtime 0.5 + 0.25 per HCCL group).
+Qwen3-VL-30B-A3B-Instruct (config.json): 48 layers, 32 heads, 4 KV heads, head_dim 128, 31.1 B params."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import yaml
+from test_planner import A2, B4, IMAGE, SERVER, model
+
+from ascendgen.cluster import layout_sizes, parse_node
+from ascendgen.errors import InputError, PlanError
+from ascendgen.planner import PlanOptions, plan_deployment
+
+from helpers import Result
+
+Run = Callable[..., Result]
+NODES = ["--node", "192.168.0.147:enp1s0", "--node", "192.168.0.35:enp1s0"]
+
+
+def cluster_plan(tp: int, pp: int, expert_parallel: bool):  # type: ignore[no-untyped-def]
+    vl = model("Qwen3-VL-30B-A3B-Instruct")
+    options = PlanOptions(nodes=2, tp=tp, pp=pp, expert_parallel=expert_parallel)
+    return plan_deployment(vl, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=options)
+
+
+def test_tp8_pp2_memory_per_rank() -> None:
+    # weights 31.1e9 x 2 B = 57.92826 GiB over TP 8 x PP 2 = 16 ranks: 3.62052 GiB each
+    # runtime: 0.5 + TP group 0.25 + PP group 0.25 = 1.0 (no EP: PP and EP do not start together)
+    # KV = 26.541 - 3.62052 - 2.5 - 1.0 = 19.42048 GiB
+    # per token a rank holds 48 / 2 = 24 layers x max(1, 4 // 8) = 1 KV head: 2 x 24 x 1 x 128 x 2 = 12,288 B
+    # 19.42048 x 2**30 / (12,288 x 128) = 13,257.x blocks -> 1,696,896 tokens
+    p = cluster_plan(8, 2, False)
+    assert (p.tensor_parallel_size, p.pipeline_parallel_size, p.nodes) == (8, 2, 2)
+    assert p.memory.weights_gib == pytest.approx(3.62052, abs=1e-4)
+    assert p.memory.runtime_gib == pytest.approx(1.0)
+    assert p.kv_bytes_per_token == 12_288
+    assert p.kv_cache_tokens == 1_696_896
+    assert p.npus == tuple(range(8))  # every NPU of each node
+    assert "--enable-expert-parallel" not in p.serve_args
+    assert p.serve_args[p.serve_args.index("--pipeline-parallel-size") + 1] == "2"
+    assert p.serve_args[p.serve_args.index("--distributed-executor-backend") + 1] == "ray"
+
+
+def test_tp16_and_ep_differ_by_the_ep_group() -> None:
+    # TP 16: runtime 0.5 + 0.25 = 0.75; KV = 26.541 - 3.62052 - 2.5 - 0.75 = 19.67048 GiB
+    # per token: 48 layers x 1 KV head (4 replicated over 16): 24,576 B -> 6,714 blocks -> 859,392 tokens
+    tp = cluster_plan(16, 1, False)
+    assert tp.kv_bytes_per_token == 24_576 and tp.kv_cache_tokens == 859_392
+    # TP 16 + EP: one more HCCL group, 1.0 runtime: 19.42048 GiB -> 6,628 blocks -> 848,384 tokens
+    ep = cluster_plan(16, 1, True)
+    assert ep.kv_cache_tokens == 848_384
+    assert "--enable-expert-parallel" in ep.serve_args
+
+
+def test_layouts() -> None:
+    assert layout_sizes("tp", 2, 8) == (16, 1, False)
+    assert layout_sizes("tp-pp", 2, 8) == (8, 2, False)
+    assert layout_sizes("ep", 4, 8) == (32, 1, True)
+    with pytest.raises(InputError, match="pipeline parallel together with expert parallel does not start"):
+        layout_sizes("tp-pp-ep", 2, 8)
+    with pytest.raises(InputError, match="one of tp, tp-pp, ep"):
+        layout_sizes("dp", 2, 8)
+
+
+def test_pp_with_ep_in_the_catalog_is_refused() -> None:
+    with pytest.raises(PlanError, match="pipeline parallel together with expert parallel"):
+        cluster_plan(8, 2, None)  # None: keep the catalog's --enable-expert-parallel
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("192.168.0.1", "expected ADDRESS:INTERFACE"), ("host:eth0", "not an IP address"),
+     ("10.0.0.1:eth 0", "not a network interface"), (":eth0", "expected ADDRESS:INTERFACE")],
+)  # fmt: skip
+def test_bad_node(text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse_node(text)
+    assert parse_node("[fe80::1]:eth0").address == "fe80::1"
+
+
+def test_cli_writes_one_file_per_node_and_check_reads_them(run: Run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = run("plan", "Qwen3-235B-A22B", *NODES, "--npu-type", "910B3", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    assert "fits on one" not in result.stdout  # 437.7 GiB of weights need both servers
+    head = yaml.safe_load((tmp_path / "head" / "compose.yml").read_text())
+    worker = yaml.safe_load((tmp_path / "worker-1" / "compose.yml").read_text())
+    assert list(head["services"]) == ["vllm-qwen3-235b-a22b"]
+    assert list(worker["services"]) == ["vllm-qwen3-235b-a22b-worker"]
+    assert "healthcheck" in head["services"]["vllm-qwen3-235b-a22b"]
+    assert run("check", str(tmp_path / "head"), str(tmp_path / "worker-1")).exit_code == 0
+
+
+def test_cli_refusals(run: Run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    one_node = run("plan", "Qwen3-8B", "--node", "10.0.0.1:eth0", "--dry-run")
+    assert one_node.exit_code == 2 and "two or more --node" in one_node.stderr
+    dense_ep = run("plan", "Qwen3-32B", *NODES, "--layout", "ep", "--dry-run")
+    assert dense_ep.exit_code == 2 and "--layout ep is for MoE models" in dense_ep.stderr
+    with_tp = run("plan", "Qwen3-32B", *NODES, "--tp", "8", "--dry-run")
+    assert with_tp.exit_code == 2 and "drop --tp/--npus" in with_tp.stderr
+    same = run("plan", "Qwen3-32B", "--node", "10.0.0.1:eth0", "--node", "10.0.0.1:eth1", "--dry-run")
+    assert same.exit_code == 2 and "its own address" in same.stderr
+    assert list(tmp_path.iterdir()) == []
