@@ -127,7 +127,7 @@ def test_user_catalog_merges_over_builtin(write: Write) -> None:
             "models:\n  - name: New\n    hub_id: a/b\n",
             r"mine\.yaml:2: model 'New': \w+: required field is missing",
         ),
-        ("models:\n  - name: [unclosed\n", r"mine\.yaml: line \d+: malformed YAML"),
+        ("models:\n  - name: [unclosed\n", r"mine\.yaml:\d+: malformed YAML"),
         ("model:\n  - name: x\n", r"mine\.yaml:1: unknown top-level key 'model' \(did you mean 'models'\?\)"),
         ("models:\n  - hub_id: a/b\n", r"mine\.yaml:2: models\[0\]: each entry needs a 'name'"),
         ("models:\n  - name: A\n  - name: a\n", r"mine\.yaml:3: model 'a' is listed twice"),

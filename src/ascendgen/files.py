@@ -39,9 +39,12 @@ def write_compose(
     for target in targets:
         _refuse_to_lose(target, force)
     for target, text in targets.items():
-        write_atomically(target, text)
-        if secrets:
-            write_env_values(target.parent, secrets)
+        try:
+            write_atomically(target, text)
+            if secrets:
+                write_env_values(target.parent, secrets)
+        except OSError as exc:
+            raise InputError(f"--out {out_dir}: cannot write {target} ({exc.strerror or exc})") from None
     return list(targets)
 
 
@@ -56,6 +59,9 @@ def render_files(plans: Sequence[Plan], request: PlanRequest, out_dir: Path) -> 
 def _refuse_to_lose(target: Path, force: bool) -> None:
     if target.is_dir():
         raise InputError(f"{target} is a directory")
+    for parent in target.parents:
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"--out: {parent} is a file, not a directory")
     if not target.exists() or force:
         return
     existing = read_generated(target.read_text(encoding="utf-8", errors="replace"))

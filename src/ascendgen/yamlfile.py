@@ -76,13 +76,24 @@ def _read_cached(path: Path, mtime_ns: int, size: int) -> tuple[Any, _Located]:
         node = loader.get_single_node()
         data = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CatalogError(f"{path}:{where}: malformed YAML: {problem}") from None
+        raise CatalogError(f"{path}:{_error_line(exc, text)}: malformed YAML: {_problem(exc)}") from None
     finally:
         loader.dispose()
     return data, _Located(node)
+
+
+def _error_line(exc: yaml.YAMLError, text: str) -> int:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        return int(mark.line) + 1
+    position = getattr(exc, "position", None)  # the reader's errors (bad characters) carry an offset
+    return text[: int(position)].count("\n") + 1 if isinstance(position, int) else 1
+
+
+def _problem(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"character {exc.character!r} is not allowed in YAML"
+    return str(getattr(exc, "problem", None) or str(exc).splitlines()[0])
 
 
 def validate_entry(
