@@ -24,6 +24,7 @@ __all__ = [
     "NpuProcess",
     "make_fake_npu_host",
     "render_npu_smi_info",
+    "write_hardware_file",
     "write_model",
 ]
 
@@ -234,6 +235,22 @@ def make_fake_npu_host(
     for name, config in (models if models is not None else {"Qwen/Qwen3-8B": QWEN3_8B_CONFIG}).items():
         write_model(model_dir, name, config)
     return host
+
+
+def write_hardware_file(path: Path, host: FakeHost, *, server: str = "fake-a2") -> Path:
+    """An ascendgen hardware file (`--hardware`) with a server profile whose device and driver paths live
+    under the fake host: an 8-NPU Atlas 800I A2 made of mknod devices."""
+    path.write_text(
+        f"servers:\n"
+        f"  - name: {server}\n"
+        f"    description: an Atlas 800I A2 made of mknod devices under a temporary directory\n"
+        f"    npu_type: {host.npu_name}\n"
+        f"    npu_count: {host.npus}\n"
+        f"    groups: [[0, 1, 2, 3], [4, 5, 6, 7]]\n"
+        f"    host_root: {host.root}\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 def write_model(models_dir: Path, name: str, config: dict[str, Any]) -> Path:

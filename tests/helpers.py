@@ -20,3 +20,27 @@ class Result:
 
     def json(self) -> Any:
         return json.loads(self.stdout)
+
+
+# A made-up two-layer model with every required catalog field: for user catalogs in tests.
+TINY_MODEL_ENTRY = """\
+  - name: {name}
+    hub_id: me/{name_lower}
+    architecture: Qwen3ForCausalLM
+    kind: dense
+    attention: gqa
+    num_layers: 2
+    hidden_size: 64
+    num_attention_heads: 4
+    num_key_value_heads: 2
+    head_dim: 16
+    vocab_size: 1000
+    params_b: 0.01
+    dtype: bfloat16
+    max_position_embeddings: 4096
+    source: https://example.invalid/config.json
+"""
+
+
+def tiny_model_entry(name: str) -> str:
+    return TINY_MODEL_ENTRY.format(name=name, name_lower=name.lower())

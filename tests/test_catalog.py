@@ -11,6 +11,8 @@ import pytest
 from ascendgen.catalog import load_catalog
 from ascendgen.errors import CatalogError, InputError
 
+from helpers import tiny_model_entry
+
 SEED_MODELS = [
     "Qwen3-8B",
     "Qwen3-30B-A3B",
@@ -83,29 +85,7 @@ def test_unknown_model_suggests_a_close_name() -> None:
 
 
 def test_user_catalog_merges_over_builtin(write: Write) -> None:
-    user = write(
-        "mine.yaml",
-        """
-        models:
-          - name: Qwen3-8B
-            served_name: qwen3
-          - name: My-Model
-            hub_id: me/my-model
-            architecture: Qwen3ForCausalLM
-            kind: dense
-            attention: gqa
-            num_layers: 2
-            hidden_size: 64
-            num_attention_heads: 4
-            num_key_value_heads: 2
-            head_dim: 16
-            vocab_size: 1000
-            params_b: 0.01
-            dtype: bfloat16
-            max_position_embeddings: 4096
-            source: https://example.invalid/config.json
-        """,
-    )
+    user = write("mine.yaml", "models:\n  - name: Qwen3-8B\n    served_name: qwen3\n" + tiny_model_entry("My-Model"))
     catalog = load_catalog([user])
     assert catalog.get("Qwen3-8B").served_model_name == "qwen3"
     assert catalog.get("Qwen3-8B").num_layers == 36  # the rest of the built-in entry stays

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, Result
+from helpers import REPO, Result, tiny_model_entry
 
 Run = Callable[..., Result]
 Write = Callable[[str, str], Path]
@@ -56,30 +56,8 @@ def test_catalog_change_is_drift(run: Run, write: Write, tmp_path: Path) -> None
 def test_unrelated_catalog_change_changes_no_bytes(run: Run, write: Write, tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     run("plan", "Qwen3-8B", "--out", str(plain))
-    extra = write(
-        "extra.yaml",
-        """
-        # another model, and a field of Qwen3-8B set to the value it already has
-        models:
-          - name: Qwen3-8B
-            num_layers: 36
-          - name: Tiny
-            hub_id: me/tiny
-            architecture: Qwen3ForCausalLM
-            kind: dense
-            attention: gqa
-            num_layers: 2
-            hidden_size: 64
-            num_attention_heads: 4
-            num_key_value_heads: 2
-            head_dim: 16
-            vocab_size: 1000
-            params_b: 0.01
-            dtype: bfloat16
-            max_position_embeddings: 4096
-            source: https://example.invalid/config.json
-        """,
-    )
+    # another model, and a field of Qwen3-8B set to the value it already has
+    extra = write("extra.yaml", "models:\n  - name: Qwen3-8B\n    num_layers: 36\n" + tiny_model_entry("Tiny"))
     with_extra = tmp_path / "with-extra"
     run("plan", "Qwen3-8B", "--catalog", str(extra), "--out", str(with_extra))
     body = (plain / "compose.yml").read_text().split("services:", 1)[1]

@@ -4,7 +4,6 @@ the engine rows run in tests/e2e/test_doctor.py against a real engine."""
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from ascendgen.doctor import (
 )
 from ascendgen.hardware import Platform, ServerProfile, load_hardware
 
-from fakehost import QWEN3_8B_CONFIG, FakeHost, NpuProcess, make_fake_npu_host, write_model
+from fakehost import QWEN3_8B_CONFIG, FakeHost, NpuProcess, make_fake_npu_host, write_hardware_file, write_model
 from helpers import Result
 
 Run = Callable[..., Result]
@@ -35,20 +34,7 @@ def host(tmp_path: Path) -> FakeHost:
 
 @pytest.fixture
 def hardware_file(tmp_path: Path, host: FakeHost) -> Path:
-    path = tmp_path / "fake-hardware.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""\
-            servers:
-              - name: fake-a2
-                npu_type: 910B4
-                npu_count: 8
-                host_root: {host.root}
-            """
-        ),
-        encoding="utf-8",
-    )
-    return path
+    return write_hardware_file(tmp_path / "fake-hardware.yaml", host)
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ rather than skip, so CI cannot pass without them."""
 from __future__ import annotations
 
 import subprocess
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from deployment import Deployment, free_port
-from fakehost import QWEN2_5_7B_INSTRUCT_CONFIG, QWEN3_8B_CONFIG, FakeHost, make_fake_npu_host
+from fakehost import QWEN2_5_7B_INSTRUCT_CONFIG, QWEN3_8B_CONFIG, FakeHost, make_fake_npu_host, write_hardware_file
 from helpers import Result
 from standin.build import build_standin_image
 
@@ -53,21 +52,7 @@ def fake_host(tmp_path: Path) -> FakeHost:
 @pytest.fixture
 def hardware_file(tmp_path: Path, fake_host: FakeHost) -> Path:
     """A server profile whose device and driver paths live under the fake host (tests only)."""
-    path = tmp_path / "fake-hardware.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""\
-            servers:
-              - name: fake-a2
-                description: an Atlas 800I A2 made of mknod devices under a temporary directory
-                npu_type: 910B4
-                npu_count: 8
-                groups: [[0, 1, 2, 3], [4, 5, 6, 7]]
-                host_root: {fake_host.root}
-            """
-        )
-    )
-    return path
+    return write_hardware_file(tmp_path / "fake-hardware.yaml", fake_host)
 
 
 @pytest.fixture

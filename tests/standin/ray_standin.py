@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--node-ip-address")
     parser.add_argument("--block", action="store_true")
     parser.add_argument("--disable-usage-stats", action="store_true")
-    args, unknown = parser.parse_known_args(argv[1:])
+    args, _ = parser.parse_known_args(argv[1:])  # other ray flags do not matter here
     if args.head:
         # a listening socket stands in for the GCS, so that workers can reach the head
         server = socket.socket()
