@@ -35,7 +35,7 @@ def cold_plan(runs: int) -> tuple[float, float]:
 
 
 def whole_catalog() -> tuple[float, int]:
-    from ascendgen.api import PlanRequest, make_plan
+    from ascendgen.api import Instance, PlanRequest, make_plans
     from ascendgen.catalog import load_catalog
     from ascendgen.errors import PlanError
     from ascendgen.render import render_compose
@@ -45,12 +45,12 @@ def whole_catalog() -> tuple[float, int]:
     rendered = 0
     for npu_type in ("910B4", "910B3", "910C"):
         for name in names:
-            request = PlanRequest(model=name, npu_type=npu_type)
+            request = PlanRequest(instances=(Instance(model=name),), npu_type=npu_type)
             try:
-                plan = make_plan(request)
+                plans = make_plans(request)
             except PlanError:
                 continue  # too big for one server of this type
-            render_compose([plan], regenerate=request.command())
+            render_compose(plans, regenerate=request.command())
             rendered += 1
     return time.perf_counter() - started, rendered
 

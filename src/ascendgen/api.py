@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from ascendgen.catalog import Catalog, ModelSpec, load_catalog
@@ -105,13 +105,6 @@ def _relative(path: str, base: Path | None) -> str:
     if base is None:
         return path
     return os.path.relpath(Path(path).resolve(), base.resolve())
-
-
-def single(model: str, **options: object) -> PlanRequest:
-    """A request for one model; `options` are Instance fields and PlanRequest fields by name."""
-    instance_fields = {k: v for k, v in options.items() if k in Instance.__dataclass_fields__}
-    shared = {k: v for k, v in options.items() if k not in instance_fields}
-    return PlanRequest(instances=(Instance(model=model, **instance_fields),), **shared)  # type: ignore[arg-type]
 
 
 def load_catalog_for(request: PlanRequest) -> Catalog:
@@ -213,11 +206,6 @@ def _plan_cluster(request: PlanRequest, plan_one: Callable[..., Plan], npus_per_
     tp, pp, expert_parallel = layout_sizes(request.layout or "tp", len(request.nodes), npus_per_node)
     return plan_one(instance, None, instance.port or request.first_port, nodes=len(request.nodes), tp=tp, pp=pp,
                     expert_parallel=expert_parallel)  # fmt: skip
-
-
-def make_plan(request: PlanRequest) -> Plan:
-    (plan,) = make_plans(replace(request, instances=request.instances[:1]))
-    return plan
 
 
 def _with_served_name(model: ModelSpec, served_name: str | None) -> ModelSpec:

@@ -26,7 +26,7 @@ from ascendgen.runtime import (
     remove_containers,
     wait_until_ready,
 )
-from ascendgen.views import progress_table, smoke_table, status_json, status_table
+from ascendgen.views import progress_table, smoke_table, status_rows, status_table
 
 DEFAULT_TIMEOUT_S = 1800  # large models take many minutes to load
 
@@ -154,7 +154,7 @@ def status(
     states = container_states(_engine(), model, services)
     ready = {s.name: is_ready(s, states[s.name]) for s in services}
     if as_json:
-        termui.print_json(status_json(services, states, ready))
+        termui.print_json(status_rows(services, states, ready))
     else:
         termui.out.print(status_table(services, states, ready))
 

@@ -186,12 +186,6 @@ def status_rows(
     return rows
 
 
-def status_json(
-    services: list[ServiceConfig], states: dict[str, ContainerState], ready: dict[str, bool]
-) -> list[dict[str, Any]]:
-    return status_rows(services, states, ready)
-
-
 def status_table(services: list[ServiceConfig], states: dict[str, ContainerState], ready: dict[str, bool]) -> Table:
     table = Table(title="ascendgen status", title_justify="left")
     for column in ("Service", "State", "Health", "Port", "NPUs", "Model", "Uptime", "Ready"):
