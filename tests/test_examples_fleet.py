@@ -141,3 +141,13 @@ def test_pipeline_with_expert_parallel_is_refused(run) -> None:  # type: ignore[
                  "--layout", "tp-pp-ep", "--dry-run")  # fmt: skip
     assert result.exit_code == 2
     assert "pipeline parallel together with expert parallel does not start" in result.stderr
+
+
+def test_single_node_tp8_ep_matches_the_seed() -> None:
+    (service,) = services(EXAMPLES / "qwen3-vl-30b-a3b-tp8" / "compose.yml").values()
+    assert service["command"][0] == "serve"
+    ours = flags(service["command"][2:])
+    assert ours.pop("--port") == "8000"
+    expected = {k: v for k, v in seed_serve_flags("single node TP 8 + EP").items() if k not in NOT_WRITTEN}
+    assert ours == expected  # TP 8, expert parallel, qwen3-vl, 32768
+    assert len([d for d in service["devices"] if re.fullmatch(r"/dev/davinci\d+", d)]) == 8
