@@ -20,6 +20,7 @@ from ascendgen.errors import AscendgenError, ExitCode, InputError
 from ascendgen.files import check_compose, render_plan_recipe, write_compose
 from ascendgen.npuset import parse_npus
 from ascendgen.planner import API_KEY_ENV, DEFAULT_PORT
+from ascendgen.textutil import has_control_chars
 from ascendgen.views import catalog_table, instances_table, model_json, plan_table
 
 app = typer.Typer(
@@ -184,6 +185,9 @@ def build_request(
     hardware: list[Path] | None,
 ) -> PlanRequest:
     """The plan command's flags as a PlanRequest (also how `check` reads a recipe back)."""
+    for path in [*(catalog or ()), *(hardware or ()), *([file] if file else [])]:
+        if has_control_chars(str(path)):
+            raise InputError(f"{str(path)!r}: a file path with control characters cannot be recorded in the recipe")
     if file is not None:
         if models:
             raise InputError("give models on the command line or a deployment file (-f), not both")

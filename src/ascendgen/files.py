@@ -36,15 +36,15 @@ def write_compose(
     0600, git-ignored) unless that would lose a hand edit. Nothing is written when any file is refused."""
     files = render_files(plans, request, out_dir)
     targets = {(out_dir / directory / COMPOSE_FILE): text for directory, text in files.items()}
-    for target in targets:
-        _refuse_to_lose(target, force)
-    for target, text in targets.items():
-        try:
+    try:
+        for target in targets:
+            _refuse_to_lose(target, force)
+        for target, text in targets.items():
             write_atomically(target, text)
             if secrets:
                 write_env_values(target.parent, secrets)
-        except OSError as exc:
-            raise InputError(f"--out {out_dir}: cannot write {target} ({exc.strerror or exc})") from None
+    except OSError as exc:  # a name too long, no permission, a read-only file system...
+        raise InputError(f"--out {out_dir}: cannot write there ({exc.strerror or exc})") from None
     return list(targets)
 
 

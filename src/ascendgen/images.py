@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ascendgen.errors import InputError
 from ascendgen.resources import data_file
+from ascendgen.textutil import has_control_chars
 from ascendgen.yamlfile import load_merged_sections
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -81,8 +82,8 @@ def choose_image(
         stable = [i for i in usable if i.stable]
         spec = (stable or usable)[-1]
         return ImageChoice(reference=f"{REPOSITORY}:{spec.tag}{suffix}", spec=spec)
-    if any(c.isspace() for c in requested) or not requested.strip():
-        raise InputError(f"--image '{requested}': an image reference has no spaces")
+    if any(c.isspace() for c in requested) or not requested.strip() or has_control_chars(requested):
+        raise InputError(f"--image {requested!r}: an image reference has no spaces or control characters")
     if ":" not in requested.rsplit("/", 1)[-1] and "/" not in requested:
         reference = f"{REPOSITORY}:{requested}"  # a bare tag such as v0.9.2rc1
     else:

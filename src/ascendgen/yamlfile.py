@@ -25,28 +25,24 @@ class _Located:
 
     def key_line(self, key: str) -> int | None:
         """The line of a top-level key itself."""
-        if isinstance(self._root, yaml.MappingNode):
-            for k, _ in self._root.value:
-                if k.value == key:
-                    return int(k.start_mark.line) + 1
-        return None
+        return self.line_of([key])
 
     def line_of(self, path: Sequence[str | int]) -> int | None:
+        """The line of the item at `path`: for a mapping key, the key's own line (where `kind:` is written,
+        even when its value starts below it); for a list item, the item's first line."""
         node = self._root
-        line = None if node is None else node.start_mark.line + 1
+        line = None if node is None else int(node.start_mark.line) + 1
         for key in path:
             if isinstance(node, yaml.MappingNode):
-                match = next((v for k, v in node.value if k.value == key), None)
-                if match is None:
-                    # the key itself may be the problem (an unknown field): point at the key
-                    keyed = next((k for k, _ in node.value if k.value == key), None)
-                    return keyed.start_mark.line + 1 if keyed else line
-                node = match
+                pair = next(((k, v) for k, v in node.value if k.value == key), None)
+                if pair is None:
+                    return line
+                line, node = int(pair[0].start_mark.line) + 1, pair[1]
             elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
                 node = node.value[key]
+                line = int(node.start_mark.line) + 1
             else:
                 return line
-            line = node.start_mark.line + 1
         return line
 
 
