@@ -31,3 +31,8 @@ def test_parse_npus_refuses(text: str) -> None:
 def test_format_npus(indices: tuple[int, ...], text: str) -> None:
     assert format_npus(indices) == text
     assert parse_npus(text) == indices
+
+
+def test_only_ascii_digits() -> None:
+    with pytest.raises(InputError):
+        parse_npus("٣")  # an Arabic-Indic three

@@ -6,7 +6,7 @@ import re
 
 from ascendgen.errors import InputError
 
-_PART = re.compile(r"^(\d{1,4})(?:-(\d{1,4}))?$")
+_PART = re.compile(r"^([0-9]{1,4})(?:-([0-9]{1,4}))?$")  # ASCII digits only
 
 
 def parse_npus(text: str) -> tuple[int, ...]:
