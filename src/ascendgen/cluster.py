@@ -90,7 +90,7 @@ def render_cluster(plan: Plan, nodes: tuple[Node, ...], regenerate: str) -> dict
 
 
 def _node_service(plan: Plan, nodes: tuple[Node, ...], index: int) -> Service:
-    base = build_service(plan)
+    base = build_service(plan, multinode=True)
     node, head = nodes[index], nodes[0]
     visible = ",".join(str(i) for i in plan.npus)  # device numbers inside the container are the host's
     environment = (
@@ -102,11 +102,6 @@ def _node_service(plan: Plan, nodes: tuple[Node, ...], index: int) -> Service:
         ("RAY_EXPERIMENTAL_NOSET_ASCEND_RT_VISIBLE_DEVICES", "1"),
         ("ASCEND_RT_VISIBLE_DEVICES", visible),
     )
-    volumes = (
-        *base.volumes[: len(plan.platform.driver_mounts)],
-        *(plan.server.mount(m, suffix=":ro") for m in plan.platform.multinode_mounts),
-        *base.volumes[len(plan.platform.driver_mounts) :],
-    )
     ray = ["ray", "start", "--disable-usage-stats", f"--node-ip-address={node.address}"]
     if index == 0:
         lines = [
@@ -117,7 +112,6 @@ def _node_service(plan: Plan, nodes: tuple[Node, ...], index: int) -> Service:
         return replace(
             base,
             environment=environment,
-            volumes=volumes,
             entrypoint=("sh", "-c"),
             shell_lines=tuple(lines),
             labels=(*base.labels, (f"{LABEL_PREFIX}.role", "head")),
@@ -129,7 +123,6 @@ def _node_service(plan: Plan, nodes: tuple[Node, ...], index: int) -> Service:
         name=name,
         container_name=name,
         environment=environment,
-        volumes=volumes,
         entrypoint=("ray",),
         command_lines=(("start", "--block", "--disable-usage-stats"),
                        (f"--address={head.address}:{RAY_PORT}",), (f"--node-ip-address={node.address}",)),

@@ -37,7 +37,7 @@ from ascendgen.api import resolve_server
 from ascendgen.envfile import ENV_FILE, EnvRef, write_env_values
 from ascendgen.errors import AscendgenError, InputError
 from ascendgen.files import OVERRIDE_HINT
-from ascendgen.hardware import Hardware, Platform, ServerProfile
+from ascendgen.hardware import Hardware, Platform, ServerProfile, npu_mounts
 from ascendgen.npuset import format_npus
 from ascendgen.render import COMPOSE_FILE, _environment, header_lines, read_generated, with_header, write_atomically
 
@@ -251,15 +251,6 @@ def _npu_host(hardware: Hardware, server: str | None, npus: tuple[int, ...] | No
     return _NpuHost(profile, npu_type.name, platform, _npus_on(profile, npus))
 
 
-def _npu_mounts(host: _NpuHost) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    platform = host.platform
-    npu_devices = [platform.npu_device.format(index=i) for i in host.npus]
-    devices = tuple(host.profile.mount(d) for d in (*platform.control_devices, *npu_devices))
-    # read-only: the container has no reason to write to the host's driver (seed 000 mounts them read-write)
-    driver = tuple(host.profile.mount(m, suffix=":ro") for m in platform.driver_mounts)
-    return devices, driver
-
-
 def _shared_volumes(models_dir: str) -> tuple[str, ...]:
     return (f"{models_dir}:{MODELS_TARGET}", f"{DATA_VOLUME}:{DATA_DIR}")
 
@@ -287,7 +278,7 @@ def build_server(request: ServerRequest, hardware: Hardware) -> GpustackService:
             summary=f"GPUStack management server without a worker (CPU image, no NPUs), port {request.port}",
         )
     host = _npu_host(hardware, request.server, request.npus)
-    devices, driver = _npu_mounts(host)
+    devices, driver = npu_mounts(host.profile, host.platform, host.npus)
     return GpustackService(
         role="server",
         name=CONTAINER_NAME,
@@ -310,7 +301,7 @@ def build_worker(request: WorkerRequest, hardware: Hardware) -> GpustackService:
     _check_common(request.image_tag, request.models_dir)
     server_url = check_server_url(request.server_url)
     host = _npu_host(hardware, request.server, request.npus)
-    devices, driver = _npu_mounts(host)
+    devices, driver = npu_mounts(host.profile, host.platform, host.npus)
     return GpustackService(
         role="worker",
         name=CONTAINER_NAME,

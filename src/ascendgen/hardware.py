@@ -96,6 +96,18 @@ class ServerProfile(BaseModel):
         return self
 
 
+def npu_mounts(
+    server: ServerProfile, platform: Platform, npus: tuple[int, ...], *, multinode: bool = False
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The compose `devices` (control devices, then one davinciN per NPU) and the read-only driver
+    `volumes` a container needs to use these NPUs; `multinode` adds what HCCL over RoCE needs."""
+    npu_devices = [platform.npu_device.format(index=i) for i in npus]
+    devices = tuple(server.mount(d) for d in (*platform.control_devices, *npu_devices))
+    driver_paths = (*platform.driver_mounts, *(platform.multinode_mounts if multinode else ()))
+    # read-only: the container has no reason to write to the host's driver (the seeds mount it read-write)
+    return devices, tuple(server.mount(m, suffix=":ro") for m in driver_paths)
+
+
 @dataclass(frozen=True)
 class Hardware:
     npu_types: tuple[NpuType, ...]

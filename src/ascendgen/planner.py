@@ -74,10 +74,6 @@ class MemoryPerNpu:
         left = self.usable_gib - self.weights_gib - self.activation_gib - self.runtime_gib
         return max(0.0, left) * self.kv_budget_factor
 
-    @property
-    def weights_fit(self) -> bool:
-        return self.kv_cache_gib > 0
-
 
 @dataclass(frozen=True)
 class Plan:

@@ -19,6 +19,7 @@ import yaml
 from ascendgen import __version__
 from ascendgen.envfile import EnvRef
 from ascendgen.errors import AscendgenError
+from ascendgen.hardware import npu_mounts
 from ascendgen.npuset import format_npus
 from ascendgen.planner import Plan
 from ascendgen.textutil import one_line
@@ -94,12 +95,10 @@ def model_config_label(plan: Plan) -> str:
     return ",".join(f"{key}={value}" for key, value in expected.items())
 
 
-def build_service(plan: Plan, name: str | None = None) -> Service:
-    platform = plan.platform
-    npu_devices = [platform.npu_device.format(index=i) for i in plan.npus]
-    devices = tuple(plan.server.mount(d) for d in (*platform.control_devices, *npu_devices))
+def build_service(plan: Plan, name: str | None = None, *, multinode: bool = False) -> Service:
+    devices, driver = npu_mounts(plan.server, plan.platform, plan.npus, multinode=multinode)
     volumes = (
-        *(plan.server.mount(m, suffix=":ro") for m in platform.driver_mounts),
+        *driver,
         f"{plan.cache_dir}:/root/.cache",
         f"{plan.models_dir}:/models:ro",
     )
