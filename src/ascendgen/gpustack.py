@@ -251,6 +251,33 @@ def _npu_host(hardware: Hardware, server: str | None, npus: tuple[int, ...] | No
     return _NpuHost(profile, npu_type.name, platform, _npus_on(profile, npus))
 
 
+def _npu_service(
+    role: Role,
+    host: _NpuHost,
+    *,
+    image_tag: str,
+    models_dir: str,
+    environment: tuple[tuple[str, EnvRef], ...],
+    command_lines: tuple[tuple[str, ...], ...],
+    summary: str,
+) -> GpustackService:
+    """A GPUStack container that runs a worker on this host's NPUs (the server's built-in one, or a worker)."""
+    devices, driver = npu_mounts(host.profile, host.platform, host.npus)
+    return GpustackService(
+        role=role,
+        name=CONTAINER_NAME,
+        container_name=CONTAINER_NAME,
+        image=f"{IMAGE_REPOSITORY}:{image_tag}{NPU_IMAGE_SUFFIX[host.platform.name]}",
+        ipc_host=True,
+        devices=devices,
+        volumes=(*driver, *_shared_volumes(models_dir)),
+        environment=environment,
+        command_lines=command_lines,
+        data_volume=DATA_VOLUME,
+        summary=summary,
+    )
+
+
 def _shared_volumes(models_dir: str) -> tuple[str, ...]:
     return (f"{models_dir}:{MODELS_TARGET}", f"{DATA_VOLUME}:{DATA_DIR}")
 
@@ -278,18 +305,13 @@ def build_server(request: ServerRequest, hardware: Hardware) -> GpustackService:
             summary=f"GPUStack management server without a worker (CPU image, no NPUs), port {request.port}",
         )
     host = _npu_host(hardware, request.server, request.npus)
-    devices, driver = npu_mounts(host.profile, host.platform, host.npus)
-    return GpustackService(
-        role="server",
-        name=CONTAINER_NAME,
-        container_name=CONTAINER_NAME,
-        image=f"{IMAGE_REPOSITORY}:{request.image_tag}{NPU_IMAGE_SUFFIX[host.platform.name]}",
-        ipc_host=True,
-        devices=devices,
-        volumes=(*driver, *_shared_volumes(request.models_dir)),
+    return _npu_service(
+        "server",
+        host,
+        image_tag=request.image_tag,
+        models_dir=request.models_dir,
         environment=environment,
         command_lines=(port_line,),
-        data_volume=DATA_VOLUME,
         summary=(
             f"GPUStack server with its built-in worker on {host.npu_type} NPUs {format_npus(host.npus)} "
             f"({host.profile.name}), port {request.port}"
@@ -301,19 +323,14 @@ def build_worker(request: WorkerRequest, hardware: Hardware) -> GpustackService:
     _check_common(request.image_tag, request.models_dir)
     server_url = check_server_url(request.server_url)
     host = _npu_host(hardware, request.server, request.npus)
-    devices, driver = npu_mounts(host.profile, host.platform, host.npus)
-    return GpustackService(
-        role="worker",
-        name=CONTAINER_NAME,
-        container_name=CONTAINER_NAME,
-        image=f"{IMAGE_REPOSITORY}:{request.image_tag}{NPU_IMAGE_SUFFIX[host.platform.name]}",
-        ipc_host=True,
-        devices=devices,
-        volumes=(*driver, *_shared_volumes(request.models_dir)),
+    return _npu_service(
+        "worker",
+        host,
+        image_tag=request.image_tag,
+        models_dir=request.models_dir,
         # GPUStack reads GPUSTACK_TOKEN like --token (start.py); the environment keeps it out of `ps` too
         environment=((TOKEN_ENV, EnvRef(TOKEN_ENV)),),
         command_lines=(("--server-url", server_url),),
-        data_volume=DATA_VOLUME,
         summary=(
             f"GPUStack worker on {host.npu_type} NPUs {format_npus(host.npus)} ({host.profile.name}), "
             f"joining {server_url}"
