@@ -16,6 +16,7 @@ from typing import Any
 
 from ascendgen.composefile import ComposeModel, ServiceConfig, compose_available
 from ascendgen.render import LABEL_PREFIX
+from ascendgen.runtime import container_states
 
 # quay.io/ascend/vllm-ascend images are about 15 GB unpacked (seed 003: "镜像大小有 15GB").
 IMAGE_DISK_GIB = 16
@@ -39,7 +40,8 @@ def run_preflight(model: ComposeModel, services: list[ServiceConfig], client: An
     if compose_available() is None:
         report.problems.append("Docker Compose v2 is missing: install the compose plugin (`docker compose version`)")
     if client is not None:
-        report.running = _running_services(client, model.project_name)
+        states = container_states(client, model, services)
+        report.running = {name for name, state in states.items() if state.status == "running"}
     for service in services:
         report.problems += _device_problems(service)
         report.problems += _driver_problems(service)
@@ -161,11 +163,6 @@ def _shared_npus(services: list[ServiceConfig]) -> Iterable[str]:
             if npu in owner:
                 yield f"NPU {npu} is given to both {owner[npu]} and {service.name}: each NPU serves one instance"
             owner[npu] = service.name
-
-
-def _running_services(client: Any, project: str) -> set[str]:
-    containers = client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
-    return {c.labels.get("com.docker.compose.service", "") for c in containers if c.status == "running"}
 
 
 def _npus_held_by_containers(client: Any, project: str, services: list[ServiceConfig]) -> Iterable[str]:
