@@ -3,108 +3,18 @@ Everything here returns data; nothing prints."""
 
 from __future__ import annotations
 
-import os
-import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ascendgen.catalog import Catalog, ModelSpec, load_catalog
-from ascendgen.cluster import Node, layout_sizes
+from ascendgen.cluster import layout_sizes
 from ascendgen.errors import InputError, PlanError
 from ascendgen.hardware import DEFAULT_SERVER, Hardware, ServerProfile, load_hardware
 from ascendgen.images import choose_image, load_images
-from ascendgen.npuset import format_npus
 from ascendgen.placement import NpuNeed, place_instances
 from ascendgen.planner import DEFAULT_PORT, EP_FLAG, Plan, PlanOptions, plan_deployment
+from ascendgen.request import InstanceRequest, PlanRequest
 from ascendgen.textutil import has_control_chars
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One vLLM server to run: a model and what the user fixed for it (None: the planner decides)."""
-
-    model: str
-    tp: int | None = None
-    npus: tuple[int, ...] | None = None
-    port: int | None = None
-    max_model_len: int | None = None
-    served_name: str | None = None
-    gpu_memory_utilization: float | None = None
-
-
-@dataclass(frozen=True)
-class PlanRequest:
-    """Everything a user chose for one deployment: the recipe its compose file is regenerated from."""
-
-    instances: tuple[Instance, ...]
-    server: str | None = None
-    npu_type: str | None = None
-    image: str | None = None
-    models_dir: str = "/models"
-    first_port: int = DEFAULT_PORT
-    catalogs: tuple[str, ...] = ()
-    hardware_files: tuple[str, ...] = ()
-    host: str | None = None
-    api_key_env: bool = False  # the API needs the key kept in the deployment directory's .env
-    nodes: tuple[Node, ...] = ()  # several servers (Ray); the first is the head
-    layout: str | None = None  # with nodes: tp, tp-pp or ep
-    deployment_file: str | None = None  # when the instances came from an ascendgen.yaml
-
-    def command(self, *, relative_to: Path | None = None) -> str:
-        """The canonical `ascendgen plan ...` line that reproduces this request (fixed option order), with
-        file paths relative to `relative_to` (the directory the compose file is written to)."""
-
-        def path(p: str) -> str:
-            return _relative(p, relative_to)
-
-        if self.deployment_file is not None:  # the file holds everything else, catalogs included
-            return shlex.join(["ascendgen", "plan", "-f", path(self.deployment_file)])
-        args = ["ascendgen", "plan", *(i.model for i in self.instances)]
-        if len(self.instances) == 1:
-            only = self.instances[0]
-            args += _flags(
-                [
-                    ("--tp", only.tp),
-                    ("--npus", format_npus(only.npus) if only.npus else None),
-                    ("--gpu-memory-utilization", only.gpu_memory_utilization),
-                    ("--max-model-len", only.max_model_len),
-                    ("--port", only.port if only.port not in (None, DEFAULT_PORT) else None),
-                    ("--served-name", only.served_name),
-                ]
-            )
-        several = len(self.instances) > 1
-        args += _flags(
-            [
-                ("--server", self.server),
-                ("--npu-type", self.npu_type),
-                ("--port", self.first_port if several and self.first_port != DEFAULT_PORT else None),
-                ("--image", self.image),
-                ("--models-dir", self.models_dir if self.models_dir != "/models" else None),
-                ("--host", self.host),
-            ]
-        )
-        args += _flags([("--node", str(node)) for node in self.nodes])
-        args += _flags([("--layout", self.layout)])
-        if self.api_key_env:
-            args.append("--api-key-env")
-        args += _flags([("--catalog", path(p)) for p in self.catalogs])
-        args += _flags([("--hardware", path(p)) for p in self.hardware_files])
-        return shlex.join(args)
-
-
-def _flags(options: list[tuple[str, object]]) -> list[str]:
-    args: list[str] = []
-    for flag, value in options:
-        if value is not None:
-            args += [flag, str(value)]
-    return args
-
-
-def _relative(path: str, base: Path | None) -> str:
-    if base is None:
-        return path
-    return os.path.relpath(Path(path).resolve(), base.resolve())
 
 
 def load_catalog_for(request: PlanRequest) -> Catalog:
@@ -134,7 +44,7 @@ def make_plans(request: PlanRequest) -> list[Plan]:
         raise InputError("nothing to plan: name at least one model")
     _check_models_dir(request.models_dir)
     catalog = load_catalog_for(request)
-    hardware = load_hardware(Path(p) for p in request.hardware_files)
+    hardware = load_hardware(Path(p) for p in request.hardware)
     server = resolve_server(hardware, request.server, request.npu_type)
     npu = hardware.npu_type(server.npu_type)
     platform = hardware.platform(npu.platform)
@@ -142,7 +52,7 @@ def make_plans(request: PlanRequest) -> list[Plan]:
     several = len(request.instances) > 1
 
     def plan_one(
-        instance: Instance,
+        instance: InstanceRequest,
         npus: tuple[int, ...] | None,
         port: int,
         *,
@@ -168,7 +78,7 @@ def make_plans(request: PlanRequest) -> list[Plan]:
             port=port,
             models_dir=request.models_dir,
             host=request.host,
-            api_key=request.api_key_env,
+            require_api_key=request.api_key_env,
         )
         return plan_deployment(model, npu=npu, platform=platform, server=server, image=image, options=options)
 

@@ -12,14 +12,14 @@ from typing import Annotated
 import typer
 
 from ascendgen import __version__, cli_doctor, cli_gpustack, cli_runtime, termui
-from ascendgen.api import Instance, PlanRequest, load_catalog_for, make_plans
-from ascendgen.cluster import parse_node
+from ascendgen.api import make_plans
+from ascendgen.catalog import load_catalog
 from ascendgen.deployfile import load_deployment
 from ascendgen.envfile import ENV_FILE, generate_secret
 from ascendgen.errors import AscendgenError, ExitCode, InputError
 from ascendgen.files import check_compose, render_plan_recipe, write_compose
-from ascendgen.npuset import parse_npus
-from ascendgen.planner import API_KEY_ENV, DEFAULT_PORT
+from ascendgen.planner import API_KEY_ENV
+from ascendgen.request import PlanRequest, request_from_flags, request_from_recipe
 from ascendgen.textutil import has_control_chars
 from ascendgen.views import catalog_table, instances_table, model_json, plan_table
 
@@ -69,6 +69,7 @@ HardwareOpt = Annotated[
 
 @app.command()
 def plan(
+    ctx: typer.Context,
     models: Annotated[
         list[str] | None,
         typer.Argument(
@@ -106,7 +107,7 @@ def plan(
     api_key_env: Annotated[
         bool, typer.Option(help="Require the API key already in .env as VLLM_API_KEY (what the recipe records).")
     ] = False,
-    node: Annotated[
+    nodes: Annotated[
         list[str] | None,
         typer.Option(
             "--node",
@@ -117,7 +118,7 @@ def plan(
     layout: Annotated[
         str | None, typer.Option(help="With --node: tp (TP over all NPUs), tp-pp (TP x PP) or ep (TP + EP).")
     ] = None,
-    catalog: CatalogOpt = None,
+    catalogs: CatalogOpt = None,
     hardware: HardwareOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Directory to write compose.yml into.")] = Path("."),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Explain the plan; write nothing.")] = False,
@@ -129,26 +130,11 @@ def plan(
     Example: [bold]ascendgen plan Qwen3-30B-A3B --npus 4-7 --port 8001[/];
     several: [bold]ascendgen plan Qwen3-30B-A3B Qwen2.5-Coder-32B-Instruct --port 8001[/]
     """
-    request = build_request(
-        models=models or [],
-        file=file,
-        npu_type=npu_type,
-        server=server,
-        tp=tp,
-        npus=npus,
-        gpu_memory_utilization=gpu_memory_utilization,
-        max_model_len=max_model_len,
-        port=port,
-        served_name=served_name,
-        image=image,
-        models_dir=models_dir,
-        host=host,
-        api_key_env=api_key_env or api_key is not None or generate_api_key,
-        node=node,
-        layout=layout,
-        catalog=catalog,
-        hardware=hardware,
-    )
+    require_key = api_key_env or api_key is not None or generate_api_key
+    if file is not None:
+        request = _deployment_request(file, models, host=host, nodes=nodes, layout=layout, api_key_env=require_key)
+    else:
+        request = request_from_flags(models or [], {**ctx.params, "api_key_env": require_key})
     plans = make_plans(request)
     secrets = {API_KEY_ENV: api_key or generate_secret()} if (api_key is not None or generate_api_key) else None
     written = [] if dry_run else write_compose(plans, request, out, force=force, secrets=secrets)
@@ -163,74 +149,23 @@ def plan(
         termui.success(f"wrote {path}" + (f" and the API key to {path.parent / ENV_FILE}" if secrets else ""))
 
 
-def build_request(
+def _deployment_request(
+    file: Path,
+    models: list[str] | None,
     *,
-    models: list[str],
-    file: Path | None,
-    npu_type: str | None,
-    server: str | None,
-    tp: int | None,
-    npus: str | None,
-    gpu_memory_utilization: float | None,
-    max_model_len: int | None,
-    port: int | None,
-    served_name: str | None,
-    image: str | None,
-    models_dir: str,
     host: str | None,
-    api_key_env: bool,
-    node: list[str] | None,
+    nodes: list[str] | None,
     layout: str | None,
-    catalog: list[Path] | None,
-    hardware: list[Path] | None,
+    api_key_env: bool,
 ) -> PlanRequest:
-    """The plan command's flags as a PlanRequest (also how `check` reads a recipe back)."""
-    for path in [*(catalog or ()), *(hardware or ()), *([file] if file else [])]:
-        if has_control_chars(str(path)):
-            raise InputError(f"{str(path)!r}: a file path with control characters cannot be recorded in the recipe")
-    if file is not None:
-        if models:
-            raise InputError("give models on the command line or a deployment file (-f), not both")
-        request = load_deployment(file)
-        if host is not None or node or layout or (api_key_env and not request.api_key_env):
-            raise InputError(f"set host / api_key_env / nodes in {file}, where the instances are")
-        return request
-    if not models:
-        raise InputError("name a model (see 'ascendgen models'), or a deployment file with -f ascendgen.yaml")
-    per_instance = {"--tp": tp, "--npus": npus, "--max-model-len": max_model_len, "--served-name": served_name,
-                    "--gpu-memory-utilization": gpu_memory_utilization}  # fmt: skip
-    given = [flag for flag, value in per_instance.items() if value is not None]
-    if len(models) > 1 and given:
-        raise InputError(
-            f"{', '.join(given)} with several models is ambiguous: give each instance its own in a deployment "
-            "file (ascendgen plan -f ascendgen.yaml)"
-        )
-    instances = tuple(
-        Instance(
-            model=name,
-            tp=tp,
-            npus=parse_npus(npus) if npus is not None else None,
-            port=port if len(models) == 1 else None,
-            max_model_len=max_model_len,
-            served_name=served_name,
-            gpu_memory_utilization=gpu_memory_utilization,
-        )
-        for name in models
-    )
-    return PlanRequest(
-        instances=instances,
-        server=server,
-        npu_type=npu_type,
-        image=image,
-        models_dir=models_dir,
-        first_port=port if port is not None else DEFAULT_PORT,
-        host=host,
-        api_key_env=api_key_env,
-        nodes=tuple(parse_node(text) for text in node or ()),
-        layout=layout,
-        catalogs=tuple(str(p) for p in catalog or ()),
-        hardware_files=tuple(str(p) for p in hardware or ()),
-    )
+    if has_control_chars(str(file)):
+        raise InputError(f"{str(file)!r}: a file path with control characters cannot be recorded in the recipe")
+    if models:
+        raise InputError("give models on the command line or a deployment file (-f), not both")
+    request = load_deployment(file)
+    if host is not None or nodes or layout or (api_key_env and not request.api_key_env):
+        raise InputError(f"set host / api_key_env / nodes in {file}, where the instances are")
+    return request
 
 
 @app.command()
@@ -261,43 +196,22 @@ def check(
 def render_recipe(args: list[str], base: Path) -> dict[str, str]:
     """What a recorded `ascendgen ...` line writes today, per directory below `base` (for `check`)."""
     if args[:2] == ["ascendgen", "plan"]:
-        return render_plan_recipe(recipe_to_request(args[2:], base), base)
+        return render_plan_recipe(request_from_recipe(args[2:], base), base)
     if args[:2] == ["ascendgen", "gpustack"]:
         return {".": cli_gpustack.render_recipe(args, base)}
     raise InputError(f"unknown recipe: {shlex.join(args)}")
 
 
-def recipe_to_request(args: list[str], base: Path) -> PlanRequest:
-    """Read a recorded `ascendgen plan ...` line back into a PlanRequest, with the plan command's own
-    parser, file paths taken relative to `base` (the compose file's directory)."""
-    command = typer.main.get_command(app).get_command(None, "plan")  # type: ignore[attr-defined]
-    try:
-        ctx = command.make_context("plan", list(args), resilient_parsing=False)
-    except typer.TyperException as exc:  # an option this version no longer knows, a missing value
-        raise InputError(f"recipe 'ascendgen plan {shlex.join(args)}': {exc.format_message()}") from None
-    params = dict(ctx.params)
-    for key in ("out", "dry_run", "force", "as_json", "api_key", "generate_api_key"):
-        params.pop(key, None)
-
-    def rebase(path: Path | None) -> Path | None:
-        return None if path is None else (path if path.is_absolute() else base / path)
-
-    params["file"] = rebase(params.get("file"))
-    params["catalog"] = [rebase(p) for p in params.get("catalog") or []]
-    params["hardware"] = [rebase(p) for p in params.get("hardware") or []]
-    return build_request(**params)
-
-
 @app.command()
 def models(
-    catalog: CatalogOpt = None,
+    catalogs: CatalogOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the catalog as JSON.")] = False,
 ) -> None:
     """List the models the catalog knows, with the NPUs each needs.
 
     Example: [bold]ascendgen models --json[/]
     """
-    known = load_catalog_for(PlanRequest(instances=(), catalogs=tuple(str(p) for p in catalog or ())))
+    known = load_catalog(catalogs or ())
     if as_json:
         termui.print_json([model_json(m) for m in known.models])
     else:

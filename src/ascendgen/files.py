@@ -10,12 +10,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ascendgen.api import PlanRequest, make_plans
+from ascendgen.api import make_plans
 from ascendgen.cluster import render_cluster
 from ascendgen.envfile import write_env_values
 from ascendgen.errors import AscendgenError, InputError
 from ascendgen.planner import Plan
 from ascendgen.render import COMPOSE_FILE, read_generated, render_compose, write_atomically
+from ascendgen.request import PlanRequest, recipe_command
 
 OVERRIDE_HINT = (
     "keep local changes in compose.override.yml (docker compose merges it over compose.yml; ascendgen never "
@@ -52,8 +53,8 @@ def render_files(plans: Sequence[Plan], request: PlanRequest, out_dir: Path) -> 
     """compose.yml text per directory under `out_dir`: "." for one server, head / worker-N for several."""
     if request.nodes:
         (plan,) = plans
-        return render_cluster(plan, request.nodes, regenerate=request.command(relative_to=out_dir))
-    return {".": render_compose(plans, regenerate=request.command(relative_to=out_dir))}
+        return render_cluster(plan, request.nodes, regenerate=recipe_command(request, relative_to=out_dir))
+    return {".": render_compose(plans, regenerate=recipe_command(request, relative_to=out_dir))}
 
 
 def _refuse_to_lose(target: Path, force: bool) -> None:

@@ -51,7 +51,7 @@ class PlanOptions:
     models_dir: str = "/models"
     cache_dir: str = "/root/.cache"
     host: str | None = None  # the address vLLM binds; None: all interfaces (vLLM's default)
-    api_key: bool = False  # vLLM requires the key in .env (VLLM_API_KEY) on every /v1 request
+    require_api_key: bool = False  # vLLM requires the key in .env (VLLM_API_KEY) on every /v1 request
     nodes: int = 1  # servers the model spans (Ray); tp x pp ranks, npu_count of them per server
     pp: int = 1  # pipeline stages
     expert_parallel: bool | None = None  # None: as the catalog says; False: drop it (multi-node TP, PP)
@@ -309,9 +309,9 @@ def plan_deployment(
     # The seeds set VLLM_USE_MODELSCOPE=True: a model id that is not a local path loads from ModelScope,
     # which is reachable from China where Hugging Face often is not.
     environment: list[tuple[str, str | EnvRef]] = [("VLLM_USE_MODELSCOPE", "True"), *sorted(image_env.items())]
-    if options.api_key:
+    if options.require_api_key:
         environment.append((API_KEY_ENV, EnvRef(API_KEY_ENV)))  # vLLM reads it as --api-key's default
-    if options.host is None and not options.api_key:
+    if options.host is None and not options.require_api_key:
         warnings.append(
             "the API listens on all interfaces without an API key: anyone who reaches this host can use it "
             "(add --generate-api-key, or --host 127.0.0.1 to serve this machine only)"

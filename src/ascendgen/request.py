@@ -1,0 +1,308 @@
+"""What the user asked for, as one strict schema. The `plan` command's flags, a deployment file
+(ascendgen.yaml) and the recipe recorded in a compose file's header all become a `PlanRequest` through
+the same pydantic models, and one table (`PLAN_FLAGS`) says which flag sets which field, so the recipe
+writer and reader cannot drift apart.
+
+Adding a flag: a field here, a row in PLAN_FLAGS, and the typer option in the `plan` command."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ascendgen.cluster import Node, parse_node
+from ascendgen.errors import InputError
+from ascendgen.npuset import format_npus, parse_npus
+from ascendgen.planner import DEFAULT_PORT
+from ascendgen.textutil import has_control_chars
+
+DEFAULT_MODELS_DIR = "/models"
+
+Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
+Count = Annotated[int, Field(strict=True, gt=0)]
+Share = Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class InstanceRequest(BaseModel):
+    """One vLLM server to run: a model and what the user fixed for it (None: the planner decides)."""
+
+    model_config = _STRICT
+
+    model: str = Field(min_length=1)
+    tp: Count | None = None
+    npus: tuple[int, ...] | None = None  # written as '0-3' or '4,5,6,7'
+    port: Port | None = None
+    max_model_len: Count | None = None
+    served_name: str | None = None
+    gpu_memory_utilization: Share | None = None
+
+    @field_validator("npus", mode="before")
+    @classmethod
+    def _npus_from_text(cls, value: object) -> object:
+        if isinstance(value, bool):
+            return value  # refused below: not a list of NPUs
+        if isinstance(value, int):
+            value = str(value)
+        if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            value = ",".join(str(v) for v in value)
+        if isinstance(value, str):
+            try:
+                return parse_npus(value)
+            except InputError as exc:
+                raise ValueError(str(exc).removeprefix(f"--npus '{value}': ")) from None
+        return value
+
+    @field_validator("model", "served_name")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or has_control_chars(value)):
+            raise ValueError("must be one line of printable text")
+        return value
+
+
+class PlanRequest(BaseModel):
+    """Everything a user chose for one deployment: the recipe its compose file is regenerated from."""
+
+    model_config = _STRICT
+
+    instances: tuple[InstanceRequest, ...] = Field(min_length=1)
+    server: str | None = None
+    npu_type: str | None = None
+    image: str | None = None
+    models_dir: str = DEFAULT_MODELS_DIR
+    first_port: Port = DEFAULT_PORT
+    host: str | None = None
+    api_key_env: bool = False  # the API requires the key kept in the deployment directory's .env
+    nodes: tuple[Node, ...] = ()  # several servers (Ray); the first is the head
+    layout: str | None = None  # with nodes: tp, tp-pp or ep
+    catalogs: tuple[str, ...] = ()
+    hardware: tuple[str, ...] = ()
+    deployment_file: str | None = Field(default=None, exclude=True)  # set when read from an ascendgen.yaml
+
+    @field_validator("nodes", mode="before")
+    @classmethod
+    def _nodes_from_text(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            try:
+                return tuple(parse_node(v) if isinstance(v, str) else v for v in value)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("catalogs", "hardware", mode="before")
+    @classmethod
+    def _paths_as_text(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return tuple(str(v) if isinstance(v, Path) else v for v in value)
+        return value
+
+    @field_validator("catalogs", "hardware")
+    @classmethod
+    def _recordable_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            if not path or has_control_chars(path):
+                raise ValueError(f"{path!r}: a file path with control characters cannot be recorded in the recipe")
+        return value
+
+    @model_validator(mode="after")
+    def _layout_needs_nodes(self) -> PlanRequest:
+        if self.layout is not None and not self.nodes:
+            raise ValueError("a layout spreads one model over several servers: give them with --node ADDR:IF")
+        return self
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One `plan` option as the recipe records it: the flag, the field it sets, where that field lives."""
+
+    option: str
+    field: str
+    per_instance: bool = False  # a field of the (single) instance, not of the request
+    switch: bool = False  # a boolean flag without a value
+    repeated: bool = False  # given once per item of a tuple field
+    path: bool = False  # a file path, recorded relative to the compose file's directory
+
+
+# In the order the recipe writes them. `--port` is the instance's port with one model and the first port with
+# several; the reader and writer treat it so (see _port_flag).
+PLAN_FLAGS: tuple[Flag, ...] = (
+    Flag("--tp", "tp", per_instance=True),
+    Flag("--npus", "npus", per_instance=True),
+    Flag("--gpu-memory-utilization", "gpu_memory_utilization", per_instance=True),
+    Flag("--max-model-len", "max_model_len", per_instance=True),
+    Flag("--port", "port", per_instance=True),
+    Flag("--served-name", "served_name", per_instance=True),
+    Flag("--server", "server"),
+    Flag("--npu-type", "npu_type"),
+    Flag("--port", "first_port"),
+    Flag("--image", "image"),
+    Flag("--models-dir", "models_dir"),
+    Flag("--host", "host"),
+    Flag("--node", "nodes", repeated=True),
+    Flag("--layout", "layout"),
+    Flag("--api-key-env", "api_key_env", switch=True),
+    Flag("--catalog", "catalogs", repeated=True, path=True),
+    Flag("--hardware", "hardware", repeated=True, path=True),
+)
+_BY_FIELD = {flag.field: flag for flag in PLAN_FLAGS}
+_REQUEST_DEFAULTS = {name: info.default for name, info in PlanRequest.model_fields.items()}
+
+
+def flag_for(field: str) -> str:
+    """The option that sets `field` (for messages)."""
+    if field == "first_port":
+        return "--port"
+    flag = _BY_FIELD.get(field)
+    return flag.option if flag else field
+
+
+def request_from_flags(models: Sequence[str], given: Mapping[str, Any]) -> PlanRequest:
+    """The `plan` command's flags as a PlanRequest: `given` maps PLAN_FLAGS' fields to values as typed (other
+    keys are the command's own: --out, --json, ...). With several models, per-instance flags are ambiguous:
+    those go in a deployment file."""
+    given = {name: value for name, value in given.items() if name in _BY_FIELD and not _unset(value)}
+    if not models:
+        raise InputError("name a model (see 'ascendgen models'), or a deployment file with -f ascendgen.yaml")
+    per_instance = {f.field: given.pop(f.field) for f in PLAN_FLAGS if f.per_instance and f.field in given}
+    port = per_instance.pop("port", None)
+    if port is not None:
+        given["first_port"] = port
+    if len(models) > 1 and per_instance:
+        flags = ", ".join(flag_for(name) for name in per_instance)
+        raise InputError(
+            f"{flags} with several models is ambiguous: give each instance its own in a deployment file "
+            "(ascendgen plan -f ascendgen.yaml)"
+        )
+    single_port = {"port": port} if port is not None and len(models) == 1 else {}
+    raw = {"instances": [{"model": name, **per_instance, **single_port} for name in models], **given}
+    try:
+        return PlanRequest.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(_flag_message(exc)) from None
+
+
+def _unset(value: object) -> bool:
+    """None, an unset switch, a repeatable option given no times (0 and 0.0 are values: they are refused)."""
+    return value is None or value is False or (isinstance(value, list | tuple) and not value)
+
+
+def _flag_message(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = [part for part in error["loc"] if not isinstance(part, int)]
+    field = str(loc[-1]) if loc and loc[-1] != "instances" else ""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not field:
+        return message
+    value = error.get("input")
+    shown = f" {value!r}" if isinstance(value, str | int | float) and not isinstance(value, bool) else ""
+    return f"{flag_for(field)}{shown}: {message}"
+
+
+# ---- the recipe: the `ascendgen plan ...` line in a compose file's header ------------------------------------
+
+
+def recipe_command(request: PlanRequest, *, relative_to: Path | None = None) -> str:
+    """The canonical `ascendgen plan ...` line that reproduces `request` (PLAN_FLAGS' order, defaults left
+    out), with file paths relative to `relative_to` (the directory the compose file is written to)."""
+    if request.deployment_file is not None:  # the file holds everything else, catalogs included
+        return shlex.join(["ascendgen", "plan", "-f", _relative(request.deployment_file, relative_to)])
+    return shlex.join(
+        ["ascendgen", "plan", *(i.model for i in request.instances), *_recipe_flags(request, relative_to)]
+    )
+
+
+def _recipe_flags(request: PlanRequest, relative_to: Path | None) -> Iterator[str]:
+    single = request.instances[0] if len(request.instances) == 1 else None
+    for flag in PLAN_FLAGS:
+        if flag.per_instance:
+            value = getattr(single, flag.field) if single is not None else None
+            if flag.field == "port" and single is not None and value is None:
+                value = request.first_port  # one model: --port is its port
+            default = DEFAULT_PORT if flag.field == "port" else None
+        elif flag.field == "first_port":
+            value, default = (request.first_port if single is None else None), DEFAULT_PORT
+        else:
+            value, default = getattr(request, flag.field), _REQUEST_DEFAULTS[flag.field]
+        if value is None or value == default:
+            continue
+        if flag.switch:
+            yield flag.option
+        elif flag.repeated:
+            for item in value:
+                yield from (flag.option, _relative(item, relative_to) if flag.path else str(item))
+        else:
+            yield from (flag.option, format_npus(value) if flag.field == "npus" else str(value))
+
+
+def _relative(path: str, base: Path | None) -> str:
+    if base is None:
+        return path
+    return os.path.relpath(Path(path).resolve(), base.resolve())
+
+
+def request_from_recipe(args: Sequence[str], base: Path) -> PlanRequest:
+    """Read a recorded `ascendgen plan ...` line (the words after `plan`) back into a PlanRequest, file paths
+    taken relative to `base` (the compose file's directory)."""
+    recipe = f"recipe 'ascendgen plan {shlex.join(args)}'"
+    by_option: dict[str, list[Flag]] = {}
+    for flag in PLAN_FLAGS:
+        by_option.setdefault(flag.option, []).append(flag)
+    models: list[str] = []
+    given: dict[str, Any] = {}
+    words = list(args)
+    while words:
+        word = words.pop(0)
+        if word in ("-f", "--file"):
+            if not words or len(args) != 2:
+                raise InputError(f"{recipe}: -f takes one deployment file and nothing else")
+            from ascendgen.deployfile import load_deployment
+
+            return load_deployment(Path(_rebase(words[0], base)))
+        if not word.startswith("-"):
+            models.append(word)
+            continue
+        option, has_value, inline = word.partition("=")
+        flags = by_option.get(option)
+        if flags is None:
+            raise InputError(f"{recipe}: unknown option {option}")
+        flag = flags[0]
+        if flag.switch:
+            if has_value:
+                raise InputError(f"{recipe}: {option} takes no value")
+            given[flag.field] = True
+            continue
+        if not has_value:
+            if not words:
+                raise InputError(f"{recipe}: {option} needs a value")
+            inline = words.pop(0)
+        value = _rebase(inline, base) if flag.path else inline
+        if flag.repeated:
+            given.setdefault(flag.field, []).append(value)
+        else:
+            given[flag.field] = value
+    return request_from_flags(models, _typed(given))
+
+
+def _typed(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Recipe words are text; numbers are written as the CLI writes them."""
+    numbers = {"tp": int, "max_model_len": int, "port": int, "gpu_memory_utilization": float}
+    typed: dict[str, Any] = {}
+    for name, value in given.items():
+        convert = numbers.get(name)
+        try:
+            typed[name] = convert(value) if convert else value
+        except ValueError:
+            raise InputError(f"{flag_for(name)} {value!r}: not a number") from None
+    return typed
+
+
+def _rebase(path: str, base: Path) -> str:
+    return path if Path(path).is_absolute() else str(base / path)

@@ -1,0 +1,172 @@
+"""The one request schema: flags, deployment files and recipes all validate through PlanRequest, and one flag
+table drives the recipe writer and reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ascendgen.errors import InputError
+from ascendgen.request import (
+    PLAN_FLAGS,
+    InstanceRequest,
+    PlanRequest,
+    recipe_command,
+    request_from_flags,
+    request_from_recipe,
+)
+
+
+def words(command: str) -> list[str]:
+    return command.split()[2:]  # after `ascendgen plan`
+
+
+@pytest.mark.parametrize(
+    ("given", "recipe"),
+    [
+        ({}, "ascendgen plan Qwen3-8B"),
+        ({"tp": 2, "npus": "4-5"}, "ascendgen plan Qwen3-8B --tp 2 --npus 4-5"),
+        ({"npus": "7,5,6"}, "ascendgen plan Qwen3-8B --npus 5-7"),
+        ({"port": 8001, "served_name": "q"}, "ascendgen plan Qwen3-8B --port 8001 --served-name q"),
+        ({"port": 8000}, "ascendgen plan Qwen3-8B"),  # the default is left out
+        ({"gpu_memory_utilization": 0.85}, "ascendgen plan Qwen3-8B --gpu-memory-utilization 0.85"),
+        ({"models_dir": "/models"}, "ascendgen plan Qwen3-8B"),
+        (
+            {"models_dir": "/data/m", "host": "127.0.0.1"},
+            "ascendgen plan Qwen3-8B --models-dir /data/m --host 127.0.0.1",
+        ),
+        ({"api_key_env": True}, "ascendgen plan Qwen3-8B --api-key-env"),
+        (
+            {"nodes": ["10.0.0.1:eth0", "10.0.0.2:eth1"], "layout": "tp-pp", "image": "v0.11.0"},
+            "ascendgen plan Qwen3-8B --image v0.11.0 --node 10.0.0.1:eth0 --node 10.0.0.2:eth1 --layout tp-pp",
+        ),
+    ],
+)
+def test_one_model_writes_the_canonical_recipe(given: dict[str, object], recipe: str) -> None:
+    request = request_from_flags(["Qwen3-8B"], given)
+    assert recipe_command(request) == recipe
+    # read back, it writes itself again (what `check` relies on)
+    assert recipe_command(request_from_recipe(words(recipe), Path("/"))) == recipe
+
+
+def test_per_instance_flags_come_first_and_port_is_the_first_port_with_several_models() -> None:
+    request = request_from_flags(["Qwen3-8B", "Qwen3-14B"], {"port": 9000, "server": "atlas-800i-a2"})
+    assert request.first_port == 9000
+    assert [i.port for i in request.instances] == [None, None]
+    assert recipe_command(request) == "ascendgen plan Qwen3-8B Qwen3-14B --server atlas-800i-a2 --port 9000"
+    assert request_from_recipe(words(recipe_command(request)), Path("/")) == request
+
+
+def test_every_flag_of_the_table_reads_back_as_written() -> None:
+    """A flag added to the table is written and read through it: each one set to a non-default value."""
+    values: dict[str, object] = {
+        "tp": 4, "npus": "0-3", "gpu_memory_utilization": 0.8, "max_model_len": 4096, "port": 8100,
+        "served_name": "chat", "server": "atlas-800i-a2", "npu_type": "910B4", "image": "v0.11.0",
+        "models_dir": "/srv/models", "host": "127.0.0.1", "nodes": ["10.0.0.1:eth0", "10.0.0.2:eth0"],
+        "layout": "tp", "api_key_env": True, "catalogs": ["/etc/ascendgen/extra.yaml"], "hardware": ["/hw.yaml"],
+    }  # fmt: skip
+    fields = {flag.field for flag in PLAN_FLAGS} - {"first_port"}
+    assert fields == set(values), "every flag in PLAN_FLAGS needs a value in this test"
+    request = request_from_flags(["Qwen3-8B"], values)
+    command = recipe_command(request)
+    for flag in PLAN_FLAGS:
+        if flag.field != "first_port":
+            assert flag.option in command.split(), flag.option
+    assert request_from_recipe(words(command), Path("/")) == request
+
+
+def test_recipe_paths_are_relative_to_the_compose_file(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalogs" / "mine.yaml"
+    request = request_from_flags(["Qwen3-8B"], {"catalogs": [catalog]})
+    command = recipe_command(request, relative_to=tmp_path / "deploy")
+    assert command == "ascendgen plan Qwen3-8B --catalog ../catalogs/mine.yaml"
+    back = request_from_recipe(words(command), tmp_path / "deploy")
+    assert Path(back.catalogs[0]).resolve() == catalog
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["Qwen3-8B", "--tpp", "2"], "unknown option --tpp"),
+        (["Qwen3-8B", "--tp"], "--tp needs a value"),
+        (["Qwen3-8B", "--tp", "two"], "--tp 'two': not a number"),
+        (["Qwen3-8B", "--api-key-env=yes"], "--api-key-env takes no value"),
+        (["Qwen3-8B", "--tp", "0"], "--tp 0: Input should be greater than 0"),
+    ],
+)
+def test_bad_recipes_are_refused_in_one_line(args: list[str], message: str) -> None:
+    with pytest.raises(InputError, match=message) as caught:
+        request_from_recipe(args, Path("/"))
+    assert "\n" not in str(caught.value)
+
+
+def test_the_equals_form_reads_like_the_spaced_form() -> None:
+    spaced = request_from_recipe(["Qwen3-8B", "--tp", "2", "--node", "10.0.0.1:e0", "--node", "10.0.0.2:e0"], Path("/"))
+    joined = request_from_recipe(["Qwen3-8B", "--tp=2", "--node=10.0.0.1:e0", "--node=10.0.0.2:e0"], Path("/"))
+    assert spaced == joined
+    assert spaced.instances[0].tp == 2
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"tp": 2}, "--tp with several models is ambiguous"),
+        ({"npus": "0-3", "served_name": "x"}, "--npus, --served-name with several models"),
+    ],
+)
+def test_per_instance_flags_with_several_models_are_refused(given: dict[str, object], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        request_from_flags(["Qwen3-8B", "Qwen3-14B"], given)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"tp": 0}, "--tp 0: Input should be greater than 0"),
+        ({"tp": True}, "--tp"),
+        ({"port": 70000}, "--port 70000"),
+        ({"gpu_memory_utilization": 0.0}, "--gpu-memory-utilization 0.0"),
+        ({"gpu_memory_utilization": float("nan")}, "--gpu-memory-utilization"),
+        ({"npus": "3-1"}, "runs backwards"),
+        ({"served_name": "a\nb"}, "--served-name"),
+        ({"layout": "ep"}, "give them with --node"),
+        ({"nodes": ["nonsense"]}, "expected ADDRESS:INTERFACE"),
+        ({"catalogs": ["a\x1bb.yaml"]}, "control characters"),
+    ],
+)
+def test_bad_flags_are_refused_naming_the_flag(given: dict[str, object], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        request_from_flags(["Qwen3-8B"], given)
+
+
+def test_zero_is_a_value_not_an_absent_flag() -> None:
+    with pytest.raises(InputError, match="--max-model-len 0"):
+        request_from_flags(["Qwen3-8B"], {"max_model_len": 0})
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ({"model": "Qwen3-8B", "port": True}, "port"),  # YAML `port: yes`
+        ({"model": "Qwen3-8B", "tp": "2"}, "tp"),  # a number as text
+        ({"model": "Qwen3-8B", "max_model_len": 1.5}, "max_model_len"),
+        ({"model": "Qwen3-8B", "npus": True}, "npus"),
+        ({"model": "Qwen3-8B", "gpu_memory_utilization": "0.9"}, "gpu_memory_utilization"),
+        ({"model": "Qwen3-8B", "extra": 1}, "extra"),
+    ],
+)
+def test_instances_are_strict(raw: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        InstanceRequest.model_validate(raw)
+
+
+def test_npus_are_read_from_text_lists_and_single_numbers() -> None:
+    assert InstanceRequest.model_validate({"model": "m", "npus": "4-7"}).npus == (4, 5, 6, 7)
+    assert InstanceRequest.model_validate({"model": "m", "npus": [6, 4]}).npus == (4, 6)
+    assert InstanceRequest.model_validate({"model": "m", "npus": 3}).npus == (3,)
+
+
+def test_a_request_needs_an_instance() -> None:
+    with pytest.raises(ValueError, match="instances"):
+        PlanRequest.model_validate({"instances": []})
