@@ -120,6 +120,16 @@ class ServiceConfig:
         return self.labels.get(f"{LABEL_PREFIX}.model")
 
     @property
+    def model_facts(self) -> dict[str, int]:
+        """What the plan knew of the model (heads, KV heads, layers), from the label ascendgen writes."""
+        facts = {}
+        for item in self.labels.get(f"{LABEL_PREFIX}.model-config", "").split(","):
+            key, _, value = item.partition("=")
+            if value.isdigit():
+                facts[key] = int(value)
+        return facts
+
+    @property
     def npus(self) -> tuple[int, ...]:
         found = []
         for device in self.devices:

@@ -169,19 +169,30 @@ def kv_bytes_per_token(model: ModelSpec, tp: int, pp: int = 1) -> int:
 
 
 def tp_is_valid(model: ModelSpec, tp: int) -> bool:
-    """vLLM's rule: TP divides the attention heads; KV heads split evenly or are replicated evenly."""
-    if tp < 1 or tp & (tp - 1) or model.num_attention_heads % tp:
+    kv_heads = None if model.attention == "mla" else model.num_key_value_heads
+    return tp_divides_heads(tp, model.num_attention_heads, kv_heads)
+
+
+def tp_divides_heads(tp: int, heads: int, kv_heads: int | None) -> bool:
+    """vLLM's rule: TP divides the attention heads; KV heads split evenly or are replicated evenly
+    (QKVParallelLinear). `kv_heads` None: MLA, or not known."""
+    if tp < 1 or tp & (tp - 1) or heads % tp:
         return False
-    if model.attention == "mla":
+    if kv_heads is None:
         return True
-    kv = model.num_key_value_heads
-    return kv % tp == 0 if kv >= tp else tp % kv == 0
+    return kv_heads % tp == 0 if kv_heads >= tp else tp % kv_heads == 0
 
 
 def valid_tp_sizes(model: ModelSpec, limit: int) -> tuple[int, ...]:
+    kv_heads = None if model.attention == "mla" else model.num_key_value_heads
+    return tp_sizes_for_heads(model.num_attention_heads, kv_heads, limit)
+
+
+def tp_sizes_for_heads(heads: int, kv_heads: int | None, limit: int) -> tuple[int, ...]:
+    """The powers of two up to `limit` that vLLM accepts as TP for these heads."""
     sizes, tp = [], 1
     while tp <= limit:
-        if tp_is_valid(model, tp):
+        if tp_divides_heads(tp, heads, kv_heads):
             sizes.append(tp)
         tp *= 2
     return tuple(sizes)

@@ -184,7 +184,7 @@ def _failed(state: ContainerState) -> str | None:
 
 def _failure(client: Any, service: ServiceConfig, state: ContainerState, reason: str) -> Failure:
     tail = container_log_tail(client, state.container_id)
-    return Failure(service=service.name, reason=reason, log_tail=tail, diagnosis=diagnose(tail))
+    return Failure(service=service.name, reason=reason, log_tail=tail, diagnosis=diagnose(tail, service.model_facts))
 
 
 def container_log_tail(client: Any, container_id: str | None, lines: int = LOG_TAIL_LINES) -> str:
