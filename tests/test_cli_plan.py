@@ -140,8 +140,8 @@ def test_malformed_catalog_is_one_line(run: Run, write: Callable[[str, str], Pat
 def test_weights_that_do_not_fit_say_how_many_npus(run: Run, tmp_path: Path) -> None:
     result = run("plan", "Qwen3-235B-A22B", "--out", str(tmp_path))
     assert result.exit_code == 2
-    assert "does not fit on 8 x 910B4" in result.stderr
-    assert "it needs 32 x 910B4" in result.stderr
+    assert "does not fit on one atlas-800i-a2 (8 x 910B4)" in result.stderr
+    assert "it needs 4 servers like this one (32 x 910B4)" in result.stderr
 
 
 def test_models_lists_the_catalog(run: Run) -> None:

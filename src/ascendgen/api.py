@@ -16,7 +16,7 @@ from ascendgen.hardware import DEFAULT_SERVER, Hardware, ServerProfile, load_har
 from ascendgen.images import choose_image, load_images
 from ascendgen.npuset import format_npus
 from ascendgen.placement import NpuNeed, place_instances
-from ascendgen.planner import DEFAULT_PORT, EP_FLAG, Plan, PlanOptions, plan_deployment
+from ascendgen.planner import DEFAULT_PORT, EP_FLAG, Plan, PlanOptions, plan_deployment, quantized_builds
 from ascendgen.textutil import has_control_chars
 
 
@@ -163,6 +163,7 @@ def make_plans(request: PlanRequest) -> list[Plan]:
             expert_parallel=expert_parallel,
             tp=tp or instance.tp,
             npus=npus,
+            npus_placed=npus is not None and instance.npus is None,
             gpu_memory_utilization=instance.gpu_memory_utilization,
             max_model_len=instance.max_model_len,
             port=port,
@@ -170,7 +171,10 @@ def make_plans(request: PlanRequest) -> list[Plan]:
             host=request.host,
             api_key=request.api_key_env,
         )
-        return plan_deployment(model, npu=npu, platform=platform, server=server, image=image, options=options)
+        quantized = quantized_builds(model, catalog.models)
+        return plan_deployment(
+            model, npu=npu, platform=platform, server=server, image=image, options=options, quantized=quantized
+        )
 
     if request.nodes:
         return [_plan_cluster(request, plan_one, server.npu_count)]

@@ -18,6 +18,7 @@ from ascendgen.deployfile import load_deployment
 from ascendgen.envfile import ENV_FILE, generate_secret
 from ascendgen.errors import AscendgenError, ExitCode, InputError
 from ascendgen.files import check_compose, render_plan_recipe, write_compose
+from ascendgen.hardware import DEFAULT_SERVER, load_hardware
 from ascendgen.npuset import parse_npus
 from ascendgen.planner import API_KEY_ENV, DEFAULT_PORT
 from ascendgen.textutil import has_control_chars
@@ -102,9 +103,14 @@ def plan(
     api_key: Annotated[
         str | None, typer.Option(help="Require this API key; kept in .env (0600, git-ignored), not in compose.yml.")
     ] = None,
-    generate_api_key: Annotated[bool, typer.Option(help="Like --api-key, with a random key.")] = False,
+    generate_api_key: Annotated[
+        bool, typer.Option("--generate-api-key", help="Like --api-key, with a random key.")
+    ] = False,
     api_key_env: Annotated[
-        bool, typer.Option(help="Require the API key already in .env as VLLM_API_KEY (what the recipe records).")
+        bool,
+        typer.Option(
+            "--api-key-env", help="Require the API key already in .env as VLLM_API_KEY (what the recipe records)."
+        ),
     ] = False,
     node: Annotated[
         list[str] | None,
@@ -301,7 +307,7 @@ def models(
     if as_json:
         termui.print_json([model_json(m) for m in known.models])
     else:
-        termui.out.print(catalog_table(known))
+        termui.out.print(catalog_table(known, load_hardware().server(DEFAULT_SERVER).npu_type))
 
 
 cli_runtime.register(app)
