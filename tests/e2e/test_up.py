@@ -41,7 +41,7 @@ def test_plan_up_ready_smoke_status_down(run: Run, deploy: Deploy) -> None:
     assert row["service"] == d.service and row["state"] == "running" and row["ready"] is True
     assert row["port"] == d.port and row["npus"] == [0] and row["model"] == "Qwen/Qwen3-8B"
 
-    logs = run("logs", "--dir", str(d.directory))
+    logs = run("logs", str(d.directory), "--service", d.service)
     assert logs.exit_code == 0
 
     down = run("down", str(d.directory))
