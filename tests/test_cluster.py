@@ -105,3 +105,12 @@ def test_cli_refusals(run: Run, tmp_path) -> None:  # type: ignore[no-untyped-de
     same = run("plan", "Qwen3-32B", "--node", "10.0.0.1:eth0", "--node", "10.0.0.1:eth1", "--dry-run")
     assert same.exit_code == 2 and "its own address" in same.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("layout", ["tp", "tp-pp", "ep", "dp"])
+def test_layout_without_nodes_is_refused(run: Run, tmp_path, layout: str) -> None:  # type: ignore[no-untyped-def]
+    result = run("plan", "Qwen3-30B-A3B", "--layout", layout, "--out", str(tmp_path))
+    assert result.exit_code == 2, result
+    assert f"--layout {layout} spreads one model over several servers" in result.stderr
+    assert "--node ADDRESS:INTERFACE" in result.stderr and result.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

@@ -132,6 +132,11 @@ def make_plans(request: PlanRequest) -> list[Plan]:
     """Plan every instance, then place them on the server: NPUs without overlap, distinct ports."""
     if not request.instances:
         raise InputError("nothing to plan: name at least one model")
+    if request.layout is not None and not request.nodes:
+        raise InputError(
+            f"--layout {request.layout} spreads one model over several servers: add --node ADDRESS:INTERFACE for "
+            "each server (two or more), or drop --layout"
+        )
     _check_models_dir(request.models_dir)
     catalog = load_catalog_for(request)
     hardware = load_hardware(Path(p) for p in request.hardware_files)
