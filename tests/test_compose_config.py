@@ -68,7 +68,7 @@ HOSTILE = [
     "$HOME and ${PATH}",
     'quote " and \\ backslash',
     "colon: value # not a comment",
-    "- dash [flow] {map} &anchor *alias !tag",
+    "dash - [flow] {map} &anchor *alias !tag",
     "yes",
     "模型 🚀",
 ]

@@ -215,10 +215,26 @@ def _plan_cluster(request: PlanRequest, plan_one: Callable[..., Plan], npus_per_
 
 def _with_served_name(model: ModelSpec, served_name: str | None) -> ModelSpec:
     if served_name is None:
+        check_served_name(model.served_model_name)  # a catalog's served_name
         return model
-    if not served_name.strip() or has_control_chars(served_name):
-        raise InputError(f"served name {served_name!r} must be one line of printable text")
+    check_served_name(served_name)
     return model.model_copy(update={"served_name": served_name})
+
+
+def check_served_name(name: str) -> None:
+    """A name `vllm serve --served-model-name NAME` receives as that one name, and clients can type.
+    vLLM's --served-model-name takes one or more words (ModelConfig.served_model_name is `str | list[str]`,
+    which vllm/engine/arg_utils.py turns into argparse nargs="+"); argparse reads a word that starts with '-'
+    as the next option, so `--served-model-name --api-key` stops vLLM at start-up."""
+    if not name.strip() or has_control_chars(name):
+        raise InputError(f"served name {name!r} must be one line of printable text, e.g. qwen3-8b")
+    if name != name.strip():
+        raise InputError(f"served name {name!r} begins or ends with spaces, which clients would have to send too")
+    if name.startswith("-"):
+        raise InputError(
+            f"served name {name!r} starts with '-': vLLM's argument parser would read it as an option; "
+            "start it with a letter or digit, e.g. qwen3-8b"
+        )
 
 
 def _check_models_dir(models_dir: str) -> None:
