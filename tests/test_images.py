@@ -110,3 +110,48 @@ def test_compose_reads_an_accepted_image_as_written(run: Run, tmp_path: Path, im
     assert done.returncode == 0, done.stderr
     (service,) = json.loads(done.stdout)["services"].values()
     assert service["image"] == image
+
+
+# ---- an image too old for the model ----------------------------------------------------------------------
+
+
+def test_the_default_image_is_never_older_than_the_models_minimum() -> None:
+    from ascendgen.catalog import load_catalog
+    from ascendgen.images import tag_key
+
+    needing = [m for m in load_catalog().models if m.min_image]
+    assert needing
+    for model in needing:
+        choice = choose_image(IMAGES, requested=None, min_tag=model.min_image, suffix="")
+        assert tag_key(choice.version_tag) >= tag_key(model.min_image), model.name
+
+
+def test_no_known_image_new_enough_is_refused_unless_one_is_named(
+    run: Run, write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    catalog = write("mine.yaml", 'models:\n  - name: Qwen3-8B\n    min_image: "v99.0.0"\n')
+    refused = run("plan", "Qwen3-8B", "--catalog", str(catalog), "--out", str(tmp_path / "out"))
+    assert (
+        refused.exit_code == 2 and "no known vllm-ascend image is at or above v99.0.0; pass --image" in refused.stderr
+    )
+    assert not (tmp_path / "out").exists()
+    named = run("plan", "Qwen3-8B", "--catalog", str(catalog), "--image", "v0.9.2rc1", "--dry-run", "--json")
+    assert named.exit_code == 0, named.stderr
+    assert any(w.startswith("Qwen3-8B needs image v99.0.0 or newer") and w.endswith("; v0.9.2rc1 will not load it")
+               for w in named.json()["warnings"])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("image", "too_old"),
+    [("v0.9.2rc1", True), ("v0.11.0rc2", True), ("v0.11.0rc3", False), ("v0.11.0", False), ("v0.13.0", False)],
+)
+def test_a_named_image_is_held_against_its_own_tag(run: Run, image: str, too_old: bool) -> None:
+    # Qwen3-VL needs v0.11.0rc3 (models.yaml); v0.11.0rc2 and rc3 are not in images.yaml, so their flags are
+    # those of v0.11.0rc0, but the tag itself says which release the image is
+    result = run("plan", "Qwen3-VL-30B-A3B-Instruct", "--image", image, "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    warned = [w for w in result.json()["warnings"] if "needs image v0.11.0rc3 or newer" in w]
+    assert bool(warned) == too_old, warned
+    if too_old:
+        assert warned == [f"Qwen3-VL-30B-A3B-Instruct needs image v0.11.0rc3 or newer (transformers >= 4.57.0); "
+                          f"{image} will not load it"]  # fmt: skip

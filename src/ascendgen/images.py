@@ -88,6 +88,12 @@ class ImageChoice:
     reference: str  # what goes into compose.yml
     spec: ImageSpec  # the known image whose vLLM flags and defaults apply
     note: str | None = None  # set when the reference is not a known tag
+    version: str | None = None  # the vllm-ascend release its tag names (v0.11.0rc3 of ...:v0.11.0rc3-310p), if any
+
+    @property
+    def version_tag(self) -> str:
+        """The release to hold against a model's min_image: the tag's own, else that of the flags planned with."""
+        return self.version or self.spec.tag
 
 
 def load_images(extra: Iterable[Path] = ()) -> tuple[ImageSpec, ...]:
@@ -99,7 +105,9 @@ def load_images(extra: Iterable[Path] = ()) -> tuple[ImageSpec, ...]:
 def choose_image(
     images: tuple[ImageSpec, ...], *, requested: str | None, min_tag: str | None, suffix: str
 ) -> ImageChoice:
-    """The newest stable image at or above the model's minimum (or `requested`, a tag or a reference)."""
+    """The newest stable image at or above the model's minimum, or `requested` (a tag or a reference) as given:
+    a model never gets an image older than its min_image unless the user named that image, and then the plan
+    warns (planner._warnings); with no image at or above the minimum known, the plan is refused."""
     if requested is None:
         usable = [i for i in images if min_tag is None or tag_key(i.tag) >= tag_key(min_tag)]
         if not usable:
@@ -111,14 +119,16 @@ def choose_image(
     tag = parse_image_reference(reference, given=requested)
     base = _TAG.match(tag or "")
     known = {i.tag: i for i in images}
-    if base and base.group(0) in known:
-        return ImageChoice(reference=reference, spec=known[base.group(0)])
+    version = base.group(0) if base else None
+    if version in known:
+        return ImageChoice(reference=reference, spec=known[version], version=version)
     older = [i for i in images if base and tag_key(i.tag) <= tag_key(base.group(0))]
     spec = older[-1] if older else images[-1]
     return ImageChoice(
         reference=reference,
         spec=spec,
         note=f"image '{reference}' is not in the image list; planned with the flags of {spec.tag}",
+        version=version,
     )
 
 
