@@ -137,7 +137,7 @@ def make_plans(request: PlanRequest) -> list[Plan]:
             f"--layout {request.layout} spreads one model over several servers: add --node ADDRESS:INTERFACE for "
             "each server (two or more), or drop --layout"
         )
-    _check_models_dir(request.models_dir)
+    check_models_dir(request.models_dir, "--models-dir" if request.deployment_file is None else "models_dir")
     catalog = load_catalog_for(request)
     hardware = load_hardware(Path(p) for p in request.hardware_files)
     server = resolve_server(hardware, request.server, request.npu_type)
@@ -237,6 +237,17 @@ def check_served_name(name: str) -> None:
         )
 
 
-def _check_models_dir(models_dir: str) -> None:
+def check_models_dir(models_dir: str, what: str = "--models-dir") -> str:
+    """The host directory mounted at /models, as `plan` and `gpustack` both take it: an absolute path. Compose
+    reads a relative source without './' as the name of a volume ("undefined volume"), and one with './'
+    relative to the compose file's directory, not to where the command ran; ':' would split the short volume
+    syntax SOURCE:TARGET:MODE. Spaces are fine (the value is quoted)."""
+    if models_dir and not has_control_chars(models_dir) and not models_dir.startswith("/"):
+        absolute = os.path.abspath(os.path.expanduser(models_dir))
+        raise InputError(
+            f"{what} {models_dir!r}: give the host directory as an absolute path, e.g. {absolute} (compose reads "
+            "a relative one as a volume name, or relative to the compose file)"
+        )
     if not models_dir or ":" in models_dir or has_control_chars(models_dir):
-        raise InputError(f"--models-dir {models_dir!r}: a directory path without ':' or control characters")
+        raise InputError(f"{what} {models_dir!r}: an absolute directory path without ':' or control characters")
+    return models_dir

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from ascendgen.api import resolve_server
+from ascendgen.api import check_models_dir, resolve_server
 from ascendgen.envfile import ENV_FILE, EnvRef, write_env_values
 from ascendgen.errors import AscendgenError, InputError
 from ascendgen.files import OVERRIDE_HINT
@@ -210,8 +210,7 @@ def check_secret(name: str, value: str, flag: str) -> str:
 def _check_common(image_tag: str, models_dir: str) -> None:
     if not _TAG.match(image_tag):
         raise InputError(f"--image-tag '{image_tag}': a docker tag like 'latest' or 'v0.7.1'")
-    if not models_dir.startswith("/") or ":" in models_dir or not models_dir.isprintable():
-        raise InputError(f"--models-dir '{models_dir}': an absolute host directory without ':' or control characters")
+    check_models_dir(models_dir)  # the same rule as `plan`
 
 
 def _npus_on(profile: ServerProfile, npus: tuple[int, ...] | None) -> tuple[int, ...]:
