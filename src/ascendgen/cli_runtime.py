@@ -74,7 +74,7 @@ def up(
     """
     project, model, services = _open(directory, file, service)
     client, engine = engine_problem(_docker_client)
-    report = run_preflight(model, services, client)
+    report = run_preflight(model, services, client, project_dir=project.directory)
     problems = ([engine] if engine else []) + report.problems
     if problems:
         for problem in problems:

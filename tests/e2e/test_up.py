@@ -186,6 +186,15 @@ def test_npu_held_by_another_container(run: Run, deploy: Deploy) -> None:
     refused(up(run, second), f"NPU 0 is held by running container '{first.service}'")
 
 
+def test_container_name_held_by_the_same_model_planned_elsewhere(run: Run, deploy: Deploy) -> None:
+    first = deploy("Qwen3-8B", "--npus", "0")
+    assert up(run, first, "--timeout", "60").exit_code == 0
+    second = deploy("Qwen3-8B", "--npus", "1")  # another directory, the same container name
+    where = first.directory.resolve()
+    refused(up(run, second), f"the container name '{first.service}' belongs to the deployment in {where}, running")
+    assert second.project_containers() == []
+
+
 def test_npu_busy_per_npu_smi(run: Run, deploy: Deploy, fake_host: FakeHost) -> None:
     d = deploy("Qwen3-8B", "--npus", "2")
     fake_host.set_busy({2: [NpuProcess(pid=4242, name="python3")]})
