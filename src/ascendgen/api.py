@@ -242,12 +242,12 @@ def check_models_dir(models_dir: str, what: str = "--models-dir") -> str:
     reads a relative source without './' as the name of a volume ("undefined volume"), and one with './'
     relative to the compose file's directory, not to where the command ran; ':' would split the short volume
     syntax SOURCE:TARGET:MODE. Spaces are fine (the value is quoted)."""
-    if models_dir and not has_control_chars(models_dir) and not models_dir.startswith("/"):
+    if not models_dir or ":" in models_dir or has_control_chars(models_dir):
+        raise InputError(f"{what} {models_dir!r}: an absolute directory path without ':' or control characters")
+    if not models_dir.startswith("/"):
         absolute = os.path.abspath(os.path.expanduser(models_dir))
         raise InputError(
             f"{what} {models_dir!r}: give the host directory as an absolute path, e.g. {absolute} (compose reads "
             "a relative one as a volume name, or relative to the compose file)"
         )
-    if not models_dir or ":" in models_dir or has_control_chars(models_dir):
-        raise InputError(f"{what} {models_dir!r}: an absolute directory path without ':' or control characters")
     return models_dir
