@@ -9,7 +9,8 @@ release; seed 000 ran `latest-npu` on 2025-07-30, which was v0.7.0 then):
 - images: .github/workflows/docker-ci.yaml pushes `gpustack/gpustack:<version>`, `v<major>.<minor>` and
   `latest`, each with a suffix per device: `-npu` (CANN_CHIP=910b), `-npu-310p`, `-cpu`, ... No A3 image.
   `<version>` is the git tag as written (metadata-action `type=pep440,pattern={{raw}}`): `v0.7.1-npu`, the
-  form GPUStack's maintainers point users to (gpustack#1924: "use the gpustack/gpustack:v0.6.0-npu tag").
+  form GPUStack's maintainers point users to (gpustack#1924: "use the gpustack/gpustack:v0.6.0-npu tag"), and
+  users ran v0.7.1's (gpustack#3823: "copied from old 0.7.1-npu version").
   GPUStack 2.x publishes no -npu images any more (gpustack#3486), so `latest-npu` stays at the last v0.7.
 - models: downloads go to the cache dir, <data dir>/cache (config.py: cache_dir), inside the data volume;
   the /models mount serves "Local Path" models (docs/user-guide/model-file-management.md). Only a Model File
