@@ -315,6 +315,14 @@ cli_doctor.register(app)
 cli_gpustack.register(app)
 
 
+def _print_help(exc: typer.TyperException) -> None:
+    """Click's no_args_is_help raises a usage error whose message is the help text; with rich help, the text
+    was printed already and the message is empty. Either way: the help on stdout, no `error:` line."""
+    text = exc.format_message()
+    if text.strip():
+        termui.out.file.write(text.rstrip("\n") + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turn every expected failure into one line and an exit code."""
     try:
@@ -330,6 +338,9 @@ def main(argv: list[str] | None = None) -> None:
         termui.error(str(exc))
         sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: unknown option, bad value, missing argument
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `ascendgen` or `ascendgen gpustack` alone: help was asked
+            _print_help(exc)
+            sys.exit(ExitCode.OK)
         ctx = getattr(exc, "ctx", None)
         command = ctx.command_path if ctx is not None else "ascendgen"
         termui.error(f"{exc.format_message()} (see '{command} --help')")

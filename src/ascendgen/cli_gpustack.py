@@ -46,9 +46,11 @@ NpusOpt = Annotated[
     str | None, typer.Option(help="NPUs GPUStack may use: '0-7' or '0,1,2,3' (default: all of the server's).")
 ]
 ImageTagOpt = Annotated[
-    str, typer.Option(help="GPUStack release: 'latest' or e.g. 'v0.7.1'; the device suffix (-npu) is added.")
+    str, typer.Option(help="GPUStack release, e.g. v0.7.1 or latest (moves); the device suffix (-npu) is added.")
 ]
-ModelsDirOpt = Annotated[str, typer.Option(help="Host directory mounted at /models for local-path models.")]
+ModelsDirOpt = Annotated[
+    str, typer.Option(help="Host directory (absolute) mounted read-only at /models for local-path models.")
+]
 ServerOpt = Annotated[str | None, typer.Option(help="Server profile (default atlas-800i-a2: 8 x 910B4).")]
 HardwareOpt = Annotated[
     list[Path] | None,

@@ -678,10 +678,10 @@ def _warnings(
     warnings = []
     if image.note:
         warnings.append(image.note)
-    if model.min_image and tag_key(image.spec.tag) < tag_key(model.min_image):
+    if model.min_image and tag_key(image.version_tag) < tag_key(model.min_image):
         needs = f" (transformers >= {model.min_transformers})" if model.min_transformers else ""
         warnings.append(
-            f"{model.name} needs image {model.min_image} or newer{needs}; {image.spec.tag} will not load it"
+            f"{model.name} needs image {model.min_image} or newer{needs}; {image.version_tag} will not load it"
         )
     recorded = model.npus.get(npu.name)
     needed = sizing.npus_needed()
