@@ -7,6 +7,7 @@ Qwen3-VL-30B-A3B-Instruct (config.json): 48 layers, 32 heads, 4 KV heads, head_d
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import yaml
@@ -83,8 +84,6 @@ def test_pp_with_ep_in_the_catalog_is_refused() -> None:
         ("[fe80::1]:eth0", "fe80::1 is a link-local address"),
         ("169.254.10.1:eth0", "is a link-local address"),
         ("[fe80::1%eth0]:eth0", "zone ids"),
-        ("127.0.0.1:eth0", "is a loopback address"),
-        ("[::1]:eth0", "is a loopback address"),
         ("0.0.0.0:eth0", "is an unspecified address"),
         ("[::]:eth0", "is an unspecified address"),
         ("224.0.0.1:eth0", "is a multicast address"),
@@ -182,3 +181,13 @@ def test_ipv6_nodes_are_written_with_brackets_where_a_port_follows(run: Run, tmp
     header = (tmp_path / "head" / "compose.yml").read_text()
     assert "--node '[fd00::1]:eth0' --node '[fd00::2]:eth1'" in header
     assert run("check", str(tmp_path / "head"), str(tmp_path / "worker-1")).exit_code == 0
+
+
+def test_loopback_nodes_plan_with_a_warning_for_one_host_test_setups(run: Run, tmp_path: Path) -> None:
+    result = run(
+        "plan", "Qwen3-8B", "--node", "127.0.0.1:lo", "--node", "127.0.0.2:lo", "--out", str(tmp_path), "--json"
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert any("127.0.0.1, 127.0.0.2 is loopback" in w for w in result.json()["warnings"])
+    real = run("plan", "Qwen3-8B", "--node", "10.0.0.1:eth0", "--node", "10.0.0.2:eth0", "--dry-run", "--json")
+    assert not any("loopback" in w for w in real.json()["warnings"])

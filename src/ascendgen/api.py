@@ -3,10 +3,11 @@ Everything here returns data; nothing prints."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ascendgen.catalog import Catalog, ModelSpec, load_catalog
@@ -213,8 +214,16 @@ def _plan_cluster(request: PlanRequest, plan_one: Callable[..., Plan], npus_per_
     if instance.npus is not None or instance.tp is not None:
         raise InputError("with --node, the layout sets TP and every NPU of every node is used: drop --tp/--npus")
     tp, pp, expert_parallel = layout_sizes(request.layout or "tp", len(request.nodes), npus_per_node)
-    return plan_one(instance, None, instance.port or request.first_port, nodes=len(request.nodes), tp=tp, pp=pp,
+    plan = plan_one(instance, None, instance.port or request.first_port, nodes=len(request.nodes), tp=tp, pp=pp,
                     expert_parallel=expert_parallel)  # fmt: skip
+    loopback = [node.address for node in request.nodes if ipaddress.ip_address(node.address).is_loopback]
+    if loopback:
+        warning = (
+            f"node address {', '.join(loopback)} is loopback: the nodes can only be containers on this one host (a "
+            "test setup); for real servers give each one's address on the network they share"
+        )
+        plan = replace(plan, warnings=(*plan.warnings, warning))
+    return plan
 
 
 def _with_served_name(model: ModelSpec, served_name: str | None) -> ModelSpec:

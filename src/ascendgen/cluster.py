@@ -55,8 +55,9 @@ def host_port(address: str, port: int | None) -> str:
 
 def parse_node(text: str) -> Node:
     """`192.168.0.147:enp1s0` or `[fd00::147]:enp1s0` -> Node. The address is an IP: HCCL_IF_IP takes no host
-    names. It must reach the other servers as it is: not loopback, unspecified, multicast or link-local (a
-    link-local address means nothing without a zone, `fe80::1%eth0`, and Ray and HCCL take no zone)."""
+    names. It must reach the other servers as it is: not unspecified, multicast or link-local (a link-local
+    address means nothing without a zone, `fe80::1%eth0`, and Ray and HCCL take no zone). Loopback addresses
+    are taken, with a warning from the plan: nodes that are containers on one host (a test setup)."""
     example = "e.g. 192.168.0.147:enp1s0 or [fd00::147]:enp1s0"
     address, sep, interface = text.rpartition(":")
     if not sep or not address or not interface:
@@ -75,8 +76,8 @@ def parse_node(text: str) -> Node:
     if ip.version == 4 and bracketed:
         raise InputError(f"--node '{text}': brackets are for IPv6 addresses; write {ip}:{interface}")
     unusable = next(
-        (what for what, flag in [("a loopback", ip.is_loopback), ("an unspecified", ip.is_unspecified),
-                                 ("a multicast", ip.is_multicast), ("a link-local", ip.is_link_local)] if flag),
+        (what for what, flag in [("an unspecified", ip.is_unspecified), ("a multicast", ip.is_multicast),
+                                 ("a link-local", ip.is_link_local)] if flag),
         None,
     )  # fmt: skip
     if unusable:
