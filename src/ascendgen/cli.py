@@ -151,6 +151,8 @@ def plan(
     )
     plans = make_plans(request)
     secrets = {API_KEY_ENV: api_key or generate_secret()} if (api_key is not None or generate_api_key) else None
+    if secrets is None and request.api_key_env:
+        secrets = {}  # the key is in .env already: keep it 0600 and git-ignored
     written = [] if dry_run else write_compose(plans, request, out, force=force, secrets=secrets)
     if as_json:
         termui.print_json(plans[0].to_json() if len(plans) == 1 else [p.to_json() for p in plans])
