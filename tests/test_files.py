@@ -56,6 +56,11 @@ def test_gpustack_env_being_a_directory_writes_nothing(run: Run, tmp_path: Path)
     assert tree(tmp_path) == {".env": None}
 
 
+def test_a_newline_in_the_key_writes_nothing(run: Run, tmp_path: Path) -> None:
+    refused(run("plan", "Qwen3-8B", "--api-key", "sk\nx", "--out", str(tmp_path)), "--api-key")
+    assert tree(tmp_path) == {}
+
+
 @pytest.mark.parametrize("out", ["dep\nloy", "dep\rloy", "dep\x1bloy", "dep\tloy"])
 def test_out_with_a_control_character_is_refused(run: Run, tmp_path: Path, out: str) -> None:
     for command in (["plan", "Qwen3-8B"], GPUSTACK_WORKER):
