@@ -15,6 +15,7 @@ from ascendgen import __version__, cli_doctor, cli_gpustack, cli_runtime, termui
 from ascendgen.api import Instance, PlanRequest, load_catalog_for, make_plans
 from ascendgen.cluster import parse_node
 from ascendgen.deployfile import load_deployment
+from ascendgen.endpoint import check_api_key
 from ascendgen.envfile import ENV_FILE, generate_secret
 from ascendgen.errors import AscendgenError, ExitCode, InputError
 from ascendgen.files import check_compose, render_plan_recipe, write_compose
@@ -135,6 +136,7 @@ def plan(
     Example: [bold]ascendgen plan Qwen3-30B-A3B --npus 4-7 --port 8001[/];
     several: [bold]ascendgen plan Qwen3-30B-A3B Qwen2.5-Coder-32B-Instruct --port 8001[/]
     """
+    secrets = _api_key_secrets(api_key, generate_api_key)
     request = build_request(
         models=models or [],
         file=file,
@@ -156,7 +158,8 @@ def plan(
         hardware=hardware,
     )
     plans = make_plans(request)
-    secrets = {API_KEY_ENV: api_key or generate_secret()} if (api_key is not None or generate_api_key) else None
+    if secrets is None and request.api_key_env:
+        secrets = {}  # the key is in .env already: keep it 0600 and git-ignored
     written = [] if dry_run else write_compose(plans, request, out, force=force, secrets=secrets)
     if as_json:
         termui.print_json(plans[0].to_json() if len(plans) == 1 else [p.to_json() for p in plans])
@@ -167,6 +170,15 @@ def plan(
             termui.out.print(instances_table(plans))
     for path in written:
         termui.success(f"wrote {path}" + (f" and the API key to {path.parent / ENV_FILE}" if secrets else ""))
+
+
+def _api_key_secrets(api_key: str | None, generate: bool) -> dict[str, str] | None:
+    """The API key plan sets in .env: the one given (checked before anything is planned) or a new one."""
+    if api_key is not None and generate:
+        raise InputError("--api-key and --generate-api-key: give one of them")
+    if api_key is not None:
+        return {API_KEY_ENV: check_api_key(api_key)}
+    return {API_KEY_ENV: generate_secret()} if generate else None
 
 
 def build_request(

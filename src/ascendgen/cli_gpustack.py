@@ -13,6 +13,7 @@ import typer
 from ascendgen import termui
 from ascendgen.envfile import ENV_FILE, generate_secret, read_env_file
 from ascendgen.errors import InputError
+from ascendgen.files import write_deployment
 from ascendgen.gpustack import (
     DEFAULT_IMAGE_TAG,
     DEFAULT_MODELS_DIR,
@@ -27,7 +28,6 @@ from ascendgen.gpustack import (
     check_server_url,
     render_gpustack,
     worker_secrets,
-    write_deployment,
 )
 from ascendgen.hardware import load_hardware
 from ascendgen.npuset import parse_npus
@@ -143,7 +143,7 @@ def worker(
 
 def _write(service: GpustackService, regenerate: str, out: Path, secrets: dict[str, str], *, force: bool) -> None:
     text = render_gpustack(service, regenerate=regenerate)
-    written = write_deployment(out, text, secrets, force=force)
+    (written,) = write_deployment(out, {".": text}, force=force, secrets=secrets)
     termui.out.print(service.summary, highlight=False, markup=False, soft_wrap=True)
     for name in secrets:
         termui.info(f"wrote {name} to {out / ENV_FILE} (mode 0600, listed in .gitignore)")

@@ -1,8 +1,8 @@
 """GPUStack on Ascend (seed 000): a GPUStack server, optionally with its built-in worker on the NPUs, and
 GPUStack workers that join it, as compose files. The builders are pure (request + hardware in, a frozen
-`GpustackService` out); rendering reuses render.py's Jinja environment and `q` filter; only
-`write_deployment` touches files. Secrets (the worker token, the admin bootstrap password) go to `.env`
-and reach the container as `${NAME:?...}` references, never as text in compose.yml.
+`GpustackService` out); rendering reuses render.py's Jinja environment and `q` filter; files.py's
+`write_deployment` writes the result, as it does for `plan`. Secrets (the worker token, the admin bootstrap
+password) go to `.env` and reach the container as `${NAME:?...}` references, never as text in compose.yml.
 
 GPUStack facts used here, read from github.com/gpustack/gpustack at tag v0.7.1 (2025-08-21, the last v0.7
 release; seed 000 ran `latest-npu` on 2025-07-30, which was v0.7.0 then):
@@ -43,12 +43,11 @@ from urllib.parse import urlsplit
 import yaml
 
 from ascendgen.api import check_models_dir, resolve_server
-from ascendgen.envfile import ENV_FILE, EnvRef, write_env_values
+from ascendgen.envfile import EnvRef
 from ascendgen.errors import AscendgenError, InputError
-from ascendgen.files import OVERRIDE_HINT
 from ascendgen.hardware import Hardware, Platform, ServerProfile, npu_mounts
 from ascendgen.npuset import format_npus
-from ascendgen.render import COMPOSE_FILE, _environment, header_lines, read_generated, with_header, write_atomically
+from ascendgen.render import _environment, header_lines, with_header
 
 __all__ = [
     "BOOTSTRAP_PASSWORD_ENV",
@@ -68,7 +67,6 @@ __all__ = [
     "check_server_url",
     "render_gpustack",
     "worker_secrets",
-    "write_deployment",
 ]
 
 IMAGE_REPOSITORY = "gpustack/gpustack"
@@ -428,25 +426,3 @@ def _check_round_trip(text: str, service: GpustackService) -> None:
             raise AscendgenError(f"internal error: rendered {key} of {service.name} does not read back as planned")
     if parsed.get("volumes") != {service.data_volume: {"name": service.data_volume}}:
         raise AscendgenError("internal error: the data volume is not declared")
-
-
-# ---- the imperative part: files -----------------------------------------------------------------------------
-
-
-def write_deployment(out_dir: Path, text: str, secrets: Mapping[str, str], *, force: bool = False) -> Path:
-    """Write DIR/.env (the secrets, 0600, git-ignored), then DIR/compose.yml, never over a compose.yml edited
-    by hand (or not written by ascendgen) unless `force`. With no new secrets, an existing .env still gets its
-    mode and .gitignore entry re-asserted."""
-    target = out_dir / COMPOSE_FILE
-    if target.is_dir():
-        raise InputError(f"{target} is a directory")
-    if target.exists() and not force:
-        existing = read_generated(target.read_text(encoding="utf-8", errors="replace"))
-        if not existing.by_ascendgen:
-            raise AscendgenError(f"{target} exists and was not written by ascendgen: {OVERRIDE_HINT}")
-        if existing.edited_by_hand:
-            raise AscendgenError(f"{target} was edited by hand since ascendgen wrote it: {OVERRIDE_HINT}")
-    if secrets or (out_dir / ENV_FILE).is_file():
-        write_env_values(out_dir, secrets)
-    write_atomically(target, text)
-    return target
