@@ -120,6 +120,42 @@ def test_bad_input_is_one_line_exit_2_no_file(run: Run, tmp_path: Path, args: li
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--served-name", "--api-key"], "starts with '-': vLLM's argument parser would read it as an option"),
+        (["--served-name=-1"], "starts with '-'"),
+        (["--served-name", "   "], "must be one line of printable text"),
+        (["--served-name", ""], "must be one line of printable text"),
+        (["--served-name", "a\nb"], "must be one line of printable text"),
+        (["--served-name", " qwen3"], "begins or ends with spaces"),
+        (["--served-name", "qwen3\t"], "must be one line"),
+    ],
+)
+def test_served_names_vllm_would_misread_are_refused(run: Run, tmp_path: Path, args: list[str], message: str) -> None:
+    result = run("plan", "Qwen3-8B", *args, "--out", str(tmp_path))
+    assert result.exit_code == 2, result
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_served_name_from_a_catalog_is_checked_too(run: Run, write: Callable[[str, str], Path], tmp_path: Path) -> None:
+    catalog = write("mine.yaml", 'models:\n  - name: Qwen3-8B\n    served_name: "--port"\n')
+    result = run("plan", "Qwen3-8B", "--catalog", str(catalog), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "served name '--port' starts with '-'" in result.stderr
+    # a name given on the command line replaces the catalog's
+    fixed = run("plan", "Qwen3-8B", "--catalog", str(catalog), "--served-name", "q-8b", "--dry-run", "--json")
+    assert fixed.exit_code == 0, fixed.stderr
+
+
+@pytest.mark.parametrize("name", ["qwen3-8b", "Qwen/Qwen3-8B", "my model", "a-", "0"])
+def test_served_names_vllm_reads_are_kept(run: Run, tmp_path: Path, name: str) -> None:
+    result = run("plan", "Qwen3-8B", "--served-name", name, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    command = yaml.safe_load((tmp_path / "compose.yml").read_text())["services"]["vllm-qwen3-8b"]["command"]
+    assert command[command.index("--served-model-name") + 1] == name
+
+
 def test_refusal_leaves_existing_compose_untouched(run: Run, tmp_path: Path) -> None:
     existing = tmp_path / "compose.yml"
     existing.write_text("services: {mine: {image: keep}}\n")
@@ -140,8 +176,8 @@ def test_malformed_catalog_is_one_line(run: Run, write: Callable[[str, str], Pat
 def test_weights_that_do_not_fit_say_how_many_npus(run: Run, tmp_path: Path) -> None:
     result = run("plan", "Qwen3-235B-A22B", "--out", str(tmp_path))
     assert result.exit_code == 2
-    assert "does not fit on 8 x 910B4" in result.stderr
-    assert "it needs 32 x 910B4" in result.stderr
+    assert "does not fit on one atlas-800i-a2 (8 x 910B4)" in result.stderr
+    assert "it needs 4 servers like this one (32 x 910B4)" in result.stderr
 
 
 def test_models_lists_the_catalog(run: Run) -> None:

@@ -7,6 +7,7 @@ Qwen3-VL-30B-A3B-Instruct (config.json): 48 layers, 32 heads, 4 KV heads, head_d
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import yaml
@@ -74,13 +75,53 @@ def test_pp_with_ep_in_the_catalog_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("192.168.0.1", "expected ADDRESS:INTERFACE"), ("host:eth0", "not an IP address"),
-     ("10.0.0.1:eth 0", "not a network interface"), (":eth0", "expected ADDRESS:INTERFACE")],
-)  # fmt: skip
+    [
+        ("192.168.0.1", "expected ADDRESS:INTERFACE"),
+        ("host:eth0", "not an IP address"),
+        (":eth0", "expected ADDRESS:INTERFACE"),
+        ("fd00::1:eth0", r"write an IPv6 address in brackets, \[fd00::1\]:eth0"),
+        ("[10.0.0.1]:eth0", "brackets are for IPv6"),
+        ("[fe80::1]:eth0", "fe80::1 is a link-local address"),
+        ("169.254.10.1:eth0", "is a link-local address"),
+        ("[fe80::1%eth0]:eth0", "zone ids"),
+        ("0.0.0.0:eth0", "is an unspecified address"),
+        ("[::]:eth0", "is an unspecified address"),
+        ("224.0.0.1:eth0", "is a multicast address"),
+        ("10.0.0.1:eth 0", "not a network interface"),
+        ("10.0.0.1:a/b", "not a network interface"),
+        ("10.0.0.1:.", "not a network interface"),
+        ("10.0.0.1:..", "not a network interface"),
+        ("10.0.0.1:eth0,eth1", "not a network interface"),
+        ("10.0.0.1:^docker", "not a network interface"),
+        ("10.0.0.1:" + "e" * 16, "not a network interface"),
+        ("10.0.0.1:eth0\n", "not a network interface"),
+    ],
+)
 def test_bad_node(text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_node(text)
-    assert parse_node("[fe80::1]:eth0").address == "fe80::1"
+
+
+@pytest.mark.parametrize("node", ["[fe80::1]:eth0", "10.0.0.1:eth0\n", "fd00::1:eth0"])
+def test_bad_node_on_the_command_line_is_one_line(run: Run, tmp_path, node: str) -> None:  # type: ignore[no-untyped-def]
+    result = run("plan", "Qwen3-32B", "--node", node, "--node", "10.0.0.2:eth0", "--out", str(tmp_path))
+    assert result.exit_code == 2 and result.stderr.startswith("error: --node ") and result.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "address", "interface", "written"),
+    [
+        ("192.168.0.147:enp1s0", "192.168.0.147", "enp1s0", "192.168.0.147:enp1s0"),
+        ("[fd00::147]:enp1s0", "fd00::147", "enp1s0", "[fd00::147]:enp1s0"),
+        ("[FD00:0:0::147]:bond0.100", "fd00::147", "bond0.100", "[fd00::147]:bond0.100"),
+        ("[2001:db8::1]:" + "e" * 15, "2001:db8::1", "e" * 15, "[2001:db8::1]:" + "e" * 15),
+    ],
+)
+def test_good_node(text: str, address: str, interface: str, written: str) -> None:
+    node = parse_node(text)
+    assert (node.address, node.interface, str(node)) == (address, interface, written)
+    assert parse_node(str(node)) == node  # what the recipe records reads back as the same node
 
 
 def test_cli_writes_one_file_per_node_and_check_reads_them(run: Run, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -105,3 +146,48 @@ def test_cli_refusals(run: Run, tmp_path) -> None:  # type: ignore[no-untyped-de
     same = run("plan", "Qwen3-32B", "--node", "10.0.0.1:eth0", "--node", "10.0.0.1:eth1", "--dry-run")
     assert same.exit_code == 2 and "its own address" in same.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("layout", ["tp", "tp-pp", "ep", "dp"])
+def test_layout_without_nodes_is_refused(run: Run, tmp_path, layout: str) -> None:  # type: ignore[no-untyped-def]
+    result = run("plan", "Qwen3-30B-A3B", "--layout", layout, "--out", str(tmp_path))
+    assert result.exit_code == 2, result
+    assert f"--layout {layout} spreads one model over several servers" in result.stderr
+    assert "--node ADDRESS:INTERFACE" in result.stderr and result.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ipv6_nodes_are_written_with_brackets_where_a_port_follows(run: Run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import subprocess
+
+    nodes = ["--node", "[fd00::1]:eth0", "--node", "[fd00::2]:eth1"]
+    result = run("plan", "Qwen3-VL-30B-A3B-Instruct", *nodes, "--layout", "tp-pp", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    configs = {}
+    for node in ("head", "worker-1"):
+        done = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=tmp_path / node,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        (configs[node],) = json.loads(done.stdout)["services"].values()
+    worker = configs["worker-1"]
+    assert worker["command"] == ["start", "--block", "--disable-usage-stats", "--address=[fd00::1]:6379",
+                                 "--node-ip-address=fd00::2"]  # fmt: skip
+    assert worker["environment"]["HCCL_IF_IP"] == "fd00::2"  # an address alone: no brackets
+    assert worker["environment"]["GLOO_SOCKET_IFNAME"] == "eth1"
+    head = configs["head"]
+    assert "--node-ip-address=fd00::1 --head --port=6379" in head["command"][0]
+    assert head["environment"]["HCCL_IF_IP"] == "fd00::1"
+    header = (tmp_path / "head" / "compose.yml").read_text()
+    assert "--node '[fd00::1]:eth0' --node '[fd00::2]:eth1'" in header
+    assert run("check", str(tmp_path / "head"), str(tmp_path / "worker-1")).exit_code == 0
+
+
+def test_loopback_nodes_plan_with_a_warning_for_one_host_test_setups(run: Run, tmp_path: Path) -> None:
+    result = run(
+        "plan", "Qwen3-8B", "--node", "127.0.0.1:lo", "--node", "127.0.0.2:lo", "--out", str(tmp_path), "--json"
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert any("127.0.0.1, 127.0.0.2 is loopback" in w for w in result.json()["warnings"])
+    real = run("plan", "Qwen3-8B", "--node", "10.0.0.1:eth0", "--node", "10.0.0.2:eth0", "--dry-run", "--json")
+    assert not any("loopback" in w for w in real.json()["warnings"])

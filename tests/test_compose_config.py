@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -68,7 +69,7 @@ HOSTILE = [
     "$HOME and ${PATH}",
     'quote " and \\ backslash',
     "colon: value # not a comment",
-    "- dash [flow] {map} &anchor *alias !tag",
+    "dash - [flow] {map} &anchor *alias !tag",
     "yes",
     "模型 🚀",
 ]
@@ -90,3 +91,51 @@ def test_hostile_served_name_reads_back_exactly(
     assert service["labels"]["io.ascendgen.served-model-name"] == literal
     models_mount = next(v for v in service["volumes"] if v["target"] == "/models")
     assert models_mount["source"] == "/data/my models" and models_mount["read_only"] is True
+
+
+# ---- --models-dir: one rule for `plan` and `gpustack`, and compose reads it as the host path meant ----------
+
+RELATIVE_MODELS_DIRS = ["models", "./models", "../models", "my models", "~/models"]
+
+
+@pytest.mark.parametrize("models_dir", RELATIVE_MODELS_DIRS)
+@pytest.mark.parametrize("command", [["plan", "Qwen3-8B"], ["gpustack", "server"]], ids=["plan", "gpustack"])
+def test_relative_models_dir_is_refused_by_plan_and_gpustack_alike(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], models_dir: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", "/home/someone")
+    out = tmp_path / "out"
+    result = run(*command, "--models-dir", models_dir, "--out", str(out))
+    assert result.exit_code == 2, result
+    absolute = os.path.abspath(os.path.expanduser(models_dir))
+    assert result.stderr == (
+        f"error: --models-dir {models_dir!r}: give the host directory as an absolute path, e.g. {absolute} "
+        "(compose reads a relative one as a volume name, or relative to the compose file)\n"
+    )
+    assert not out.exists()
+
+
+def test_what_compose_does_with_a_relative_source(compose_v2: None, tmp_path: Path) -> None:
+    """Why relative paths are refused: `models:/models` is a volume compose does not know."""
+    (tmp_path / "compose.yml").write_text(
+        'services:\n  s:\n    image: busybox\n    volumes:\n      - "models:/models:ro"\n'
+    )
+    done = subprocess.run(["docker", "compose", "config"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode != 0 and "undefined volume" in done.stderr
+
+
+@pytest.mark.parametrize("models_dir", ["/data/my models", "/data/models/", "/模型 #1/$x"])
+@pytest.mark.parametrize("command", [["plan", "Qwen3-8B"], ["gpustack", "server"]], ids=["plan", "gpustack"])
+def test_absolute_models_dir_is_the_host_path_compose_mounts(
+    compose_v2: None, run: Run, tmp_path: Path, command: list[str], models_dir: str
+) -> None:
+    result = run(*command, "--models-dir", models_dir, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    (service,) = compose_config(tmp_path)["services"].values()
+    (mount,) = [v for v in service["volumes"] if v["target"] == "/models"]
+    # `config` prints a literal `$` as `$$` again
+    assert mount["type"] == "bind" and mount["source"] == models_dir.replace("$", "$$")
+    assert mount["read_only"] is True
+    assert f"--models-dir {shlex.quote(models_dir)}" in (tmp_path / "compose.yml").read_text()  # the recipe keeps it
+    assert run("check", str(tmp_path)).exit_code == 0

@@ -1,6 +1,7 @@
 """`ascendgen gpustack server|worker` run as a user runs them: the files pass Compose v2's own parser and
 read back as intended, agree with seed 000's `docker run` lines (tests/seed_compose/gpustack-*.txt) except
-for the deliberate improvements, and never hold the worker token or the admin password."""
+for the deliberate improvements (a pinned image tag instead of `latest-npu`, driver and models mounts
+read-only, the token in .env), and never hold the worker token or the admin password."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ EXAMPLES = REPO / "examples"
 SEED_URL = "http://172.16.33.106:8080"
 # A stand-in, never a real token: the seed's own token is read from the fixture where it is needed.
 PLACEHOLDER_TOKEN = "0123456789abcdef0123456789abcdef"
+SEED_MODELS_DIR = ["--models-dir", "/data/models"]  # seed 000's host directory; ascendgen's default is /models
+PINNED = "v0.7.1"  # the last GPUStack release with -npu images (gpustack.py: DEFAULT_IMAGE_TAG)
 DRIVER_PATHS = {
     "/usr/local/dcmi",
     "/usr/local/bin/npu-smi",
@@ -123,22 +126,24 @@ def parse_docker_run(path: Path) -> DockerRun:
 def check_matches_seed(directory: Path, seed: DockerRun, env: dict[str, str] | None = None) -> dict[str, Any]:
     """What ours shares with the seed's `docker run`, read from our file and through `docker compose config`."""
     ours = raw_service(directory)
-    assert ours["image"] == seed.image
+    # deliberate: the tag is pinned; seed 000's `latest-npu` was v0.7.0 on 2025-07-30 and has moved since
+    assert seed.image == "gpustack/gpustack:latest-npu"
+    assert ours["image"] == f"gpustack/gpustack:{PINNED}-npu"
     assert ours["container_name"] == seed.name
     assert ours["restart"] == seed.restart
     assert ours["network_mode"] == seed.network == "host"
     assert ours["ipc"] == seed.ipc == "host"
     # the same devices; ours lists the control devices first, as `ascendgen plan` does
     assert sorted(ours["devices"]) == sorted(seed.devices)
-    # the same volumes in the same order; deliberate: driver paths read-only
+    # the same volumes in the same order; deliberate: driver paths and models read-only
     assert [v.removesuffix(":ro") for v in ours["volumes"]] == seed.volumes
     for volume in ours["volumes"]:
-        source = volume.split(":")[0]
-        assert volume.endswith(":ro") == (source in DRIVER_PATHS), volume
+        source, target = volume.split(":")[:2]
+        assert volume.endswith(":ro") == (source in DRIVER_PATHS or target == "/models"), volume
 
     config = compose_config(directory, env)
     service = only_service(config)
-    assert service["image"] == seed.image
+    assert service["image"] == ours["image"]
     assert service["network_mode"] == "host" and service["ipc"] == "host"
     assert [d["target"] for d in service["devices"]] == ours["devices"]
     data = next(v for v in service["volumes"] if v["target"] == "/var/lib/gpustack")
@@ -146,16 +151,16 @@ def check_matches_seed(directory: Path, seed: DockerRun, env: dict[str, str] | N
     # the data volume keeps the seed's name: a deployment moved from `docker run` keeps its data
     assert config["volumes"]["gpustack-data"]["name"] == "gpustack-data"
     models = next(v for v in service["volumes"] if v["target"] == "/models")
-    assert models["source"] == "/data/models"
+    assert models["source"] == "/data/models" and models["read_only"] is True
     for volume in service["volumes"]:
         if volume["type"] == "bind":
-            assert bool(volume.get("read_only")) == (volume["source"] in DRIVER_PATHS), volume
+            assert bool(volume.get("read_only")) == (volume["source"] in DRIVER_PATHS | {"/data/models"}), volume
     return service
 
 
 def test_server_matches_seed(compose_v2: None, run: Run, tmp_path: Path) -> None:
     seed = parse_docker_run(SEEDS / "gpustack-server.txt")
-    result = run("gpustack", "server", "--npus", "0-7", "--port", "8080", "--out", str(tmp_path))
+    result = run("gpustack", "server", "--npus", "0-7", "--port", "8080", *SEED_MODELS_DIR, "--out", str(tmp_path))
     assert result.exit_code == 0, result.stderr
     service = check_matches_seed(tmp_path, seed)
     assert service["command"] == seed.args == ["--port", "8080"]
@@ -166,7 +171,8 @@ def test_server_matches_seed(compose_v2: None, run: Run, tmp_path: Path) -> None
 def test_worker_matches_seed_with_the_token_in_env_file(compose_v2: None, run: Run, tmp_path: Path) -> None:
     seed = parse_docker_run(SEEDS / "gpustack-worker.txt")
     seed_token = seed.args[seed.args.index("--token") + 1]
-    result = run("gpustack", "worker", "--server-url", SEED_URL, "--token", seed_token, "--out", str(tmp_path))
+    result = run("gpustack", "worker", "--server-url", SEED_URL, "--token", seed_token, *SEED_MODELS_DIR,
+                 "--out", str(tmp_path))  # fmt: skip
     assert result.exit_code == 0, result.stderr
 
     text = (tmp_path / "compose.yml").read_text()
@@ -189,11 +195,41 @@ def test_cpu_only_server_is_a_management_node(compose_v2: None, run: Run, tmp_pa
     result = run("gpustack", "server", "--cpu-only", "--out", str(tmp_path))
     assert result.exit_code == 0, result.stderr
     service = only_service(compose_config(tmp_path))
-    assert service["image"] == "gpustack/gpustack:latest-cpu"
+    assert service["image"] == f"gpustack/gpustack:{PINNED}-cpu"
     assert "devices" not in service
     assert service["command"] == ["--port", "8080", "--disable-worker"]
     assert [v["target"] for v in service["volumes"]] == ["/models", "/var/lib/gpustack"]
     assert service["network_mode"] == "host" and "ipc" not in service
+
+
+def test_defaults_pin_the_image_and_mount_models_read_only_like_plan(
+    compose_v2: None, run: Run, tmp_path: Path
+) -> None:
+    assert run("gpustack", "server", "--out", str(tmp_path / "gs")).exit_code == 0
+    assert run("plan", "Qwen3-8B", "--out", str(tmp_path / "plan")).exit_code == 0
+    gpustack = only_service(compose_config(tmp_path / "gs"))
+    plan = only_service(compose_config(tmp_path / "plan"))
+    assert gpustack["image"] == "gpustack/gpustack:v0.7.1-npu"
+    (gs_models,) = [v for v in gpustack["volumes"] if v["target"] == "/models"]
+    (plan_models,) = [v for v in plan["volumes"] if v["target"] == "/models"]
+    assert gs_models["source"] == plan_models["source"] == "/models"
+    assert gs_models["read_only"] is plan_models["read_only"] is True
+    # what README and gpustack.py advise for a Model File downloaded under /models: the override's mount of
+    # the same target replaces ours (compose merges service volumes by target)
+    (tmp_path / "gs" / "compose.override.yml").write_text(
+        "services:\n  gpustack:\n    volumes:\n      - /models:/models\n"
+    )
+    (writable,) = [v for v in only_service(compose_config(tmp_path / "gs"))["volumes"] if v["target"] == "/models"]
+    assert writable["source"] == "/models" and not writable.get("read_only")
+
+
+@pytest.mark.parametrize(
+    ("tag", "image"), [("latest", "gpustack/gpustack:latest-npu"), ("v0.7.0", "gpustack/gpustack:v0.7.0-npu")]
+)
+def test_another_release_can_be_named(run: Run, tmp_path: Path, tag: str, image: str) -> None:
+    assert run("gpustack", "server", "--image-tag", tag, "--out", str(tmp_path)).exit_code == 0
+    assert raw_service(tmp_path)["image"] == image
+    assert f"--image-tag {tag}" in (tmp_path / "compose.yml").read_text()  # the recipe keeps it
 
 
 def test_cpu_only_takes_no_npus(run: Run, tmp_path: Path) -> None:
@@ -373,7 +409,7 @@ def test_npus_host_root_and_other_platforms(compose_v2: None, run: Run, write: W
 
     duo = run("gpustack", "server", "--server", "atlas-300i-duo", "--out", str(tmp_path / "duo"))
     assert duo.exit_code == 0, duo.stderr
-    assert raw_service(tmp_path / "duo")["image"] == "gpustack/gpustack:latest-npu-310p"
+    assert raw_service(tmp_path / "duo")["image"] == f"gpustack/gpustack:{PINNED}-npu-310p"
 
     a3 = run("gpustack", "server", "--server", "atlas-800i-a3", "--out", str(tmp_path / "a3"))
     assert a3.exit_code == 2 and "no image" in a3.stderr

@@ -20,6 +20,7 @@ from ascendgen.planner import (
     kv_bytes_per_token,
     memory_per_npu,
     plan_deployment,
+    quantized_builds,
     tp_is_valid,
     valid_tp_sizes,
     weights_gib,
@@ -97,7 +98,11 @@ def test_qwen3_30b_a3b_needs_four_910b4() -> None:
     assert p.kv_cache_tokens == 451_584
     assert p.max_model_len == 40_960
     assert "--enable-expert-parallel" in p.serve_args
-    assert "TP 2 is too small" in p.tp_reason
+    # the reason names what TP 2 lacks: 56.8107 / 2 = 28.4054 GiB of weights > 26.541 usable
+    assert p.tp_reason == (
+        "the smallest valid TP (1, 2, 4, 8 divide the heads) that holds the weights and 8,192 tokens of KV cache; "
+        "at TP 2 the weights take 28.4 GiB per NPU, more than the 26.5 GiB usable (29.49 GiB x 0.9)"
+    )
 
 
 def test_deepseek_v3_pruning_mla_latent_is_not_split_by_tp() -> None:
@@ -165,8 +170,13 @@ def test_kv_capacity_bounds_max_model_len() -> None:
 
 def test_weights_that_do_not_fit_name_the_npus_needed() -> None:
     # Qwen2.5-72B-Instruct: 72.7e9 x 2 B = 135.41 GiB; TP 4: 33.85 > 26.54; TP 8: 16.93 fits
-    with pytest.raises(PlanError, match=r"does not fit on 4 x 910B4: weights take 33.9 GiB .* it needs 8 x 910B4"):
+    with pytest.raises(PlanError) as refused:
         plan("Qwen2.5-72B-Instruct", npus=(0, 1, 2, 3))
+    assert str(refused.value) == (
+        "Qwen2.5-72B-Instruct does not fit on the 4 NPUs given with --npus 0-3: at TP 4 the weights take 33.9 GiB "
+        "per NPU, more than the 26.5 GiB usable (29.49 GiB x 0.9); it needs 8 x 910B4: list 8 NPUs with --npus "
+        "(e.g. --npus 0-7), or leave --npus out"
+    )
 
 
 def test_w8a8_keeps_embeddings_in_bf16() -> None:
@@ -209,3 +219,196 @@ def test_catalog_npu_counts_match_the_planner() -> None:
             if needed != recorded:
                 disagreements.append(f"{m.name} on {npu_name}: catalog {recorded}, planner {needed}")
     assert disagreements == []
+
+
+# ------------------------------------------------------------------------------- reasons and refusals
+# The constants of the module docstring: 29.49 GiB visible x 0.9 = 26.541 GiB usable ("26.5" in messages).
+B3 = NpuType(name="910B3", memory_gib=64, visible_gib=60.96, platform="a2")
+SERVER_64G = ServerProfile(name="atlas-800t-a2", npu_type="910B3", npu_count=8)
+SERVERS_LINE = "one per server, the first the Ray head"
+
+
+def refusal(name: str, **options: object) -> str:
+    with pytest.raises(PlanError) as refused:
+        plan(name, **options)
+    return str(refused.value)
+
+
+def test_npus_given_says_how_many_were_given_and_how_many_it_needs() -> None:
+    # Qwen3-30B-A3B: 56.8107 GiB of weights; --npus 0-1 -> TP 2: 28.4054 GiB per NPU > 26.541 usable;
+    # the planner's minimum is TP 4 (test above). The server has 8 NPUs: the message must not say 2.
+    message = refusal("Qwen3-30B-A3B", npus=(0, 1))
+    assert message == (
+        "Qwen3-30B-A3B does not fit on the 2 NPUs given with --npus 0-1: at TP 2 the weights take 28.4 GiB per NPU, "
+        "more than the 26.5 GiB usable (29.49 GiB x 0.9); it needs 4 x 910B4: list 4 NPUs with --npus "
+        "(e.g. --npus 0-3), or leave --npus out"
+    )
+    assert refusal("Qwen3-30B-A3B", tp=2) == (
+        "Qwen3-30B-A3B does not fit on 2 x 910B4 (--tp 2): at TP 2 the weights take 28.4 GiB per NPU, more than "
+        "the 26.5 GiB usable (29.49 GiB x 0.9); it needs 4 x 910B4: --tp 4, or leave --tp out"
+    )
+
+
+def test_tp_the_user_fixed_is_compared_with_the_smallest() -> None:
+    holds = "the weights and 8,192 tokens of KV cache"  # min(40,960 context, 8,192)
+    assert plan("Qwen3-30B-A3B", tp=4).tp_reason == f"set with --tp; the smallest TP that holds {holds}"
+    assert plan("Qwen3-30B-A3B", tp=8).tp_reason == f"set with --tp; TP 4 would hold {holds}"
+    given = plan("Qwen3-30B-A3B", npus=(4, 5, 6, 7))
+    assert given.tp_reason == f"one rank per NPU given with --npus 4-7; the smallest TP that holds {holds}"
+
+
+def test_npus_placed_by_ascendgen_keep_the_memory_reason() -> None:
+    # several instances: the planner's TP is placed on NPUs 4-7, which the user never gave
+    placed = plan("Qwen3-30B-A3B", npus=(4, 5, 6, 7), npus_placed=True)
+    assert placed.npus == (4, 5, 6, 7)
+    assert placed.tp_reason == plan("Qwen3-30B-A3B").tp_reason
+    assert "--npus" not in placed.tp_reason
+
+
+def test_qwen3_235b_on_one_a2_server_names_the_servers_it_needs() -> None:
+    # weights: 235e9 x 2 B = 437.7326 GiB; the largest TP on 8 NPUs is 8: 54.7166 GiB per NPU > 26.541
+    # TP 16 (2 servers): 27.3583 > 26.541. TP 32 (4 servers): 13.6791 GiB; runtime 0.5 + 2 x 0.25 = 1.0;
+    # KV = 26.541 - 13.6791 - 1.0 - 1.0 = 10.8619 GiB; 8,192 tokens x 48,128 B (2 x 94 x 1 x 128 x 2) = 0.37 GiB
+    message = refusal("Qwen3-235B-A22B")
+    assert message == (
+        "Qwen3-235B-A22B does not fit on one atlas-800i-a2 (8 x 910B4): at TP 8 the weights take 54.7 GiB per NPU, "
+        "more than the 26.5 GiB usable (29.49 GiB x 0.9); it needs 4 servers like this one (32 x 910B4): "
+        f"--node ADDR:IF --node ADDR:IF --node ADDR:IF --node ADDR:IF, {SERVERS_LINE}"
+    )
+
+
+def test_deepseek_r1_on_one_a2_server_names_servers_and_the_w8a8_build() -> None:
+    # bf16: 671e9 x 2 B = 1,249.83 GiB; TP 8: 156.23 GiB per NPU. TP 32: 39.06 > 26.541; TP 64 (8 servers):
+    # 19.53 GiB, KV = 26.541 - 19.53 - 1.0 - 1.0 = 5.01 GiB, 8,192 tokens x 70,272 B (61 x 576 x 2, MLA) = 0.54 GiB
+    # W8A8: 626.64 GiB (test_w8a8_keeps_embeddings_in_bf16); TP 16: 39.17 > 26.541; TP 32: 19.58 GiB,
+    # KV 4.96 GiB: 32 x 910B4 = 4 servers
+    r1 = model("DeepSeek-R1")
+    quantized = quantized_builds(r1, load_catalog().models)
+    with pytest.raises(PlanError) as refused:
+        plan_deployment(r1, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions(), quantized=quantized)
+    assert str(refused.value) == (
+        "DeepSeek-R1 does not fit on one atlas-800i-a2 (8 x 910B4): at TP 8 the weights take 156.2 GiB per NPU, "
+        "more than the 26.5 GiB usable (29.49 GiB x 0.9); it needs 8 servers like this one (64 x 910B4): "
+        f"--node ADDR:IF (x 8), {SERVERS_LINE}; or the W8A8 build DeepSeek-R1-W8A8 needs 32 x 910B4 (4 servers)"
+    )
+
+
+def test_quantized_builds_are_found_by_hub_repository_and_shape() -> None:
+    catalog = load_catalog().models
+    assert [m.name for m in quantized_builds(model("DeepSeek-R1"), catalog)] == ["DeepSeek-R1-W8A8"]
+    assert [m.name for m in quantized_builds(model("DeepSeek-V3"), catalog)] == ["DeepSeek-V3-W8A8"]
+    assert quantized_builds(model("Qwen3-235B-A22B"), catalog) == ()  # none in the built-in catalog
+    assert quantized_builds(model("DeepSeek-R1-W8A8"), catalog) == ()  # already quantized
+    # a build of another shape under a matching name is not offered
+    odd = model("DeepSeek-R1-W8A8").model_copy(update={"name": "odd", "num_layers": 2})
+    assert quantized_builds(model("DeepSeek-R1"), (odd,)) == ()
+
+
+def qwen3_235b_w8a8() -> ModelSpec:
+    return model("Qwen3-235B-A22B").model_copy(
+        update={"name": "Qwen3-235B-A22B-W8A8", "hub_id": "vllm-ascend/Qwen3-235B-A22B-W8A8", "quantization": "w8a8"}
+    )
+
+
+def test_weights_that_fit_without_room_for_kv_cache_say_so() -> None:
+    # 8 x 910B3: 60.96 x 0.9 = 54.864 GiB usable; TP 8: 54.7166 GiB of weights fit, but
+    # + 1.0 activation + 1.0 runtime (0.5 + TP and EP groups) = 56.7166 > 54.864: no KV cache at all;
+    # 8,192 tokens would need 8,192 x 48,128 B = 394,264,576 B = 0.3672 GiB per NPU.
+    # TP 16 (2 servers): 27.3583 + 2.0 = 29.36 GiB, 25.5 GiB left: fits.
+    # The W8A8 build: embeddings 2 x 151,936 x 4,096 = 1,244,659,712 params in bf16, the other
+    # 233,755,340,288 in int8: 236,244,659,712 B = 220.0213 GiB; TP 4: 55.0 > 54.864; TP 8: 27.5027 + 2.0,
+    # 25.36 GiB of KV cache: fits on this server.
+    options = PlanOptions()
+    with pytest.raises(PlanError) as refused:
+        plan_deployment(
+            model("Qwen3-235B-A22B"), npu=B3, platform=A2, server=SERVER_64G, image=IMAGE, options=options,
+            quantized=(qwen3_235b_w8a8(),),
+        )  # fmt: skip
+    assert str(refused.value) == (
+        "Qwen3-235B-A22B does not fit on one atlas-800t-a2 (8 x 910B3): at TP 8 the weights (54.7 GiB per NPU) "
+        "fit, but with the reserves (1.0 GiB activation, 1.0 GiB runtime and HCCL) they take 56.7 of the 54.9 GiB "
+        "usable (60.96 GiB x 0.9): no room is left for the KV cache, and 8,192 tokens need 0.37 GiB per NPU; "
+        f"it needs 2 servers like this one (16 x 910B3): --node ADDR:IF --node ADDR:IF, {SERVERS_LINE}; "
+        "or the W8A8 build Qwen3-235B-A22B-W8A8 fits on 8 x 910B3 of this server"
+    )
+
+
+def test_a_kv_cache_short_of_a_useful_length_is_named_in_tokens() -> None:
+    # A made-up 13.15 B Qwen3-8B: 26.3e9 B = 24.4939 GiB of weights at TP 1;
+    # KV = 26.541 - 24.4939 - 1.0 - 0.5 (no HCCL group at TP 1) = 0.5471 GiB
+    # = 587,460,... B / (147,456 B x 128) = 31.1 -> 31 blocks -> 3,968 tokens, short of 8,192
+    # (8,192 x 147,456 B = 1.125 GiB). TP 2: 12.2469 + 1.0 + 0.75, 12.54 GiB of KV cache: the smallest.
+    small = model("Qwen3-8B").model_copy(update={"params_b": 13.15})
+
+    def plan_small(**options: object):  # type: ignore[no-untyped-def]
+        return plan_deployment(
+            small,
+            npu=B4,
+            platform=A2,
+            server=SERVER,
+            image=IMAGE,
+            options=PlanOptions(**options),  # type: ignore[arg-type]
+        )
+
+    short = (
+        "the weights (24.5 GiB per NPU) and reserves (1.0 GiB activation, 0.5 GiB runtime and HCCL) leave 0.55 GiB "
+        "of the 26.5 GiB usable (29.49 GiB x 0.9) for the KV cache: 3,968 tokens, short of 8,192 (1.12 GiB)"
+    )
+    assert plan_small().tp_reason == (
+        "the smallest valid TP (1, 2, 4, 8 divide the heads) that holds the weights and 8,192 tokens of KV cache; "
+        f"at TP 1 {short}"
+    )
+    forced = plan_small(tp=1)
+    assert forced.kv_cache_tokens == 3_968
+    assert forced.tp_reason == f"set with --tp; {short}"
+
+
+def test_max_model_len_below_the_context_says_why_and_what_would_serve_it() -> None:
+    # Qwen2.5-VL-32B-Instruct at TP 4 holds 125,952 tokens (test_kv_capacity_bounds_max_model_len);
+    # TP 8: 7.7998 GiB weights, KV = 26.541 - 7.7998 - 2.5 - 0.75 = 15.4912 GiB at 32,768 B per token
+    # (8 KV heads / 8): 3,966 blocks = 507,648 tokens >= 128,000
+    vl = plan("Qwen2.5-VL-32B-Instruct")
+    assert vl.max_model_len_reason == "the KV cache capacity at TP 4, below the model's context of 128,000"
+    assert (
+        "max-model-len 125,952 is below Qwen2.5-VL-32B-Instruct's context of 128,000: the KV cache holds only "
+        "125,952 tokens at TP 4; TP 8 (8 NPUs) would hold the full context"
+    ) in vl.warnings
+    asked = plan("Qwen3-8B", max_model_len=32_768)
+    assert "max-model-len 32,768 (set with --max-model-len) is below Qwen3-8B's context of 40,960" in asked.warnings
+    # a context of 10 M: TP 8 holds 22.9 GiB / 18,432 B per token = 1.33 M tokens at most
+    huge = model("Qwen3-8B").model_copy(update={"max_position_embeddings": 10_000_000})
+    p = plan_deployment(huge, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
+    assert p.warnings[0].endswith(f"tokens at TP 1; no TP on {SERVER.name} holds the full context")
+
+
+def test_every_planner_warning_has_its_numbers() -> None:
+    # Qwen3-8B: 71,040 tokens at 40,960 per request (test_qwen3_8b_on_one_910b4): 1.73 at once
+    assert "the KV cache (71,040 tokens) holds 1.73 requests of 40,960 tokens at once; more long requests queue" in (
+        plan("Qwen3-8B").warnings
+    )
+    # 29.49 GiB x (1 - 0.98) = 0.5898 GiB outside vLLM's budget
+    assert (
+        "gpu-memory-utilization 0.98 leaves 0.59 GiB outside vLLM's budget; graph capture needs up to ~1 GiB there, "
+        "so NPU out-of-memory is likely"
+    ) in plan("Qwen3-8B", gpu_memory_utilization=0.98).warnings
+    recorded = model("Qwen3-8B").model_copy(update={"npus": {"910B4": 2}})
+    p = plan_deployment(recorded, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
+    assert "the catalog records 2 x 910B4 for Qwen3-8B, the planner's minimum is 1" in p.warnings
+    vl = plan("Qwen3-VL-8B-Instruct")  # min_image v0.11.0rc3 on the test's v0.9.2rc1
+    assert (
+        "Qwen3-VL-8B-Instruct needs image v0.11.0rc3 or newer (transformers >= 4.57.0); v0.9.2rc1 will not load it"
+    ) in vl.warnings
+
+
+def test_fits_on_one_server_counts_npus_as_a_plan_on_one_server_would() -> None:
+    # A made-up 52.5 B Qwen3-30B-A3B (expert parallel in the catalog): 105e9 B = 97.7889 GiB; TP 4: 24.4472 GiB.
+    # With EP (TP and EP groups, runtime 1.0): KV = 26.541 - 24.4472 - 1.0 - 1.0 = 0.0938 GiB = 31 blocks,
+    # 3,968 tokens < 8,192: `ascendgen plan` alone takes TP 8. The tp layout across servers drops EP (runtime
+    # 0.75, 0.3438 GiB = 117 blocks = 14,976 tokens at TP 4), but the advice is about the plan on one server.
+    big = model("Qwen3-30B-A3B").model_copy(update={"params_b": 52.5})
+    alone = plan_deployment(big, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
+    assert alone.tensor_parallel_size == 8
+    across = PlanOptions(nodes=2, tp=16, expert_parallel=False)
+    spanned = plan_deployment(big, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=across)
+    assert "--enable-expert-parallel" not in spanned.serve_args
+    assert spanned.warnings[0].startswith("Qwen3-30B-A3B fits on one atlas-800i-a2 (8 x 910B4): run an independent")

@@ -130,7 +130,7 @@ def test_per_instance_flags_with_several_models_are_refused(given: dict[str, obj
         ({"gpu_memory_utilization": float("nan")}, "--gpu-memory-utilization"),
         ({"npus": "3-1"}, "runs backwards"),
         ({"served_name": "a\nb"}, "--served-name"),
-        ({"layout": "ep"}, "give them with --node"),
+        ({"layout": "ep"}, "--layout ep spreads one model over several servers: add --node"),
         ({"nodes": ["nonsense"]}, "expected ADDRESS:INTERFACE"),
         ({"catalogs": ["a\x1bb.yaml"]}, "control characters"),
     ],

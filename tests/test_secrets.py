@@ -1,15 +1,25 @@
-"""API keys stay in .env (0600, git-ignored); the committed compose holds only the variable's name.
-Serving on all interfaces without a key is a warning; --host binds one address."""
+"""API keys stay in .env (0600, git-ignored); the committed compose holds only the variable's name. The key
+the container gets (what Compose resolves) and the key `smoke` sends are, byte for byte, the key given; a
+key no client could send is refused. Serving on all interfaces without a key is a warning; --host binds one
+address."""
 
 from __future__ import annotations
 
 import json
 import stat
 import subprocess
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
+import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ascendgen.composefile import Project, load_compose_model
 
 from helpers import Result
 
@@ -75,3 +85,129 @@ def test_bad_host_is_refused(run: Run, tmp_path: Path) -> None:
     result = run("plan", "Qwen3-8B", "--host", "0.0.0.0; rm -rf /", "--out", str(tmp_path))
     assert result.exit_code == 2 and "--host" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- any key a client can send reaches the container unchanged ------------------------------------------------
+
+NASTY_KEYS = [
+    "sk-a$b c", "sk-a$$b", "$VLLM_API_KEY", "${HOME}", "${X:-y}", "a#b", "a #b", "#start", "it's", "'quoted'",
+    '"double"', "back\\slash", "end\\", "\\'", "\\$", "\\n", "mid  spaces", "`id`", "$(id)", "a=b", "x: y",
+    "export k", "!&*()[]{}<>|;~^%@?+,./", "\\0101",
+]  # fmt: skip
+
+
+def compose_key(directory: Path) -> str | None:
+    """VLLM_API_KEY as Compose resolves it for the (first) service: what the container gets."""
+    (service, *_) = load_compose_model(Project(directory=directory, file=None)).services
+    return service.api_key
+
+
+@pytest.fixture
+def no_shell_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VLLM_API_KEY", raising=False)  # compose would take it over .env's
+
+
+@pytest.mark.parametrize("key", NASTY_KEYS)
+def test_the_container_gets_the_key_as_typed(run: Run, tmp_path: Path, no_shell_key: None, key: str) -> None:
+    assert run("plan", "Qwen3-8B", "--api-key", key, "--out", str(tmp_path)).exit_code == 0
+    assert compose_key(tmp_path) == key
+    assert key not in (tmp_path / "compose.yml").read_text()
+
+
+@settings(max_examples=25, deadline=None)
+@given(key=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=30).map(str.strip))
+def test_any_printable_ascii_key_reaches_the_container_unchanged(key: str) -> None:
+    from ascendgen.cli import main
+
+    if not key:
+        return
+    with TemporaryDirectory(prefix="ascendgen-key-") as name:
+        out = Path(name)
+        main(["plan", "Qwen3-8B", "--api-key", key, "--out", str(out)])  # a refusal would exit
+        assert compose_key(out) == key
+
+
+def test_multi_node_dirs_all_get_the_key(run: Run, tmp_path: Path, no_shell_key: None) -> None:
+    key = "sk '$x' \\ #y"
+    nodes = ["--node", "10.0.0.1:eth0", "--node", "10.0.0.2:eth0"]
+    assert run("plan", "Qwen3-32B", *nodes, "--api-key", key, "--out", str(tmp_path)).exit_code == 0
+    assert compose_key(tmp_path / "head") == key
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("", "--api-key is empty"),
+        ("   ", "--api-key is only spaces"),
+        ("sk\nx", "printable ASCII"),
+        ("sk\tx", "printable ASCII"),
+        ("sk-é", "printable ASCII"),
+        (" sk", "spaces at its start or end"),
+        ("sk ", "spaces at its start or end"),
+    ],
+)
+def test_a_key_no_client_could_send_is_refused(run: Run, tmp_path: Path, key: str, message: str) -> None:
+    result = run("plan", "Qwen3-8B", "--api-key", key, "--out", str(tmp_path))
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_api_key_and_generate_together_are_refused(run: Run, tmp_path: Path) -> None:
+    result = run("plan", "Qwen3-8B", "--api-key", "k", "--generate-api-key", "--out", str(tmp_path))
+    assert result.exit_code == 2 and "--api-key and --generate-api-key" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- smoke sends the key the container has ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_vllm() -> Iterator[tuple[int, list[str | None]]]:
+    """A stand-in for vLLM's chat endpoint on a free local port; records each request's Authorization."""
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"choices": [{"message": {"content": "hi"}}], "usage": {"completion_tokens": 1}})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_smoke_sends_the_key_from_env(
+    run: Run, tmp_path: Path, no_shell_key: None, fake_vllm: tuple[int, list[str | None]]
+) -> None:
+    port, seen = fake_vllm
+    key = "sk-a$b c#d'e\"f\\g"
+    assert run("plan", "Qwen3-8B", "--api-key", key, "--port", str(port), "--out", str(tmp_path)).exit_code == 0
+    result = run("smoke", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    assert seen == [f"Bearer {key}"]
+
+
+def test_smoke_sends_what_compose_gives_the_container_when_the_shell_overrides(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_vllm: tuple[int, list[str | None]]
+) -> None:
+    port, seen = fake_vllm
+    planned = run("plan", "Qwen3-8B", "--api-key", "in-env-file", "--port", str(port), "--out", str(tmp_path))
+    assert planned.exit_code == 0
+    monkeypatch.setenv("VLLM_API_KEY", "from shell $x")  # compose's interpolation prefers the shell over .env
+    assert compose_key(tmp_path) == "from shell $x"
+    assert run("smoke", str(tmp_path)).exit_code == 0
+    assert seen == ["Bearer from shell $x"]

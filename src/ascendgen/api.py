@@ -3,7 +3,10 @@ Everything here returns data; nothing prints."""
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from ascendgen.catalog import Catalog, ModelSpec, load_catalog
@@ -12,7 +15,7 @@ from ascendgen.errors import InputError, PlanError
 from ascendgen.hardware import DEFAULT_SERVER, Hardware, ServerProfile, load_hardware
 from ascendgen.images import choose_image, load_images
 from ascendgen.placement import NpuNeed, place_instances
-from ascendgen.planner import DEFAULT_PORT, EP_FLAG, Plan, PlanOptions, plan_deployment
+from ascendgen.planner import DEFAULT_PORT, EP_FLAG, Plan, PlanOptions, plan_deployment, quantized_builds
 from ascendgen.request import InstanceRequest, PlanRequest
 from ascendgen.textutil import has_control_chars
 
@@ -42,7 +45,7 @@ def make_plans(request: PlanRequest) -> list[Plan]:
     """Plan every instance, then place them on the server: NPUs without overlap, distinct ports."""
     if not request.instances:
         raise InputError("nothing to plan: name at least one model")
-    _check_models_dir(request.models_dir)
+    check_models_dir(request.models_dir, "--models-dir" if request.deployment_file is None else "models_dir")
     catalog = load_catalog_for(request)
     hardware = load_hardware(Path(p) for p in request.hardware)
     server = resolve_server(hardware, request.server, request.npu_type)
@@ -73,6 +76,7 @@ def make_plans(request: PlanRequest) -> list[Plan]:
             expert_parallel=expert_parallel,
             tp=tp or instance.tp,
             npus=npus,
+            npus_placed=npus is not None and instance.npus is None,
             gpu_memory_utilization=instance.gpu_memory_utilization,
             max_model_len=instance.max_model_len,
             port=port,
@@ -80,7 +84,10 @@ def make_plans(request: PlanRequest) -> list[Plan]:
             host=request.host,
             require_api_key=request.api_key_env,
         )
-        return plan_deployment(model, npu=npu, platform=platform, server=server, image=image, options=options)
+        quantized = quantized_builds(model, catalog.models)
+        return plan_deployment(
+            model, npu=npu, platform=platform, server=server, image=image, options=options, quantized=quantized
+        )
 
     if request.nodes:
         return [_plan_cluster(request, plan_one, server.npu_count)]
@@ -114,18 +121,53 @@ def _plan_cluster(request: PlanRequest, plan_one: Callable[..., Plan], npus_per_
     if instance.npus is not None or instance.tp is not None:
         raise InputError("with --node, the layout sets TP and every NPU of every node is used: drop --tp/--npus")
     tp, pp, expert_parallel = layout_sizes(request.layout or "tp", len(request.nodes), npus_per_node)
-    return plan_one(instance, None, instance.port or request.first_port, nodes=len(request.nodes), tp=tp, pp=pp,
+    plan = plan_one(instance, None, instance.port or request.first_port, nodes=len(request.nodes), tp=tp, pp=pp,
                     expert_parallel=expert_parallel)  # fmt: skip
+    loopback = [node.address for node in request.nodes if ipaddress.ip_address(node.address).is_loopback]
+    if loopback:
+        warning = (
+            f"node address {', '.join(loopback)} is loopback: the nodes can only be containers on this one host (a "
+            "test setup); for real servers give each one's address on the network they share"
+        )
+        plan = replace(plan, warnings=(*plan.warnings, warning))
+    return plan
 
 
 def _with_served_name(model: ModelSpec, served_name: str | None) -> ModelSpec:
     if served_name is None:
+        check_served_name(model.served_model_name)  # a catalog's served_name
         return model
-    if not served_name.strip() or has_control_chars(served_name):
-        raise InputError(f"served name {served_name!r} must be one line of printable text")
+    check_served_name(served_name)
     return model.model_copy(update={"served_name": served_name})
 
 
-def _check_models_dir(models_dir: str) -> None:
+def check_served_name(name: str) -> None:
+    """A name `vllm serve --served-model-name NAME` receives as that one name, and clients can type.
+    vLLM's --served-model-name takes one or more words (ModelConfig.served_model_name is `str | list[str]`,
+    which vllm/engine/arg_utils.py turns into argparse nargs="+"); argparse reads a word that starts with '-'
+    as the next option, so `--served-model-name --api-key` stops vLLM at start-up."""
+    if not name.strip() or has_control_chars(name):
+        raise InputError(f"served name {name!r} must be one line of printable text, e.g. qwen3-8b")
+    if name != name.strip():
+        raise InputError(f"served name {name!r} begins or ends with spaces, which clients would have to send too")
+    if name.startswith("-"):
+        raise InputError(
+            f"served name {name!r} starts with '-': vLLM's argument parser would read it as an option; "
+            "start it with a letter or digit, e.g. qwen3-8b"
+        )
+
+
+def check_models_dir(models_dir: str, what: str = "--models-dir") -> str:
+    """The host directory mounted at /models, as `plan` and `gpustack` both take it: an absolute path. Compose
+    reads a relative source without './' as the name of a volume ("undefined volume"), and one with './'
+    relative to the compose file's directory, not to where the command ran; ':' would split the short volume
+    syntax SOURCE:TARGET:MODE. Spaces are fine (the value is quoted)."""
     if not models_dir or ":" in models_dir or has_control_chars(models_dir):
-        raise InputError(f"--models-dir {models_dir!r}: a directory path without ':' or control characters")
+        raise InputError(f"{what} {models_dir!r}: an absolute directory path without ':' or control characters")
+    if not models_dir.startswith("/"):
+        absolute = os.path.abspath(os.path.expanduser(models_dir))
+        raise InputError(
+            f"{what} {models_dir!r}: give the host directory as an absolute path, e.g. {absolute} (compose reads "
+            "a relative one as a volume name, or relative to the compose file)"
+        )
+    return models_dir

@@ -15,9 +15,11 @@ from ascendgen import __version__, cli_doctor, cli_gpustack, cli_runtime, termui
 from ascendgen.api import make_plans
 from ascendgen.catalog import load_catalog
 from ascendgen.deployfile import load_deployment
+from ascendgen.endpoint import check_api_key
 from ascendgen.envfile import ENV_FILE, generate_secret
 from ascendgen.errors import AscendgenError, ExitCode, InputError
 from ascendgen.files import check_compose, render_plan_recipe, write_compose
+from ascendgen.hardware import DEFAULT_SERVER, load_hardware
 from ascendgen.planner import API_KEY_ENV
 from ascendgen.request import PlanRequest, request_from_flags, request_from_recipe
 from ascendgen.textutil import has_control_chars
@@ -103,9 +105,14 @@ def plan(
     api_key: Annotated[
         str | None, typer.Option(help="Require this API key; kept in .env (0600, git-ignored), not in compose.yml.")
     ] = None,
-    generate_api_key: Annotated[bool, typer.Option(help="Like --api-key, with a random key.")] = False,
+    generate_api_key: Annotated[
+        bool, typer.Option("--generate-api-key", help="Like --api-key, with a random key.")
+    ] = False,
     api_key_env: Annotated[
-        bool, typer.Option(help="Require the API key already in .env as VLLM_API_KEY (what the recipe records).")
+        bool,
+        typer.Option(
+            "--api-key-env", help="Require the API key already in .env as VLLM_API_KEY (what the recipe records)."
+        ),
     ] = False,
     nodes: Annotated[
         list[str] | None,
@@ -130,13 +137,15 @@ def plan(
     Example: [bold]ascendgen plan Qwen3-30B-A3B --npus 4-7 --port 8001[/];
     several: [bold]ascendgen plan Qwen3-30B-A3B Qwen2.5-Coder-32B-Instruct --port 8001[/]
     """
+    secrets = _api_key_secrets(api_key, generate_api_key)
     require_key = api_key_env or api_key is not None or generate_api_key
     if file is not None:
         request = _deployment_request(file, models, host=host, nodes=nodes, layout=layout, api_key_env=require_key)
     else:
         request = request_from_flags(models or [], {**ctx.params, "api_key_env": require_key})
     plans = make_plans(request)
-    secrets = {API_KEY_ENV: api_key or generate_secret()} if (api_key is not None or generate_api_key) else None
+    if secrets is None and request.api_key_env:
+        secrets = {}  # the key is in .env already: keep it 0600 and git-ignored
     written = [] if dry_run else write_compose(plans, request, out, force=force, secrets=secrets)
     if as_json:
         termui.print_json(plans[0].to_json() if len(plans) == 1 else [p.to_json() for p in plans])
@@ -147,6 +156,15 @@ def plan(
             termui.out.print(instances_table(plans))
     for path in written:
         termui.success(f"wrote {path}" + (f" and the API key to {path.parent / ENV_FILE}" if secrets else ""))
+
+
+def _api_key_secrets(api_key: str | None, generate: bool) -> dict[str, str] | None:
+    """The API key plan sets in .env: the one given (checked before anything is planned) or a new one."""
+    if api_key is not None and generate:
+        raise InputError("--api-key and --generate-api-key: give one of them")
+    if api_key is not None:
+        return {API_KEY_ENV: check_api_key(api_key)}
+    return {API_KEY_ENV: generate_secret()} if generate else None
 
 
 def _deployment_request(
@@ -215,12 +233,20 @@ def models(
     if as_json:
         termui.print_json([model_json(m) for m in known.models])
     else:
-        termui.out.print(catalog_table(known))
+        termui.out.print(catalog_table(known, load_hardware().server(DEFAULT_SERVER).npu_type))
 
 
 cli_runtime.register(app)
 cli_doctor.register(app)
 cli_gpustack.register(app)
+
+
+def _print_help(exc: typer.TyperException) -> None:
+    """Click's no_args_is_help raises a usage error whose message is the help text; with rich help, the text
+    was printed already and the message is empty. Either way: the help on stdout, no `error:` line."""
+    text = exc.format_message()
+    if text.strip():
+        termui.out.file.write(text.rstrip("\n") + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -238,6 +264,9 @@ def main(argv: list[str] | None = None) -> None:
         termui.error(str(exc))
         sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: unknown option, bad value, missing argument
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `ascendgen` or `ascendgen gpustack` alone: help was asked
+            _print_help(exc)
+            sys.exit(ExitCode.OK)
         ctx = getattr(exc, "ctx", None)
         command = ctx.command_path if ctx is not None else "ascendgen"
         termui.error(f"{exc.format_message()} (see '{command} --help')")

@@ -13,6 +13,7 @@ import typer
 from ascendgen import termui
 from ascendgen.envfile import ENV_FILE, generate_secret, read_env_file
 from ascendgen.errors import InputError
+from ascendgen.files import write_deployment
 from ascendgen.gpustack import (
     DEFAULT_IMAGE_TAG,
     DEFAULT_MODELS_DIR,
@@ -27,7 +28,6 @@ from ascendgen.gpustack import (
     check_server_url,
     render_gpustack,
     worker_secrets,
-    write_deployment,
 )
 from ascendgen.hardware import load_hardware
 from ascendgen.npuset import parse_npus
@@ -46,9 +46,11 @@ NpusOpt = Annotated[
     str | None, typer.Option(help="NPUs GPUStack may use: '0-7' or '0,1,2,3' (default: all of the server's).")
 ]
 ImageTagOpt = Annotated[
-    str, typer.Option(help="GPUStack release: 'latest' or e.g. 'v0.7.1'; the device suffix (-npu) is added.")
+    str, typer.Option(help="GPUStack release, e.g. v0.7.1 or latest (moves); the device suffix (-npu) is added.")
 ]
-ModelsDirOpt = Annotated[str, typer.Option(help="Host directory mounted at /models for local-path models.")]
+ModelsDirOpt = Annotated[
+    str, typer.Option(help="Host directory (absolute) mounted read-only at /models for local-path models.")
+]
 ServerOpt = Annotated[str | None, typer.Option(help="Server profile (default atlas-800i-a2: 8 x 910B4).")]
 HardwareOpt = Annotated[
     list[Path] | None,
@@ -141,7 +143,7 @@ def worker(
 
 def _write(service: GpustackService, regenerate: str, out: Path, secrets: dict[str, str], *, force: bool) -> None:
     text = render_gpustack(service, regenerate=regenerate)
-    written = write_deployment(out, text, secrets, force=force)
+    (written,) = write_deployment(out, {".": text}, force=force, secrets=secrets)
     termui.out.print(service.summary, highlight=False, markup=False, soft_wrap=True)
     for name in secrets:
         termui.info(f"wrote {name} to {out / ENV_FILE} (mode 0600, listed in .gitignore)")

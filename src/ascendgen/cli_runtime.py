@@ -15,7 +15,7 @@ from rich.markup import escape
 from ascendgen import termui
 from ascendgen.composefile import ComposeModel, Project, ServiceConfig, load_compose_model, locate_project
 from ascendgen.endpoint import base_url, chat, curl_example
-from ascendgen.errors import AscendgenError
+from ascendgen.errors import AscendgenError, InputError
 from ascendgen.preflight import engine_problem, run_preflight
 from ascendgen.runtime import (
     Failure,
@@ -74,7 +74,7 @@ def up(
     """
     project, model, services = _open(directory, file, service)
     client, engine = engine_problem(_docker_client)
-    report = run_preflight(model, services, client)
+    report = run_preflight(model, services, client, project_dir=project.directory)
     problems = ([engine] if engine else []) + report.problems
     if problems:
         for problem in problems:
@@ -190,21 +190,23 @@ def smoke(
 
 
 def logs(
-    service: Annotated[str | None, typer.Argument(help="Only this service.", show_default=False)] = None,
-    directory: Annotated[Path | None, typer.Option("--dir", "-d", help="Directory holding compose.yml.")] = None,
+    directory: DirArg = None,
     file: FileOpt = None,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+    service: ServiceOpt = None,
+    follow: Annotated[bool, typer.Option("--follow", "-F", help="Keep printing new lines.")] = False,
     tail: Annotated[str, typer.Option(help="Lines from the end of each log ('all' for everything).")] = "200",
 ) -> None:
     """Show the containers' logs (docker compose logs).
 
-    Example: [bold]ascendgen logs vllm-qwen3-8b -f[/]
+    Example: [bold]ascendgen logs --service vllm-qwen3-8b --follow[/] (-f is --file, as for every command)
     """
-    project, _, _ = _open(directory, file, [service] if service else None)
+    if directory is not None and not directory.exists():
+        raise InputError(f"{directory}: no such directory (name services with --service NAME; the argument is DIR)")
+    project, _, services = _open(directory, file, service)
     args = [*project.compose_args(), "logs", "--tail", tail]
     if follow:
         args.append("--follow")
-    code = subprocess.call([*args, *([service] if service else [])], cwd=project.directory)
+    code = subprocess.call([*args, *(s.name for s in services)] if service else args, cwd=project.directory)
     if code:
         sys.exit(code)
 

@@ -10,7 +10,27 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from ascendgen.errors import InputError
+
 LOCALHOST = "127.0.0.1"  # services run with network_mode: host
+
+
+def check_api_key(key: str, flag: str = "--api-key") -> str:
+    """A key clients can send as it is. vLLM compares the whole value after `Bearer ` with the key
+    (vllm/entrypoints/openai/server_utils.py, AuthenticationMiddleware.verify_token), as starlette decodes the
+    header: latin-1, with the leading and trailing blanks HTTP strips from every field value (RFC 9110 5.5).
+    So the key must be printable ASCII (spaces inside are fine) and start and end with a visible character."""
+    if not key.strip():
+        what = "empty" if not key else "only spaces"
+        raise InputError(f"{flag} is {what}: give the key clients will send, or --generate-api-key for a random one")
+    if not all(" " <= char <= "~" for char in key):
+        raise InputError(
+            f"{flag}: use printable ASCII only (letters, digits, punctuation, spaces); a line break, tab or "
+            "non-ASCII character does not reach vLLM unchanged in an HTTP Authorization header"
+        )
+    if key != key.strip(" "):
+        raise InputError(f"{flag}: remove the spaces at its start or end: HTTP strips them, no client can send them")
+    return key
 
 
 def base_url(port: int, host: str = LOCALHOST) -> str:

@@ -1,22 +1,27 @@
-"""compose.yml on disk: written atomically, never over a hand edit without --force, and checked for
-drift against the recipe recorded in its header."""
+"""compose.yml on disk: written with its .env and .gitignore all or nothing, never over a hand edit without
+--force, and checked for drift against the recipe recorded in its header."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import os
 import re
 import shlex
+import stat
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ascendgen.api import make_plans
 from ascendgen.cluster import render_cluster
-from ascendgen.envfile import write_env_values
+from ascendgen.envfile import ENV_FILE, GITIGNORE, ignore_env_in_git, updated_env_text
 from ascendgen.errors import AscendgenError, InputError
 from ascendgen.planner import Plan
-from ascendgen.render import COMPOSE_FILE, read_generated, render_compose, write_atomically
+from ascendgen.render import COMPOSE_FILE, read_generated, render_compose
 from ascendgen.request import PlanRequest, recipe_command
+from ascendgen.textutil import has_control_chars, one_line
 
 OVERRIDE_HINT = (
     "keep local changes in compose.override.yml (docker compose merges it over compose.yml; ascendgen never "
@@ -33,20 +38,9 @@ def write_compose(
     force: bool = False,
     secrets: Mapping[str, str] | None = None,
 ) -> list[Path]:
-    """Write compose.yml (one per node directory for a multi-node plan; `secrets` into .env beside it,
-    0600, git-ignored) unless that would lose a hand edit. Nothing is written when any file is refused."""
-    files = render_files(plans, request, out_dir)
-    targets = {(out_dir / directory / COMPOSE_FILE): text for directory, text in files.items()}
-    try:
-        for target in targets:
-            _refuse_to_lose(target, force)
-        for target, text in targets.items():
-            write_atomically(target, text)
-            if secrets:
-                write_env_values(target.parent, secrets)
-    except OSError as exc:  # a name too long, no permission, a read-only file system...
-        raise InputError(f"--out {out_dir}: cannot write there ({exc.strerror or exc})") from None
-    return list(targets)
+    """Write the plan's compose.yml (one per node directory for a multi-node plan) and `secrets` beside
+    each, through `write_deployment`: all or nothing."""
+    return write_deployment(out_dir, render_files(plans, request, out_dir), force=force, secrets=secrets)
 
 
 def render_files(plans: Sequence[Plan], request: PlanRequest, out_dir: Path) -> dict[str, str]:
@@ -57,15 +51,183 @@ def render_files(plans: Sequence[Plan], request: PlanRequest, out_dir: Path) -> 
     return {".": render_compose(plans, regenerate=recipe_command(request, relative_to=out_dir))}
 
 
-def _refuse_to_lose(target: Path, force: bool) -> None:
-    if target.is_dir():
-        raise InputError(f"{target} is a directory")
-    for parent in target.parents:
+def write_deployment(
+    out_dir: Path, texts: Mapping[str, str], *, force: bool = False, secrets: Mapping[str, str] | None = None
+) -> list[Path]:
+    """Write compose.yml into each directory of `texts` ("." is `out_dir`, the --out directory, itself),
+    never over one edited by hand (or not written by ascendgen) unless `force`. Unless `secrets` is None,
+    set them in DIR/.env beside each (other lines kept), and make sure that .env, new or old, is 0600 and
+    listed in DIR/.gitignore.
+
+    All or nothing: every target is checked and every text rendered before anything is written; each file
+    goes through a temporary file beside it, renamed into place; when anything fails, the files already
+    replaced get their old contents back, new files and directories are removed, and no temporary file
+    (none of them holding a secret) is left. Raises InputError naming the file or directory at fault."""
+    if has_control_chars(str(out_dir)):
+        raise InputError(f"--out '{one_line(str(out_dir))}': a directory name cannot hold control characters")
+    composes = {out_dir / directory / COMPOSE_FILE: text for directory, text in texts.items()}
+    for target in composes:
+        _check_target(target)
+        _refuse_to_lose(target, force)
+    env_writes: list[_Write] = []
+    if secrets is not None:
+        for directory in dict.fromkeys(target.parent for target in composes):
+            env_writes += _env_writes(directory, secrets)
+    compose_writes = [_Write(target, text, _mode_of(target, 0o644)) for target, text in composes.items()]
+    # .gitignore first, then .env, then compose.yml: if the machine stops half-way, no secret is left
+    # unignored and no compose.yml points at a .env that is not there
+    env_writes.sort(key=lambda write: write.path.name != GITIGNORE)
+    _write_all([*env_writes, *compose_writes])
+    return list(composes)
+
+
+@dataclass(frozen=True)
+class _Write:
+    path: Path
+    text: str
+    mode: int  # permission bits the file has once written
+
+
+def _mode_of(path: Path, default: int) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return default
+
+
+def _check_target(path: Path) -> None:
+    """Refuse, before anything is written, a target that cannot be written: a directory in its place, a
+    file where a directory should be, a directory that does not let us create files, a name too long."""
+    try:
+        _check_writable(path)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _check_writable(path: Path) -> None:
+    for parent in path.parents:
         if parent.exists() and not parent.is_dir():
-            raise InputError(f"--out: {parent} is a file, not a directory")
-    if not target.exists() or force:
+            raise InputError(f"cannot write {path}: {parent} is a file, not a directory")
+    if path.is_dir():
+        raise InputError(f"{path} is a directory")
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path} is not a regular file")
+    existing = next(parent for parent in path.parents if parent.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {path}: {existing} is not writable")
+
+
+def _read_text(path: Path) -> str | None:
+    """The file's text, None when there is none."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text: fix or remove it") from None
+
+
+def _env_writes(directory: Path, secrets: Mapping[str, str]) -> list[_Write]:
+    """DIR/.env with `secrets` set, and DIR/.gitignore listing it, where they change."""
+    env_path, gitignore = directory / ENV_FILE, directory / GITIGNORE
+    _check_target(env_path)
+    _check_target(gitignore)
+    existing = _read_text(env_path)
+    if existing is None and not secrets:
+        return []
+    try:
+        text = updated_env_text(existing or "", secrets)
+    except InputError as exc:
+        raise InputError(f"{env_path}, {exc} (docker compose cannot read it either: fix or remove that line)") from None
+    writes = []
+    if text != existing or _mode_of(env_path, 0) != 0o600:
+        writes.append(_Write(env_path, text, 0o600))
+    ignored = ignore_env_in_git(_read_text(gitignore))
+    if ignored is not None:
+        writes.append(_Write(gitignore, ignored, _mode_of(gitignore, 0o644)))
+    return writes
+
+
+def _write_all(writes: Sequence[_Write]) -> None:
+    """Write every file or none (see write_deployment)."""
+    created: list[Path] = []  # directories made here, parents first
+    temporary: dict[Path, Path] = {}  # target -> its temporary file, until renamed
+    replaced: list[tuple[Path, bytes | None, int]] = []  # target, old contents (None: new file), old mode
+    at = writes[0].path if writes else Path(".")
+    try:
+        for write in writes:
+            for parent in reversed([write.path.parent, *write.path.parent.parents]):
+                at = parent
+                if not parent.exists():
+                    parent.mkdir()
+                    created.append(parent)
+            at = write.path
+            temporary[write.path] = _write_temporary(write.path, write.text.encode("utf-8"), write.mode)
+        for write in writes:
+            at = write.path
+            old = write.path.read_bytes() if write.path.exists() else None
+            mode = _mode_of(write.path, 0)
+            os.replace(temporary[write.path], write.path)
+            del temporary[write.path]
+            replaced.append((write.path, old, mode))
+    except BaseException as exc:
+        left = _roll_back(temporary, replaced, created)
+        if not isinstance(exc, OSError):
+            raise
+        undone = f"could not undo the changes to {', '.join(map(str, left))}" if left else "nothing was changed"
+        raise InputError(f"cannot write {at}: {exc.strerror or exc}; {undone}") from None
+
+
+def _write_temporary(path: Path, data: bytes, mode: int) -> Path:
+    """A temporary file beside `path` holding `data`, with `mode`. mkstemp creates it 0600, so a secret
+    is never readable by others, not even for a moment."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name.lstrip('.')}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), mode)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+def _roll_back(
+    temporary: Mapping[Path, Path], replaced: Sequence[tuple[Path, bytes | None, int]], created: Sequence[Path]
+) -> list[Path]:
+    """Undo a partial write: remove the temporary files, put the old contents back, remove the new files
+    and directories. Returns what could not be undone."""
+    left = []
+    for leftover in temporary.values():
+        try:
+            leftover.unlink(missing_ok=True)
+        except OSError:
+            left.append(leftover)
+    for path, old, mode in reversed(replaced):
+        try:
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                os.replace(_write_temporary(path, old, mode), path)
+        except OSError:
+            left.append(path)
+    for directory in reversed(created):
+        with contextlib.suppress(OSError):  # not empty: something else was put there meanwhile
+            directory.rmdir()
+    return left
+
+
+def _refuse_to_lose(target: Path, force: bool) -> None:
+    if force or not target.exists():
         return
-    existing = read_generated(target.read_text(encoding="utf-8", errors="replace"))
+    try:
+        existing = read_generated(target.read_text(encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        raise InputError(f"cannot read {target}: {exc.strerror or exc}") from None
     if not existing.by_ascendgen:
         raise AscendgenError(f"{target} exists and was not written by ascendgen: {OVERRIDE_HINT}")
     if existing.edited_by_hand:

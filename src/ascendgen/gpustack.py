@@ -1,13 +1,22 @@
 """GPUStack on Ascend (seed 000): a GPUStack server, optionally with its built-in worker on the NPUs, and
 GPUStack workers that join it, as compose files. The builders are pure (request + hardware in, a frozen
-`GpustackService` out); rendering reuses render.py's Jinja environment and `q` filter; only
-`write_deployment` touches files. Secrets (the worker token, the admin bootstrap password) go to `.env`
-and reach the container as `${NAME:?...}` references, never as text in compose.yml.
+`GpustackService` out); rendering reuses render.py's Jinja environment and `q` filter; files.py's
+`write_deployment` writes the result, as it does for `plan`. Secrets (the worker token, the admin bootstrap
+password) go to `.env` and reach the container as `${NAME:?...}` references, never as text in compose.yml.
 
-GPUStack facts used here, read from github.com/gpustack/gpustack at tag v0.7.1 (the `latest-*` images of
-July-August 2025, which seed 000 ran):
+GPUStack facts used here, read from github.com/gpustack/gpustack at tag v0.7.1 (2025-08-21, the last v0.7
+release; seed 000 ran `latest-npu` on 2025-07-30, which was v0.7.0 then):
 - images: .github/workflows/docker-ci.yaml pushes `gpustack/gpustack:<version>`, `v<major>.<minor>` and
   `latest`, each with a suffix per device: `-npu` (CANN_CHIP=910b), `-npu-310p`, `-cpu`, ... No A3 image.
+  `<version>` is the git tag as written (metadata-action `type=pep440,pattern={{raw}}`): `v0.7.1-npu`, the
+  form GPUStack's maintainers point users to (gpustack#1924: "use the gpustack/gpustack:v0.6.0-npu tag"), and
+  users ran v0.7.1's (gpustack#3823: "copied from old 0.7.1-npu version").
+  GPUStack 2.x publishes no -npu images any more (gpustack#3486), so `latest-npu` stays at the last v0.7.
+- models: downloads go to the cache dir, <data dir>/cache (config.py: cache_dir), inside the data volume;
+  the /models mount serves "Local Path" models (docs/user-guide/model-file-management.md). Only a Model File
+  given a "Local Directory" under /models would write there.
+- `--ipc=host` in every docker run of GPUStack's Ascend install docs (docs/installation/ascend-cann/
+  online-installation.md) and of seed 000: the inference engines it starts share memory between processes.
 - the image's ENTRYPOINT is `gpustack start` (pack/Dockerfile.npu, pack/Dockerfile.cpu): compose's
   `command` holds only start's flags.
 - gpustack/cmd/start.py: `--port`, `--disable-worker`, `--bootstrap-password`, `--server-url`, `--token`;
@@ -33,13 +42,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from ascendgen.api import resolve_server
-from ascendgen.envfile import ENV_FILE, EnvRef, write_env_values
+from ascendgen.api import check_models_dir, resolve_server
+from ascendgen.envfile import EnvRef
 from ascendgen.errors import AscendgenError, InputError
-from ascendgen.files import OVERRIDE_HINT
 from ascendgen.hardware import Hardware, Platform, ServerProfile, npu_mounts
 from ascendgen.npuset import format_npus
-from ascendgen.render import COMPOSE_FILE, _environment, header_lines, read_generated, with_header, write_atomically
+from ascendgen.render import _environment, header_lines, with_header
 
 __all__ = [
     "BOOTSTRAP_PASSWORD_ENV",
@@ -59,13 +67,13 @@ __all__ = [
     "check_server_url",
     "render_gpustack",
     "worker_secrets",
-    "write_deployment",
 ]
 
 IMAGE_REPOSITORY = "gpustack/gpustack"
-DEFAULT_IMAGE_TAG = "latest"  # seed 000's gpustack/gpustack:latest-npu
+# Pinned, so that the same compose.yml runs the same GPUStack tomorrow (seed 000's `latest-npu` moved)
+DEFAULT_IMAGE_TAG = "v0.7.1"
 DEFAULT_PORT = 8080  # seed 000; GPUStack's own default is 80
-DEFAULT_MODELS_DIR = "/data/models"  # seed 000: -v /data/models:/models
+DEFAULT_MODELS_DIR = "/models"  # as `ascendgen plan`; seed 000 mounted /data/models (--models-dir /data/models)
 MODELS_TARGET = "/models"
 CONTAINER_NAME = "gpustack"  # seed 000's --name, which the token hint's `docker exec` relies on
 DATA_VOLUME = "gpustack-data"  # seed 000: named volume, created by docker on first use
@@ -210,8 +218,7 @@ def check_secret(name: str, value: str, flag: str) -> str:
 def _check_common(image_tag: str, models_dir: str) -> None:
     if not _TAG.match(image_tag):
         raise InputError(f"--image-tag '{image_tag}': a docker tag like 'latest' or 'v0.7.1'")
-    if not models_dir.startswith("/") or ":" in models_dir or not models_dir.isprintable():
-        raise InputError(f"--models-dir '{models_dir}': an absolute host directory without ':' or control characters")
+    check_models_dir(models_dir)  # the same rule as `plan`
 
 
 def _npus_on(profile: ServerProfile, npus: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -279,7 +286,10 @@ def _npu_service(
 
 
 def _shared_volumes(models_dir: str) -> tuple[str, ...]:
-    return (f"{models_dir}:{MODELS_TARGET}", f"{DATA_VOLUME}:{DATA_DIR}")
+    # The models read-only, as for `plan`: GPUStack downloads into its cache in the data volume, and reads
+    # /models only for Local Path models. A Model File downloaded to a Local Directory under /models needs it
+    # writable: mount it again without :ro in compose.override.yml (compose merges volumes by target).
+    return (f"{models_dir}:{MODELS_TARGET}:ro", f"{DATA_VOLUME}:{DATA_DIR}")
 
 
 def build_server(request: ServerRequest, hardware: Hardware) -> GpustackService:
@@ -416,25 +426,3 @@ def _check_round_trip(text: str, service: GpustackService) -> None:
             raise AscendgenError(f"internal error: rendered {key} of {service.name} does not read back as planned")
     if parsed.get("volumes") != {service.data_volume: {"name": service.data_volume}}:
         raise AscendgenError("internal error: the data volume is not declared")
-
-
-# ---- the imperative part: files -----------------------------------------------------------------------------
-
-
-def write_deployment(out_dir: Path, text: str, secrets: Mapping[str, str], *, force: bool = False) -> Path:
-    """Write DIR/.env (the secrets, 0600, git-ignored), then DIR/compose.yml, never over a compose.yml edited
-    by hand (or not written by ascendgen) unless `force`. With no new secrets, an existing .env still gets its
-    mode and .gitignore entry re-asserted."""
-    target = out_dir / COMPOSE_FILE
-    if target.is_dir():
-        raise InputError(f"{target} is a directory")
-    if target.exists() and not force:
-        existing = read_generated(target.read_text(encoding="utf-8", errors="replace"))
-        if not existing.by_ascendgen:
-            raise AscendgenError(f"{target} exists and was not written by ascendgen: {OVERRIDE_HINT}")
-        if existing.edited_by_hand:
-            raise AscendgenError(f"{target} was edited by hand since ascendgen wrote it: {OVERRIDE_HINT}")
-    if secrets or (out_dir / ENV_FILE).is_file():
-        write_env_values(out_dir, secrets)
-    write_atomically(target, text)
-    return target

@@ -12,12 +12,37 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ascendgen.errors import InputError
 from ascendgen.resources import data_file
-from ascendgen.textutil import has_control_chars
 from ascendgen.yamlfile import load_merged_sections
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 REPOSITORY = "quay.io/ascend/vllm-ascend"
 _TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:\.post(\d+))?(?:rc(\d+))?")
+
+# An image reference as Docker reads it: the grammar of github.com/distribution/reference (reference.go, its
+# package comment, and regexp.go, at commit 0965666a), which docker and compose parse references with:
+#   reference := name [":" tag] ["@" digest];  name := [domain "/"] path-component ["/" path-component]*
+#   domain := (domain-name | "[" IPv6 "]") [":" port];  path-component := [a-z0-9]+ (separator [a-z0-9]+)*
+#   separator := [._] | __ | [-]+;  tag := [\w][\w.-]{0,127};  path at most 255 characters
+# Go's \w is ASCII, hence the explicit classes (Python's would take any Unicode letter). `re.fullmatch`, since
+# `$` would let a trailing newline through.
+_ALNUM = r"[a-z0-9]+"
+_PATH_COMPONENT = rf"{_ALNUM}(?:(?:[._]|__|[-]+){_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_DOCKER_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_REFERENCE = re.compile(
+    rf"(?P<name>(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*))"
+    rf"(?::(?P<tag>{_DOCKER_TAG}))?(?:@(?P<digest>{_DIGEST}))?"
+)
+_PATH_MAX = 255  # reference.go: RepositoryNameTotalLengthMax, checked against the path
+# Digests docker verifies (github.com/opencontainers/go-digest, algorithm.go: sha256 and sha512 registered,
+# lower-case hex of the hash's length; Digest.Validate refuses other algorithms as unsupported).
+_DIGEST_HEX = {"sha256": 64, "sha512": 128}
+_REFERENCE_HELP = (
+    "e.g. v0.9.2rc1, or [registry[:port]/]lowercase/path[:tag][@sha256:hex] such as "
+    "quay.io/ascend/vllm-ascend:v0.9.2rc1"
+)
 
 
 class ImageFlags(BaseModel):
@@ -63,6 +88,12 @@ class ImageChoice:
     reference: str  # what goes into compose.yml
     spec: ImageSpec  # the known image whose vLLM flags and defaults apply
     note: str | None = None  # set when the reference is not a known tag
+    version: str | None = None  # the vllm-ascend release its tag names (v0.11.0rc3 of ...:v0.11.0rc3-310p), if any
+
+    @property
+    def version_tag(self) -> str:
+        """The release to hold against a model's min_image: the tag's own, else that of the flags planned with."""
+        return self.version or self.spec.tag
 
 
 def load_images(extra: Iterable[Path] = ()) -> tuple[ImageSpec, ...]:
@@ -74,7 +105,9 @@ def load_images(extra: Iterable[Path] = ()) -> tuple[ImageSpec, ...]:
 def choose_image(
     images: tuple[ImageSpec, ...], *, requested: str | None, min_tag: str | None, suffix: str
 ) -> ImageChoice:
-    """The newest stable image at or above the model's minimum (or `requested`, a tag or a reference)."""
+    """The newest stable image at or above the model's minimum, or `requested` (a tag or a reference) as given:
+    a model never gets an image older than its min_image unless the user named that image, and then the plan
+    warns (planner._warnings); with no image at or above the minimum known, the plan is refused."""
     if requested is None:
         usable = [i for i in images if min_tag is None or tag_key(i.tag) >= tag_key(min_tag)]
         if not usable:
@@ -82,21 +115,45 @@ def choose_image(
         stable = [i for i in usable if i.stable]
         spec = (stable or usable)[-1]
         return ImageChoice(reference=f"{REPOSITORY}:{spec.tag}{suffix}", spec=spec)
-    if any(c.isspace() for c in requested) or not requested.strip() or has_control_chars(requested):
-        raise InputError(f"--image {requested!r}: an image reference has no spaces or control characters")
-    if ":" not in requested.rsplit("/", 1)[-1] and "/" not in requested:
-        reference = f"{REPOSITORY}:{requested}"  # a bare tag such as v0.9.2rc1
-    else:
-        reference = requested
-    tag = reference.rsplit("/", 1)[-1].partition(":")[2]
-    base = _TAG.match(tag)
+    reference = f"{REPOSITORY}:{requested}" if not any(c in requested for c in "/:@") else requested  # a bare tag
+    tag = parse_image_reference(reference, given=requested)
+    base = _TAG.match(tag or "")
     known = {i.tag: i for i in images}
-    if base and base.group(0) in known:
-        return ImageChoice(reference=reference, spec=known[base.group(0)])
+    version = base.group(0) if base else None
+    if version in known:
+        return ImageChoice(reference=reference, spec=known[version], version=version)
     older = [i for i in images if base and tag_key(i.tag) <= tag_key(base.group(0))]
     spec = older[-1] if older else images[-1]
     return ImageChoice(
         reference=reference,
         spec=spec,
         note=f"image '{reference}' is not in the image list; planned with the flags of {spec.tag}",
+        version=version,
     )
+
+
+def parse_image_reference(reference: str, *, given: str | None = None) -> str | None:
+    """Check `reference` against Docker's grammar; returns its tag (None without one). `given` is what the
+    user wrote, named in the error (a bare tag is checked as quay.io/ascend/vllm-ascend:TAG)."""
+    shown = reference if given is None else given
+
+    def refuse(problem: str) -> InputError:
+        return InputError(f"--image {shown!r}: {problem} ({_REFERENCE_HELP})")
+
+    match = _REFERENCE.fullmatch(reference)
+    if match is None:
+        if _REFERENCE.fullmatch(reference.lower()) is not None:  # reference.go Parse: ErrNameContainsUppercase
+            raise refuse("the repository path must be lowercase")
+        if given is not None and not any(c in given for c in "/:@"):
+            raise refuse(
+                "not a Docker tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'"
+            )
+        raise refuse("not an image reference Docker accepts")
+    if len(match.group("path")) > _PATH_MAX:
+        raise refuse(f"the repository path is longer than {_PATH_MAX} characters")
+    digest = match.group("digest")
+    if digest is not None:
+        algorithm, _, hex_part = digest.partition(":")
+        if _DIGEST_HEX.get(algorithm) != len(hex_part) or hex_part != hex_part.lower():
+            raise refuse(f"'{digest}' is not a digest Docker verifies: sha256:<64 hex> or sha512:<128 hex>, lower case")
+    return match.group("tag")

@@ -55,6 +55,9 @@ class PlanOptions:
     nodes: int = 1  # servers the model spans (Ray); tp x pp ranks, npu_count of them per server
     pp: int = 1  # pipeline stages
     expert_parallel: bool | None = None  # None: as the catalog says; False: drop it (multi-node TP, PP)
+    # npus were placed by ascendgen for the TP the planner chose (several instances), not given with --npus:
+    # the TP's reason is then the memory one
+    npus_placed: bool = False
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,7 @@ class Sizing:
     platform: Platform
     util: float
     image_tag: str
+    quantized: tuple[ModelSpec, ...] = ()  # quantized builds of the model, named when it does not fit
 
     def memory(self, tp: int, pp: int = 1) -> MemoryPerNpu:
         return memory_per_npu(self.model, self.npu, self.platform, tp, self.util, self.image_tag, pp)
@@ -282,7 +286,10 @@ def plan_deployment(
     server: ServerProfile,
     image: ImageChoice,
     options: PlanOptions,
+    quantized: tuple[ModelSpec, ...] = (),
 ) -> Plan:
+    """The plan for one model; `quantized` lists quantized builds of it (see quantized_builds), named in the
+    error when the model does not fit."""
     util = options.gpu_memory_utilization
     if util is None:
         util = image.spec.gpu_memory_utilization_default
@@ -295,25 +302,27 @@ def plan_deployment(
         )
     _check_port(options.port)
     _check_host(options.host)
+    one_server = Sizing(model, npu, platform, util, image.spec.tag)  # as `ascendgen plan MODEL` plans it alone
     if options.expert_parallel is False:
         model = model.model_copy(update={"serve_flags": tuple(f for f in model.serve_flags if f != EP_FLAG)})
-    sizing = Sizing(model, npu, platform, util, image.spec.tag)
+    sizing = Sizing(model, npu, platform, util, image.spec.tag, quantized)
     pp = options.pp
     if options.nodes > 1:
         tp, tp_reason = _cluster_tp(sizing, server, options)
         npus = tuple(range(server.npu_count))
     else:
-        npus_available = _available_npus(server, options.npus)
-        tp, tp_reason = _choose_tp(sizing, server, options, npus_available)
+        _check_npus(server, options.npus)
+        tp, tp_reason = _choose_tp(sizing, server, options)
         npus = options.npus or _first_npus(server, tp)
     memory = sizing.memory(tp, pp)
     bytes_per_token = kv_bytes_per_token(model, tp, pp)
     capacity = kv_capacity_tokens(memory, bytes_per_token)
     max_len, len_reason = _choose_max_model_len(model, tp, capacity, options.max_model_len)
 
-    warnings = list(_warnings(sizing, image, memory, capacity, max_len))
+    requested = options.max_model_len is not None
+    warnings = _warnings(sizing, image, server, memory, tp, pp, capacity, max_len, requested)
     if options.nodes > 1:
-        warnings += _cluster_warnings(sizing, server)
+        warnings += _cluster_warnings(one_server, server)
     model_path = f"/models/{model.hub_id}"
     serve_args = _serve_args(model, image, tp, options.port, max_len, util, model_path, options)
     image_env = {k: v for k, v in image.spec.env.items() if k not in platform.drop_env}
@@ -365,22 +374,17 @@ def _check_port(port: int) -> None:
         raise PlanError(f"--port {port} is not a TCP port (1-65535)")
 
 
-def _available_npus(server: ServerProfile, requested: tuple[int, ...] | None) -> tuple[int, ...]:
-    if requested is None:
-        return tuple(range(server.npu_count))
-    outside = [i for i in requested if i >= server.npu_count]
+def _check_npus(server: ServerProfile, requested: tuple[int, ...] | None) -> None:
+    outside = [i for i in requested or () if i >= server.npu_count]
     if outside:
         raise PlanError(f"--npus: NPU {outside[0]} is not on {server.name}, which has NPUs 0-{server.npu_count - 1}")
-    return requested
 
 
 def _first_npus(server: ServerProfile, count: int) -> tuple[int, ...]:
     return tuple(range(count))
 
 
-def _choose_tp(
-    sizing: Sizing, server: ServerProfile, options: PlanOptions, available: tuple[int, ...]
-) -> tuple[int, str]:
+def _choose_tp(sizing: Sizing, server: ServerProfile, options: PlanOptions) -> tuple[int, str]:
     model = sizing.model
     valid = valid_tp_sizes(model, server.npu_count)
     heads = f"{model.num_attention_heads} attention heads and {model.num_key_value_heads} KV heads"
@@ -389,6 +393,8 @@ def _choose_tp(
             f"--max-model-len {options.max_model_len} is above {model.name}'s context of "
             f"{model.max_position_embeddings} tokens (max_position_embeddings)"
         )
+    wanted = options.max_model_len or _useful_len(model)
+    smallest = next((tp for tp in valid if sizing.capacity(tp) >= wanted), None)
     if options.tp is not None:
         if not tp_is_valid(model, options.tp):
             raise PlanError(
@@ -396,35 +402,30 @@ def _choose_tp(
                 f"valid sizes: {', '.join(map(str, valid)) or 'none on this server'}"
             )
         if options.tp > server.npu_count:
-            raise PlanError(f"--tp {options.tp} needs {options.tp} NPUs; {server.name} has {server.npu_count}")
+            raise PlanError(
+                f"--tp {options.tp} needs {options.tp} NPUs; {server.name} has {server.npu_count} (to span "
+                "servers, give one --node ADDR:IF per server instead: the layout sets TP)"
+            )
         if options.npus is not None and len(options.npus) != options.tp:
             raise PlanError(
                 f"--tp {options.tp} uses {options.tp} NPUs but --npus {format_npus(options.npus)} "
                 f"lists {len(options.npus)}"
             )
-        _require_weights_fit(sizing, options.tp, len(available))
-        return options.tp, "set with --tp"
-    if options.npus is not None:
-        count = len(options.npus)
+        _require_fit(sizing, options.tp, server, f"{options.tp} x {sizing.npu.name} (--tp {options.tp})", "--tp")
+        return options.tp, _against_smallest("set with --tp", sizing, options.tp, smallest, wanted)
+    if options.npus is not None and not options.npus_placed:
+        count, listed = len(options.npus), format_npus(options.npus)
         if not tp_is_valid(model, count):
             raise PlanError(
-                f"--npus {format_npus(options.npus)} gives {count} NPUs, but TP {count} does not divide "
+                f"--npus {listed} gives {count} NPUs, but TP {count} does not divide "
                 f"{model.name}'s {heads}; valid sizes: {', '.join(map(str, valid))}"
             )
-        _require_weights_fit(sizing, count, count)
-        return count, f"one rank per NPU given with --npus {format_npus(options.npus)}"
-
-    wanted = options.max_model_len or min(model.max_position_embeddings, MIN_USEFUL_MODEL_LEN)
-    for tp in valid:
-        if sizing.capacity(tp) >= wanted:
-            why = f"the smallest valid TP ({', '.join(map(str, valid))} divide the heads) that holds the weights"
-            why += f" and a request of {wanted:,} tokens"
-            smaller = [t for t in valid if t < tp]
-            if smaller:
-                why += f"; TP {smaller[-1]} is too small"
-            return tp, why
+        _require_fit(sizing, count, server, f"the {count} NPUs given with --npus {listed}", "--npus")
+        return count, _against_smallest(f"one rank per NPU given with --npus {listed}", sizing, count, smallest, wanted)
+    if smallest is not None:
+        return smallest, _smallest_reason(sizing, valid, smallest, wanted)
     largest = valid[-1] if valid else 1
-    _require_weights_fit(sizing, largest, len(available))
+    _require_fit(sizing, largest, server, _one_server(server, sizing.npu))
     capacity = sizing.capacity(largest)
     if options.max_model_len is not None:
         raise PlanError(
@@ -432,9 +433,75 @@ def _choose_tp(
             f"(TP {largest} on {sizing.npu.name}); use --max-model-len {capacity} or less"
         )
     raise PlanError(
-        f"{model.name} on {largest} x {sizing.npu.name} leaves KV cache for only {capacity} tokens, "
-        f"short of {wanted}; {_npus_hint(sizing, len(available))}"
+        f"{model.name} does not fit on {_one_server(server, sizing.npu)}: at TP {largest} "
+        f"{_why_short(sizing, largest, wanted)}; {_remedy(sizing, server)}"
     )
+
+
+def _useful_len(model: ModelSpec) -> int:
+    return min(model.max_position_embeddings, MIN_USEFUL_MODEL_LEN)
+
+
+def _holds(wanted: int) -> str:
+    return f"the weights and {wanted:,} tokens of KV cache"
+
+
+def _smallest_reason(sizing: Sizing, valid: tuple[int, ...], tp: int, wanted: int) -> str:
+    """Why the planner's TP: the smallest valid size that holds the weights and `wanted` tokens of KV cache,
+    and what the next smaller valid size lacks, in GiB."""
+    divide = f"{', '.join(map(str, valid))} divide the heads"
+    smaller = [t for t in valid if t < tp]
+    if not smaller:
+        return f"the smallest valid TP ({divide}); it holds {_holds(wanted)}"
+    return (
+        f"the smallest valid TP ({divide}) that holds {_holds(wanted)}; "
+        f"at TP {smaller[-1]} {_why_short(sizing, smaller[-1], wanted)}"
+    )
+
+
+def _against_smallest(chosen: str, sizing: Sizing, tp: int, smallest: int | None, wanted: int) -> str:
+    """A TP the user fixed, compared with the smallest that holds the weights and `wanted` tokens."""
+    if smallest == tp:
+        return f"{chosen}; the smallest TP that holds {_holds(wanted)}"
+    if smallest is not None and smallest < tp:
+        return f"{chosen}; TP {smallest} would hold {_holds(wanted)}"
+    return f"{chosen}; {_why_short(sizing, tp, wanted)}"
+
+
+def _why_short(sizing: Sizing, tp: int, wanted: int, pp: int = 1) -> str:
+    """What TP (x PP) lacks to hold the weights and `wanted` tokens of KV cache, with the numbers:
+    the weights alone, the weights with the reserves, or a KV cache that is too small."""
+    memory = sizing.memory(tp, pp)
+    usable = f"{memory.usable_gib:.1f} GiB usable ({memory.visible_gib:g} GiB x {sizing.util:g})"
+    weights = memory.weights_gib
+    if weights > memory.usable_gib:
+        return f"the weights take {weights:.1f} GiB per NPU, more than the {usable}"
+    need = wanted * kv_bytes_per_token(sizing.model, tp, pp) / GIB
+    reserves = f"{_reserve(memory.activation_gib)} GiB activation, {_reserve(memory.runtime_gib)} GiB runtime and HCCL"
+    capacity = sizing.capacity(tp, pp)
+    if capacity < BLOCK_TOKENS:
+        taken = weights + memory.activation_gib + memory.runtime_gib
+        return (
+            f"the weights ({weights:.1f} GiB per NPU) fit, but with the reserves ({reserves}) they take "
+            f"{taken:.1f} of the {usable}: no room is left for the KV cache, and {wanted:,} tokens need "
+            f"{need:.2f} GiB per NPU"
+        )
+    factor = memory.kv_budget_factor
+    budget = f" x {factor:g} ({sizing.platform.name} KV budget)" if factor != 1 else ""
+    return (
+        f"the weights ({weights:.1f} GiB per NPU) and reserves ({reserves}) leave {memory.kv_cache_gib:.2f} GiB "
+        f"of the {usable} for the KV cache{budget}: {capacity:,} tokens, short of {wanted:,} ({need:.2f} GiB)"
+    )
+
+
+def _reserve(gib: float) -> str:
+    """A reserve in GiB as hardware.yaml writes it: 1.0, 0.75, 2.5."""
+    text = f"{gib:.2f}"
+    return text[:-1] if text.endswith("0") else text
+
+
+def _one_server(server: ServerProfile, npu: NpuType) -> str:
+    return f"one {server.name} ({server.npu_count} x {npu.name})"
 
 
 def _cluster_tp(sizing: Sizing, server: ServerProfile, options: PlanOptions) -> tuple[int, str]:
@@ -457,16 +524,25 @@ def _cluster_tp(sizing: Sizing, server: ServerProfile, options: PlanOptions) -> 
     if pp > model.num_layers:
         raise PlanError(f"PP {pp} is more stages than {model.name}'s {model.num_layers} layers")
     if sizing.capacity(tp, pp) < BLOCK_TOKENS:
-        memory = sizing.memory(tp, pp)
+        servers = _servers_needed(sizing, server, by_pp=pp > 1)
+        if servers is None:
+            need = f"this layout does not fit on up to {MAX_PLANNED_TP} x {sizing.npu.name}"
+        else:
+            need = f"it needs {servers} servers with this layout: {_node_flags(servers)}"
         raise PlanError(
-            f"{model.name} does not fit on {total} x {sizing.npu.name} with TP {tp} x PP {pp}: weights take "
-            f"{memory.weights_gib:.1f} GiB per NPU of {memory.usable_gib:.1f} GiB usable"
+            f"{model.name} does not fit on {options.nodes} x {server.name} ({total} x {sizing.npu.name}): at TP {tp} "
+            f"x PP {pp} {_why_short(sizing, tp, _useful_len(model), pp)}; {need}"
         )
     spans = f"TP {tp} x PP {pp}: {options.nodes} nodes x {server.npu_count} NPUs, one rank per NPU"
-    return tp, spans + (", expert parallel" if uses_expert_parallel(model) else "")
+    spans += ", expert parallel" if uses_expert_parallel(model) else ""
+    fewest = _servers_needed(sizing, server, by_pp=pp > 1)
+    if fewest is not None and fewest < options.nodes:
+        spans += f"; {fewest} servers would hold {_holds(_useful_len(model))} with this layout"
+    return tp, spans
 
 
 def _cluster_warnings(sizing: Sizing, server: ServerProfile) -> list[str]:
+    """`sizing` is the model as the catalog serves it (a layout may drop expert parallel across servers)."""
     needed = sizing.npus_needed()
     if needed is not None and needed <= server.npu_count:
         return [
@@ -476,23 +552,80 @@ def _cluster_warnings(sizing: Sizing, server: ServerProfile) -> list[str]:
     return []
 
 
-def _npus_hint(sizing: Sizing, npus_on_hand: int) -> str:
+def _servers_needed(sizing: Sizing, server: ServerProfile, *, by_pp: bool = False) -> int | None:
+    """The fewest servers like `server` (two or more) on which the model holds the weights and a useful KV
+    cache: every NPU one rank, TP over all of them (or, `by_pp`, TP within a server and one PP stage each)."""
+    count, wanted = server.npu_count, _useful_len(sizing.model)
+    for servers in range(2, MAX_PLANNED_TP // count + 1):
+        tp, pp = (count, servers) if by_pp else (servers * count, 1)
+        if tp_is_valid(sizing.model, tp) and pp <= sizing.model.num_layers and sizing.capacity(tp, pp) >= wanted:
+            return servers
+    return None
+
+
+def _node_flags(servers: int) -> str:
+    flags = "--node ADDR:IF " * servers if servers <= 4 else f"--node ADDR:IF (x {servers}) "
+    return f"{flags.strip()}, one per server, the first the Ray head"
+
+
+def _remedy(sizing: Sizing, server: ServerProfile, flag: str | None = None) -> str:
+    """What to do when the model does not fit: the NPUs it needs and how to give them (`flag`, --tp or --npus,
+    when the user fixed the count; servers with --node), and a quantized build of it that needs fewer."""
+    npu = sizing.npu.name
     needed = sizing.npus_needed()
-    if needed is None:
-        return f"it does not fit on {MAX_PLANNED_TP} x {sizing.npu.name}"
-    hint = f"it needs {needed} x {sizing.npu.name}"
-    return hint + (f", this server has {npus_on_hand}" if needed > npus_on_hand else "")
+    if needed is not None and needed <= server.npu_count and flag is not None:
+        how = f"--tp {needed}" if flag == "--tp" else f"list {needed} NPUs with --npus (e.g. --npus 0-{needed - 1})"
+        remedy = f"it needs {needed} x {npu}: {how}, or leave {flag} out"
+    elif needed is not None and needed <= server.npu_count:
+        remedy = f"it needs {needed} x {npu}"
+    else:
+        servers = _servers_needed(sizing, server)
+        if servers is None:
+            remedy = f"it does not fit on {MAX_PLANNED_TP} x {npu}"
+        else:
+            total = servers * server.npu_count
+            remedy = f"it needs {servers} servers like this one ({total} x {npu}): {_node_flags(servers)}"
+    return remedy + _quantized_hint(sizing, server, needed)
 
 
-def _require_weights_fit(sizing: Sizing, tp: int, npus_on_hand: int) -> None:
-    """Refuse a TP at which the weights (plus reserves) leave no room for even one KV block."""
+def _quantized_hint(sizing: Sizing, server: ServerProfile, needed: int | None) -> str:
+    hints = []
+    for build in sizing.quantized:
+        other = Sizing(build, sizing.npu, sizing.platform, sizing.util, sizing.image_tag)
+        count = other.npus_needed()
+        if count is None or (needed is not None and count >= needed):
+            continue
+        kind = (build.quantization or "").upper()
+        if count <= server.npu_count:
+            hints.append(f"the {kind} build {build.name} fits on {count} x {sizing.npu.name} of this server")
+            continue
+        servers = _servers_needed(other, server)
+        where = f" ({servers} servers)" if servers is not None else ""
+        hints.append(f"the {kind} build {build.name} needs {count} x {sizing.npu.name}{where}")
+    return "".join(f"; or {hint}" for hint in hints)
+
+
+def _require_fit(sizing: Sizing, tp: int, server: ServerProfile, where: str, flag: str | None = None) -> None:
+    """Refuse a TP at which the weights (plus reserves) leave no room for even one KV block. `where` names
+    the NPUs (the server's, or those `flag` fixed)."""
     if sizing.capacity(tp) >= BLOCK_TOKENS:
         return
-    memory = sizing.memory(tp)
-    raise PlanError(
-        f"{sizing.model.name} does not fit on {tp} x {sizing.npu.name}: weights take {memory.weights_gib:.1f} GiB "
-        f"per NPU of {memory.usable_gib:.1f} GiB usable ({memory.visible_gib:g} GiB x {sizing.util}); "
-        f"{_npus_hint(sizing, npus_on_hand)}"
+    why = _why_short(sizing, tp, _useful_len(sizing.model))
+    raise PlanError(f"{sizing.model.name} does not fit on {where}: at TP {tp} {why}; {_remedy(sizing, server, flag)}")
+
+
+def quantized_builds(model: ModelSpec, models: tuple[ModelSpec, ...]) -> tuple[ModelSpec, ...]:
+    """The catalog's quantized builds of an unquantized model: the same architecture and shape, in a hub
+    repository named after the model's (vllm-ascend/DeepSeek-R1-W8A8 for deepseek-ai/DeepSeek-R1)."""
+    if model.quantization is not None:
+        return ()
+    repo = model.hub_id.split("/", 1)[1].lower() + "-"
+    return tuple(
+        m
+        for m in models
+        if m.quantization is not None
+        and m.hub_id.split("/", 1)[1].lower().startswith(repo)
+        and (m.architecture, m.num_layers, m.hidden_size) == (model.architecture, model.num_layers, model.hidden_size)
     )
 
 
@@ -509,7 +642,7 @@ def _choose_max_model_len(model: ModelSpec, tp: int, capacity: int, requested: i
         return requested, "set with --max-model-len"
     if capacity >= context:
         return context, "the model's context (max_position_embeddings)"
-    return capacity, "the KV cache capacity (the full context does not fit)"
+    return capacity, f"the KV cache capacity at TP {tp}, below the model's context of {context:,}"
 
 
 def _serve_args(
@@ -541,15 +674,25 @@ def _serve_args(
     return tuple(args)
 
 
-def _warnings(sizing: Sizing, image: ImageChoice, memory: MemoryPerNpu, capacity: int, max_len: int) -> list[str]:
+def _warnings(
+    sizing: Sizing,
+    image: ImageChoice,
+    server: ServerProfile,
+    memory: MemoryPerNpu,
+    tp: int,
+    pp: int,
+    capacity: int,
+    max_len: int,
+    requested: bool,
+) -> list[str]:
     model, npu = sizing.model, sizing.npu
     warnings = []
     if image.note:
         warnings.append(image.note)
-    if model.min_image and tag_key(image.spec.tag) < tag_key(model.min_image):
+    if model.min_image and tag_key(image.version_tag) < tag_key(model.min_image):
         needs = f" (transformers >= {model.min_transformers})" if model.min_transformers else ""
         warnings.append(
-            f"{model.name} needs image {model.min_image} or newer{needs}; {image.spec.tag} will not load it"
+            f"{model.name} needs image {model.min_image} or newer{needs}; {image.version_tag} will not load it"
         )
     recorded = model.npus.get(npu.name)
     needed = sizing.npus_needed()
@@ -557,10 +700,15 @@ def _warnings(sizing: Sizing, image: ImageChoice, memory: MemoryPerNpu, capacity
         warnings.append(
             f"the catalog records {recorded} x {npu.name} for {model.name}, the planner's minimum is {needed}"
         )
-    if max_len < model.max_position_embeddings:
+    context = model.max_position_embeddings
+    if max_len < context and requested:
         warnings.append(
-            f"max-model-len {max_len} is below the model's context of {model.max_position_embeddings}: "
-            "the KV cache (or --max-model-len) limits it"
+            f"max-model-len {max_len:,} (set with --max-model-len) is below {model.name}'s context of {context:,}"
+        )
+    elif max_len < context:
+        warnings.append(
+            f"max-model-len {max_len:,} is below {model.name}'s context of {context:,}: the KV cache holds only "
+            f"{capacity:,} tokens at TP {tp}{_full_context_hint(sizing, server, tp, pp)}"
         )
     headroom = memory.visible_gib * (1 - sizing.util)
     if headroom < GRAPH_HEADROOM_GIB:
@@ -570,6 +718,19 @@ def _warnings(sizing: Sizing, image: ImageChoice, memory: MemoryPerNpu, capacity
         )
     if capacity < 2 * max_len:
         warnings.append(
-            f"the KV cache holds {capacity / max_len:.2f} full-length requests at once; long requests will queue"
+            f"the KV cache ({capacity:,} tokens) holds {capacity / max_len:.2f} requests of {max_len:,} tokens at "
+            "once; more long requests queue"
         )
     return warnings
+
+
+def _full_context_hint(sizing: Sizing, server: ServerProfile, tp: int, pp: int) -> str:
+    """On one server: the TP that would serve the model's full context, if any."""
+    if pp > 1 or tp > server.npu_count:  # across servers: the layout fixed TP
+        return ""
+    context = sizing.model.max_position_embeddings
+    larger = [t for t in valid_tp_sizes(sizing.model, server.npu_count) if t > tp]
+    full = next((t for t in larger if sizing.capacity(t) >= context), None)
+    if full is None:
+        return f"; no TP on {server.name} holds the full context"
+    return f"; TP {full} ({full} NPUs) would hold the full context"

@@ -6,18 +6,23 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import stat
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ascendgen.composefile import ComposeModel, ServiceConfig, compose_available
 from ascendgen.render import LABEL_PREFIX
 from ascendgen.runtime import container_states
 
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+COMPOSE_WORKING_DIR = "com.docker.compose.project.working_dir"
 # quay.io/ascend/vllm-ascend images are about 15 GB unpacked (seed 003: "镜像大小有 15GB").
 IMAGE_DISK_GIB = 16
 _DAVINCI = re.compile(r"/dev/davinci(\d+)$")
@@ -34,12 +39,16 @@ class PreflightReport:
         return not self.problems
 
 
-def run_preflight(model: ComposeModel, services: list[ServiceConfig], client: Any | None) -> PreflightReport:
-    """`client` is a docker SDK client, or None when the engine could not be reached (already reported)."""
+def run_preflight(
+    model: ComposeModel, services: list[ServiceConfig], client: Any | None, *, project_dir: Path | None = None
+) -> PreflightReport:
+    """`client` is a docker SDK client, or None when the engine could not be reached (already reported).
+    `project_dir` is the deployment's directory, which compose records on its containers."""
     report = PreflightReport()
     if compose_available() is None:
         report.problems.append("Docker Compose v2 is missing: install the compose plugin (`docker compose version`)")
     if client is not None:
+        report.problems += _taken_by_other_deployments(client, model, services, project_dir)
         states = container_states(client, model, services)
         report.running = {name for name, state in states.items() if state.status == "running"}
     for service in services:
@@ -67,6 +76,49 @@ def engine_problem(client_factory: Any) -> tuple[Any | None, str | None]:
     except Exception as exc:  # the SDK raises DockerException, requests' errors, FileNotFoundError...
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return None, f"the Docker Engine is not reachable ({reason}): start it (`systemctl start docker`)"
+
+
+def _taken_by_other_deployments(
+    client: Any, model: ComposeModel, services: list[ServiceConfig], project_dir: Path | None
+) -> Iterable[str]:
+    """Containers that hold a service's container_name, or that compose would take for one of our services
+    (same project name, another directory), but belong to another deployment: `docker compose up` fails on
+    the name ("Conflict. The container name ... is already in use"), or replaces the other deployment's
+    container. Compose labels every container with its project and project directory
+    (com.docker.compose.project, com.docker.compose.project.working_dir)."""
+    by_name = {s.container_name: s.name for s in services if s.container_name}
+    ours = {s.name for s in services}
+    for container in client.containers.list(all=True):
+        labels = container.labels or {}
+        project = labels.get(COMPOSE_PROJECT)
+        same_project = project is not None and project == model.project_name
+        service = by_name.get(container.name)
+        if service is None and same_project and labels.get(COMPOSE_SERVICE) in ours:
+            service = labels[COMPOSE_SERVICE]
+        if service is None:
+            continue
+        where = labels.get(COMPOSE_WORKING_DIR)
+        if same_project and (where is None or project_dir is None or _same_dir(where, project_dir)):
+            continue  # this deployment's own container: compose reuses or recreates it
+        state = getattr(container, "status", None) or "present"
+        instead = "or give this one another container_name in compose.override.yml"
+        if project is None:
+            yield (
+                f"{service}: the container name '{container.name}' is taken by a container compose did not start "
+                f"({state}): remove it (`docker rm -f {container.name}`), {instead}"
+            )
+            continue
+        held = f"the deployment in {where}" if where else f"compose project '{project}'"
+        clash = " (a project of the same name, which up would take over)" if same_project else ""
+        down = f"`ascendgen down {shlex.quote(where)}`" if where else f"`docker compose -p {project} down`"
+        yield (
+            f"{service}: the container name '{container.name}' belongs to {held}{clash}, {state}: stop it there "
+            f"({down}), {instead}"
+        )
+
+
+def _same_dir(recorded: str, directory: Path) -> bool:
+    return os.path.realpath(recorded) == os.path.realpath(directory)
 
 
 def _device_problems(service: ServiceConfig) -> Iterable[str]:
@@ -171,7 +223,7 @@ def _npus_held_by_containers(client: Any, project: str, services: list[ServiceCo
         return
     for container in client.containers.list():
         labels = container.labels or {}
-        if labels.get("com.docker.compose.project") == project:
+        if labels.get(COMPOSE_PROJECT) == project:
             continue  # our own containers: compose recreates them
         devices = (container.attrs.get("HostConfig") or {}).get("Devices") or []
         for device in devices:

@@ -4,13 +4,10 @@ which every value from the user or the catalog passes, so no name or path can ch
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -274,21 +271,3 @@ def _check_round_trip(text: str, services: Sequence[Service]) -> None:
             )
             if actual != value:
                 raise AscendgenError(f"internal error: rendered {key} of {svc.name} does not read back as planned")
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write through a temporary file in the same directory and rename it over `path`: a reader (or a crash)
-    never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

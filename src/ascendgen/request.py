@@ -115,7 +115,10 @@ class PlanRequest(BaseModel):
     @model_validator(mode="after")
     def _layout_needs_nodes(self) -> PlanRequest:
         if self.layout is not None and not self.nodes:
-            raise ValueError("a layout spreads one model over several servers: give them with --node ADDR:IF")
+            raise ValueError(
+                f"--layout {self.layout} spreads one model over several servers: add --node ADDRESS:INTERFACE for "
+                "each server (two or more), or drop --layout"
+            )
         return self
 
 
@@ -199,7 +202,7 @@ def _flag_message(exc: ValidationError) -> str:
     loc = [part for part in error["loc"] if not isinstance(part, int)]
     field = str(loc[-1]) if loc and loc[-1] != "instances" else ""
     message = str(error["msg"]).removeprefix("Value error, ")
-    if not field:
+    if not field or message.startswith(flag_for(field)):  # the validator named the flag itself
         return message
     value = error.get("input")
     shown = f" {value!r}" if isinstance(value, str | int | float) and not isinstance(value, bool) else ""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -18,6 +20,22 @@ from ascendgen.runtime import ContainerState, Progress
 
 def _gib(value: float) -> str:
     return f"{value:.1f} GiB"
+
+
+class FitWidth:
+    """The first of several layouts, widest first, that fits the terminal; the last one otherwise. An
+    80-column terminal (SSH, CI logs) gets a narrower table rather than columns cut to '…'."""
+
+    def __init__(self, *layouts: Table) -> None:
+        self.layouts = layouts
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        unbounded = options.update(max_width=1_000_000)  # the layout's natural width, not clamped to the terminal
+        for layout in self.layouts[:-1]:
+            if Measurement.get(console, unbounded, layout).maximum <= options.max_width:
+                yield layout
+                return
+        yield self.layouts[-1]
 
 
 def describe_model(model: ModelSpec) -> str:
@@ -63,14 +81,15 @@ def plan_table(plan: Plan) -> Table:
         "Weights per NPU",
         f"{_gib(m.weights_gib)} ({_gib(weights_gib(model))} / {plan.tensor_parallel_size})",
     )
+    # one term group per line, so that an 80-column terminal never wraps a number away from its unit
     budget = (
-        f"{m.visible_gib:g} GiB x {plan.gpu_memory_utilization:g} = {_gib(m.usable_gib)} usable"
-        f" - {_gib(m.weights_gib)} weights - {_gib(m.activation_gib)} activation - {_gib(m.runtime_gib)} runtime"
+        f"{m.visible_gib:g} GiB x {plan.gpu_memory_utilization:g} = {_gib(m.usable_gib)} usable\n"
+        f"- {_gib(m.weights_gib)} weights - {_gib(m.activation_gib)} activation - {_gib(m.runtime_gib)} runtime\n"
     )
     if m.kv_budget_factor != 1:
-        budget += f", x {m.kv_budget_factor:g} ({plan.platform.name} KV budget)"
-    table.add_row("Memory per NPU", f"{budget} = {_gib(m.kv_cache_gib)} KV cache")
-    table.add_row("KV per token", f"{plan.kv_bytes_per_token:,} B per NPU = {kv_formula(plan)}")
+        budget += f"x {m.kv_budget_factor:g} ({plan.platform.name} KV budget) "
+    table.add_row("Memory per NPU", f"{budget}= {_gib(m.kv_cache_gib)} KV cache")
+    table.add_row("KV per token", f"{plan.kv_bytes_per_token:,} B per NPU\n= {kv_formula(plan)}")
     table.add_row(
         "KV cache",
         f"{_gib(m.kv_cache_gib)} per NPU = {plan.kv_cache_tokens:,} tokens "
@@ -86,48 +105,63 @@ def plan_table(plan: Plan) -> Table:
     return table
 
 
-def instances_table(plans: list[Plan]) -> Table:
-    table = Table(title="instances on this server", title_justify="left")
-    for column in ("Model", "NPUs", "TP", "Port", "max-model-len", "Served name"):
-        table.add_column(column)
-    for plan in plans:
-        table.add_row(
-            plan.model.name,
-            format_npus(plan.npus),
-            str(plan.tensor_parallel_size),
-            str(plan.port),
-            f"{plan.max_model_len:,}",
-            plan.model.served_model_name,
-        )
-    return table
+def instances_table(plans: list[Plan]) -> FitWidth:
+    """The instances side by side; below the full width without the served names (each plan's Serve line
+    above has them)."""
+    layouts = []
+    for served in (True, False):
+        table = Table(title="instances on this server", title_justify="left")
+        columns = ("Model", "NPUs", "TP", "Port", "max-model-len") + (("Served name",) if served else ())
+        for column in columns:
+            table.add_column(column, no_wrap=True)
+        for plan in plans:
+            cells = [plan.model.name, format_npus(plan.npus), str(plan.tensor_parallel_size), str(plan.port)]
+            cells.append(f"{plan.max_model_len:,}")
+            table.add_row(*cells, *([plan.model.served_model_name] if served else []))
+        layouts.append(table)
+    return FitWidth(*layouts)
 
 
-def catalog_table(catalog: Catalog) -> Table:
-    table = Table(title="ascendgen models", title_justify="left")
-    table.add_column("Name", style="key", no_wrap=True)
-    table.add_column("Hub id", no_wrap=True)
-    table.add_column("Kind")
-    table.add_column("Params", justify="right")
-    table.add_column("Heads/KV", justify="right")
-    table.add_column("Context", justify="right")
-    table.add_column("NPUs")
-    for model in catalog.models:
-        kind = ("MoE" if model.kind == "moe" else "dense") + ("+VL" if model.vision else "")
-        kind += " MLA" if model.attention == "mla" else ""
-        params = f"{model.params_b:g}B" + (f"/{model.active_params_b:g}B" if model.active_params_b else "")
-        if model.quantization:
-            params += f" {model.quantization.upper()}"
-        npus = ", ".join(f"{count} x {npu}" for npu, count in sorted(model.npus.items()))
-        table.add_row(
-            model.name,
-            model.hub_id,
-            kind,
-            params,
-            f"{model.num_attention_heads}/{model.num_key_value_heads}",
-            str(model.max_position_embeddings),
-            npus,
-        )
-    return table
+# Columns of `ascendgen models`, least important last: narrower terminals drop from the end of this list.
+_CATALOG_EXTRA = ("Hub id", "Kind", "NPUs")
+
+
+def catalog_table(catalog: Catalog, default_npu: str) -> FitWidth:
+    """Every model with its size, heads / KV heads, context and the NPUs it needs. Full width: also the hub
+    id, the kind and the recorded count per NPU type; narrower: only the count on `default_npu` (the default
+    server's NPU type), under the column named after it."""
+    layouts = []
+    for extra in (_CATALOG_EXTRA, _CATALOG_EXTRA[1:], ()):
+        title = "ascendgen models" + ("" if "NPUs" in extra else f" ({default_npu}: the NPUs each needs)")
+        table = Table(title=title, title_justify="left")
+        table.add_column("Name", style="key", no_wrap=True)
+        if "Hub id" in extra:
+            table.add_column("Hub id", no_wrap=True)
+        if "Kind" in extra:
+            table.add_column("Kind", no_wrap=True)
+        table.add_column("Params", justify="right", no_wrap=True)
+        table.add_column("Heads/KV", justify="right", no_wrap=True)
+        table.add_column("Context", justify="right", no_wrap=True)
+        table.add_column("NPUs" if "NPUs" in extra else default_npu, justify="left" if extra else "right")
+        for model in catalog.models:
+            row = [model.name]
+            if "Hub id" in extra:
+                row.append(model.hub_id)
+            if "Kind" in extra:
+                kind = ("MoE" if model.kind == "moe" else "dense") + ("+VL" if model.vision else "")
+                row.append(kind + (" MLA" if model.attention == "mla" else ""))
+            params = f"{model.params_b:g}B" + (f"/{model.active_params_b:g}B" if model.active_params_b else "")
+            if model.quantization:
+                params += f" {model.quantization.upper()}"
+            heads = f"{model.num_attention_heads}/{model.num_key_value_heads}"
+            row += [params, heads, str(model.max_position_embeddings)]
+            if "NPUs" in extra:
+                row.append(", ".join(f"{count} x {npu}" for npu, count in sorted(model.npus.items())))
+            else:
+                row.append(str(model.npus.get(default_npu, "-")))
+            table.add_row(*row)
+        layouts.append(table)
+    return FitWidth(*layouts)
 
 
 def model_json(model: ModelSpec) -> dict[str, Any]:

@@ -41,7 +41,7 @@ def test_plan_up_ready_smoke_status_down(run: Run, deploy: Deploy) -> None:
     assert row["service"] == d.service and row["state"] == "running" and row["ready"] is True
     assert row["port"] == d.port and row["npus"] == [0] and row["model"] == "Qwen/Qwen3-8B"
 
-    logs = run("logs", "--dir", str(d.directory))
+    logs = run("logs", str(d.directory), "--service", d.service)
     assert logs.exit_code == 0
 
     down = run("down", str(d.directory))
@@ -184,6 +184,15 @@ def test_npu_held_by_another_container(run: Run, deploy: Deploy) -> None:
     assert up(run, first, "--timeout", "60").exit_code == 0
     second = deploy("Qwen2.5-7B-Instruct", "--npus", "0")
     refused(up(run, second), f"NPU 0 is held by running container '{first.service}'")
+
+
+def test_container_name_held_by_the_same_model_planned_elsewhere(run: Run, deploy: Deploy) -> None:
+    first = deploy("Qwen3-8B", "--npus", "0")
+    assert up(run, first, "--timeout", "60").exit_code == 0
+    second = deploy("Qwen3-8B", "--npus", "1")  # another directory, the same container name
+    where = first.directory.resolve()
+    refused(up(run, second), f"the container name '{first.service}' belongs to the deployment in {where}, running")
+    assert second.project_containers() == []
 
 
 def test_npu_busy_per_npu_smi(run: Run, deploy: Deploy, fake_host: FakeHost) -> None:
