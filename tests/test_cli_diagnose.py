@@ -134,6 +134,22 @@ def test_a_huge_log_is_read_from_its_end_only(run: Run, tmp_path: Path, monkeypa
     assert found.exit_code == 0 and found.json()["kind"] == "oom_loading" and found.json()["truncated"] is True
 
 
+def test_a_huge_file_is_not_read_from_its_start(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_diagnose, "MAX_LOG_BYTES", 4096)
+    read_from: list[int] = []
+    real = cli_diagnose._read_stream
+
+    def spy(stream: Any, what: str, cut: bool = False) -> runtime.LogText:
+        read_from.append(stream.tell())
+        return real(stream, what, cut)
+
+    monkeypatch.setattr(cli_diagnose, "_read_stream", spy)
+    path = tmp_path / "big.log"
+    path.write_text("INFO a line of a long-running server\n" * 10_000 + OOM + "\n")
+    assert run("diagnose", str(path)).exit_code == 0
+    assert read_from == [path.stat().st_size - 4096]  # a seek to the last 4 KiB, not a read through
+
+
 def test_a_huge_stdin_is_bounded_too(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli_diagnose, "MAX_LOG_BYTES", 4096)
     monkeypatch.setattr(cli_diagnose, "_CHUNK", 1000)
