@@ -514,3 +514,21 @@ def test_the_e2e_expectations_are_the_ones_checked_here() -> None:
     e2e = (Path(__file__).parent / "e2e" / "test_up.py").read_text(encoding="utf-8")
     for mode, _, phrase in STANDIN_DIAGNOSES:
         assert f'("{mode}", "{phrase}")' in e2e, mode
+
+
+def test_the_readme_states_the_coverage_truthfully() -> None:
+    import re
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    claim = re.search(
+        r"against (\d+) real failure texts.*?(\d+) kinds among the (\d+) of `diagnoses.yaml`\. (\d+) are recognised"
+        r".*?the other (\d+) cannot be",
+        readme,
+        re.S,
+    )
+    assert claim is not None
+    texts, kinds, rule_kinds, recognised, undecidable = map(int, claim.groups())
+    decided = [e for e in corpus() if "undecidable" not in e]
+    assert texts == len(corpus()) and recognised == len(decided) and undecidable == texts - recognised
+    assert kinds == len({e["kind"] for e in decided})
+    assert rule_kinds == len({rule.rule.kind for rule in load_rules()})
