@@ -64,6 +64,7 @@ class FakeContainer:
     def logs(self, **kwargs: Any) -> Iterator[bytes]:
         self.asked = kwargs
         assert kwargs.get("stream") is True  # streamed, so that a huge log is never held whole
+        assert kwargs.get("follow") is False  # the SDK follows a streamed log unless told not to: it would hang
         return iter([self._log[i : i + self._chunk] for i in range(0, len(self._log), self._chunk)])
 
 

@@ -212,7 +212,8 @@ def container_log(
     lines = 0
     cut = False
     try:
-        for chunk in client.containers.get(container_id).logs(stream=True, tail=max_lines):
+        # follow=False: with stream=True the SDK follows a running container's log until it stops
+        for chunk in client.containers.get(container_id).logs(stream=True, follow=False, tail=max_lines):
             kept += chunk
             lines += chunk.count(b"\n")
             if len(kept) > 2 * max_bytes:
