@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,3 +45,42 @@ TINY_MODEL_ENTRY = """\
 
 def tiny_model_entry(name: str) -> str:
     return TINY_MODEL_ENTRY.format(name=name, name_lower=name.lower())
+
+
+# A docker SDK client as far as runtime.container_states and runtime.container_log use it.
+class FakeContainer:
+    """A compose service's container whose log is streamed in chunks."""
+
+    def __init__(self, service: str, project: str, log: bytes, chunk: int = 64) -> None:
+        self.id = f"id-{service}"
+        self.name = service
+        self.status = "exited"
+        self.labels = {"com.docker.compose.project": project, "com.docker.compose.service": service}
+        self.attrs = {"State": {"Status": "exited", "ExitCode": 1}, "RestartCount": 0}
+        self._log = log
+        self._chunk = chunk
+        self.asked: dict[str, Any] = {}
+
+    def logs(self, **kwargs: Any) -> Iterator[bytes]:
+        self.asked = kwargs
+        assert kwargs.get("stream") is True  # streamed, so that a huge log is never held whole
+        assert kwargs.get("follow") is False  # the SDK follows a streamed log unless told not to: it would hang
+        return iter([self._log[i : i + self._chunk] for i in range(0, len(self._log), self._chunk)])
+
+
+class FakeClient:
+    """`client.containers.list(...)` and `client.containers.get(id)`, over a fixed set of containers."""
+
+    def __init__(self, containers: list[FakeContainer]) -> None:
+        self.containers = self
+        self._containers = containers
+
+    def list(self, all: bool = False, filters: dict[str, str] | None = None) -> list[FakeContainer]:
+        project = (filters or {}).get("label", "").split("=", 1)[-1]
+        return [c for c in self._containers if c.labels["com.docker.compose.project"] == project]
+
+    def get(self, container_id: str) -> FakeContainer:
+        for container in self._containers:
+            if container.id == container_id:
+                return container
+        raise LookupError(f"no such container: {container_id}")  # the SDK raises docker.errors.NotFound

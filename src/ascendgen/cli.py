@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ascendgen import __version__, cli_doctor, cli_gpustack, cli_runtime, termui
+from ascendgen import __version__, cli_diagnose, cli_doctor, cli_gpustack, cli_runtime, termui
 from ascendgen.api import make_plans
 from ascendgen.catalog import load_catalog
 from ascendgen.deployfile import load_deployment
@@ -239,6 +239,7 @@ def models(
 cli_runtime.register(app)
 cli_doctor.register(app)
 cli_gpustack.register(app)
+cli_diagnose.register(app)
 
 
 def _print_help(exc: typer.TyperException) -> None:

@@ -15,7 +15,11 @@ from ascendgen.diagnose import Diagnosis, diagnose
 from ascendgen.endpoint import is_healthy, served_models
 from ascendgen.errors import AscendgenError
 
-LOG_TAIL_LINES = 30
+LOG_TAIL_LINES = 30  # what `up` shows of a failed container's log
+# What a diagnosis reads of a log: all of it, up to its last 16 MiB and 200,000 lines. A failed start is far
+# smaller; a long-running server's failure is at its end; the rules scan 16 MiB in about a second.
+MAX_LOG_BYTES = 16 * 2**20
+MAX_LOG_LINES = 200_000
 POLL_SECONDS = 1.0
 # A container that restarted this often is in a restart loop, whatever its log says.
 RESTART_LOOP = 2
@@ -183,18 +187,54 @@ def _failed(state: ContainerState) -> str | None:
 
 
 def _failure(client: Any, service: ServiceConfig, state: ContainerState, reason: str) -> Failure:
-    tail = container_log_tail(client, state.container_id)
-    return Failure(service=service.name, reason=reason, log_tail=tail, diagnosis=diagnose(tail, service.model_facts))
+    # the whole log for the diagnosis (the cause is often far above the last lines), its tail for the user
+    log = container_log(client, state.container_id).text if state.container_id else ""
+    return Failure(
+        service=service.name,
+        reason=reason,
+        log_tail=last_lines(log, LOG_TAIL_LINES),
+        diagnosis=diagnose(log, service.model_facts),
+    )
 
 
-def container_log_tail(client: Any, container_id: str | None, lines: int = LOG_TAIL_LINES) -> str:
-    if container_id is None:
-        return ""
+@dataclass(frozen=True)
+class LogText:
+    text: str
+    truncated: bool  # only the end of a longer log
+
+
+def container_log(
+    client: Any, container_id: str, max_bytes: int = MAX_LOG_BYTES, max_lines: int = MAX_LOG_LINES
+) -> LogText:
+    """A container's log as `docker logs` shows it (stdout and stderr), streamed so that at most the last
+    `max_bytes` of it are kept; empty when the container or its log cannot be read."""
+    kept = bytearray()
+    lines = 0
+    cut = False
     try:
-        raw = client.containers.get(container_id).logs(tail=lines)
+        # follow=False: with stream=True the SDK follows a running container's log until it stops
+        for chunk in client.containers.get(container_id).logs(stream=True, follow=False, tail=max_lines):
+            kept += chunk
+            lines += chunk.count(b"\n")
+            if len(kept) > 2 * max_bytes:
+                del kept[: len(kept) - max_bytes]
+                cut = True
     except Exception:
-        return ""
-    return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+        return LogText("", False)
+    return bounded_text(bytes(kept), max_bytes, cut or lines >= max_lines)
+
+
+def bounded_text(data: bytes, max_bytes: int, cut: bool = False) -> LogText:
+    """The last `max_bytes` of a log as text, from the first whole line when the start was cut."""
+    if len(data) > max_bytes:
+        data, cut = data[len(data) - max_bytes :], True
+    if cut and b"\n" in data:
+        data = data[data.index(b"\n") + 1 :]
+    return LogText(data.decode("utf-8", errors="replace"), cut)
+
+
+def last_lines(text: str, count: int) -> str:
+    return "\n".join(text.splitlines()[-count:])
 
 
 def remove_containers(client: Any, container_ids: list[str]) -> list[str]:

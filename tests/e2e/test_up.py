@@ -90,7 +90,7 @@ def test_up_twice_is_a_no_op_and_a_change_recreates(run: Run, deploy: Deploy) ->
         ("kv_cache", "of KV cache but only"),
         ("kv_cache_v0", "is larger than the"),
         ("oom", "ran out of memory"),
-        ("device", "cannot reach the NPU driver"),
+        ("device", "sees no usable NPU"),
         ("model_path", "the model was not found at /models/Qwen/Qwen3-8B"),
         ("arch", "does not know the architecture"),
     ],
