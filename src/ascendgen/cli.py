@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ascendgen import __version__, cli_doctor, cli_gpustack, cli_runtime, termui
+from ascendgen import __version__, cli_catalog, cli_doctor, cli_gpustack, cli_runtime, termui
 from ascendgen.api import make_plans
 from ascendgen.catalog import load_catalog
 from ascendgen.deployfile import load_deployment
@@ -221,6 +221,7 @@ def models(
 cli_runtime.register(app)
 cli_doctor.register(app)
 cli_gpustack.register(app)
+cli_catalog.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
