@@ -20,6 +20,7 @@ from ascendgen.modeldir import ModelFromFiles, read_model_dir, served_path_in
 from ascendgen.render import write_atomically
 from ascendgen.request import DEFAULT_MODELS_DIR
 from ascendgen.textutil import one_line
+from ascendgen.yamlfile import read_yaml
 
 catalog_app = typer.Typer(
     name="catalog",
@@ -116,7 +117,10 @@ def _refuse_duplicate(name: str, catalog: Path) -> None:
     if name.lower() in builtin:
         raise InputError(f"'{name}' is a model of the built-in catalog: pass --name to add this one under another name")
     if catalog.exists():
-        loaded = load_catalog([catalog])  # refuses a malformed file, naming its line
+        data, _ = read_yaml(catalog)  # refuses malformed YAML, naming its line
+        if data is None or data == {"models": None}:
+            return  # no entries yet (an empty `models:` gets its first one)
+        loaded = load_catalog([catalog])  # refuses a malformed entry, naming its line
         mine = {m.name.lower() for m in loaded.models} - builtin
         if name.lower() in mine:
             raise InputError(f"{catalog} already has a model named '{name}': pass --name to add it under another name")
