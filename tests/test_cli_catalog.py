@@ -72,7 +72,7 @@ def test_add_keeps_the_files_text_and_comments(run: Run, tmp_path: Path) -> None
     assert catalog.read_text() == original
 
     original = (
-        "# my models\nmodels:   # one per line\n  # first\n  - name: Qwen3-8B\n    max_position_embeddings: 8192\n"  # noqa: E501
+        "# my models\nmodels:   # one per line\n  # first\n  - name: Qwen3-8B\n    max_position_embeddings: 8192\n"
     )
     catalog.write_text(original, encoding="utf-8")
     result = run("catalog", "add", str(model_dir(tmp_path / "models")), "--catalog", str(catalog))

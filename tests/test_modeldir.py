@@ -628,3 +628,13 @@ def test_catalog_name_with_files_that_differ_warns(run: Run, tmp_path: Path) -> 
     assert any("num_layers 28 (catalog 36)" in w for w in data["warnings"])
     # 2 x 28 layers x 8 KV heads x 128 x 2 B = 114,688 B per token (the catalog's 36 layers would give 147,456)
     assert data["kv_bytes_per_token"] == 114_688
+
+
+def test_folder_named_like_a_catalog_model_outside_models_dir_says_how_to_plan_the_catalogs(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_model_dir(tmp_path / "Qwen3-8B", qwen3_config(), {"model.safetensors": {"w": (BF16, [8])}})
+    monkeypatch.chdir(tmp_path)
+    result = run("plan", "Qwen3-8B", "--models-dir", str(tmp_path / "models"), "--dry-run")
+    assert result.exit_code == 2
+    assert "to plan the catalog's Qwen3-8B instead, run ascendgen from a directory without" in result.stderr

@@ -73,7 +73,9 @@ def plan(
     models: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Catalog names or hub ids, e.g. Qwen3-30B-A3B; several share the server.", show_default=False
+            help="Catalog names, hub ids or model directories inside --models-dir, e.g. Qwen3-30B-A3B or "
+            "/models/me/My-Model; several share the server.",
+            show_default=False,
         ),
     ] = None,
     file: Annotated[

@@ -185,7 +185,7 @@ def read_model_dir(path: Path, *, hub_id: str | None = None, served_name: str | 
     if hub_id is None:
         parent = directory.resolve().parent.name
         hub_id = f"{parent}/{name}" if _NAME.match(parent) else name
-    reading = _Reading(directory)
+    reading = _Reading()
     config = _Config(config_path, reading.json(config_path, required=True))
     tokenizer_path = directory / TOKENIZER_CONFIG_FILE
     tokenizer = reading.json(tokenizer_path) if tokenizer_path.is_file() else None
@@ -232,8 +232,7 @@ def read_model_dir(path: Path, *, hub_id: str | None = None, served_name: str | 
 class _Reading:
     """The files read so far, in order, and bounded JSON reading."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self) -> None:
         self.files: list[str] = []
 
     def note(self, path: Path) -> None:
@@ -495,16 +494,25 @@ def _length(config: _Config, key: str, value: Any) -> int:
     return config.positive(key, value)
 
 
+def _named_dtype(config: _Config) -> tuple[str, Any] | None:
+    """config.json's dtype as vLLM reads it (_find_dtype): the top level first, then the text config."""
+    for key in ("dtype", "torch_dtype"):
+        if config.top.get(key) is not None:
+            return key, config.top[key]
+    return config.first(("dtype", "torch_dtype"))
+
+
 def _dtype(config: _Config, weights: _Weights) -> tuple[Literal["bfloat16", "float16"], str]:
-    found = config.first(("dtype", "torch_dtype"))
+    found = _named_dtype(config)
     if found is not None:
         key, value = found
+        where = f"{CONFIG_FILE} {key}" if config.top.get(key) is not None else config.where(key)
         if value in ("bfloat16", "float16"):
-            return value, config.where(key)
+            return value, where
         if value == "float32":
             # vLLM loads a float32 checkpoint in the platform's first dtype, bfloat16 (vllm/config/model.py
             # _resolve_auto_dtype); its float32 tensors then take 2 bytes each (weight_bytes)
-            return "bfloat16", f"{config.where(key)} float32, loaded as bfloat16 (vLLM _resolve_auto_dtype)"
+            return "bfloat16", f"{where} float32, loaded as bfloat16 (vLLM _resolve_auto_dtype)"
         raise InputError(f"{config.path}: {key} {value!r} is not a dtype ascendgen plans (bfloat16, float16, float32)")
     # vLLM reads the dtype of the safetensors tensors when config.json names none (_find_dtype)
     floats = weights.float_dtypes
@@ -700,7 +708,7 @@ def _weights(config: _Config, weights: _Weights, values: dict[str, Any], provena
     where = f"safetensors headers of {weights.files} file(s)"
     if weights.index_total is not None and weights.index is not None:
         where += f" (= {weights.index.name} metadata.total_size)"
-    named = config.first(("dtype", "torch_dtype"))
+    named = _named_dtype(config)
     if named is not None and named[1] == "float32":
         in_memory -= weights.f32_bytes // 2  # float32 tensors loaded as bfloat16
         where += ", float32 tensors counted at 2 bytes (loaded as bfloat16)"
@@ -718,7 +726,6 @@ class _Quant:
     min_image: str | None = None
     kv_int8_layers: int = 0  # attention layers with a C8 (int8) KV cache
     where: str = ""
-    notes: tuple[str, ...] = ()
 
 
 def _quantization(directory: Path, config: _Config, reading: _Reading, formats: KnownFormats) -> _Quant:
@@ -950,7 +957,13 @@ def resolve_model(model: str, catalog: Catalog, models_dir: str) -> ResolvedMode
     from the catalog, or from the files in models_dir/<hub_id> when those say otherwise)."""
     if is_model_dir(model):
         path = Path(model)
-        relative = served_path_in(path, models_dir)
+        try:
+            relative = served_path_in(path, models_dir)
+        except InputError as exc:
+            if not any(model.lower() in (m.name.lower(), m.hub_id.lower()) for m in catalog.models):
+                raise
+            raise InputError(f"{exc} (to plan the catalog's {model} instead, run ascendgen from a directory "
+                             f"without a folder named {model})") from None  # fmt: skip
         base = next((m for m in catalog.models if m.hub_id.lower() == relative.lower()), None)
         # served as org/name when it sits like a hub download, else under its folder's name
         served = None if relative.count("/") <= 1 else relative.rsplit("/", 1)[-1]
