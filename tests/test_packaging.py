@@ -22,7 +22,8 @@ def test_wheel_ships_data_and_plans_from_anywhere(tmp_path: Path) -> None:
     )
     (wheel,) = wheels.glob("ascendgen-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for data in ["models.yaml", "hardware.yaml", "images.yaml", "diagnoses.yaml", "templates/compose.yml.j2"]:
+    shipped = ["models.yaml", "hardware.yaml", "images.yaml", "diagnoses.yaml", "architectures.yaml"]
+    for data in [*shipped, "templates/compose.yml.j2"]:
         assert f"ascendgen/data/{data}" in names
 
     site = tmp_path / "site"

@@ -412,3 +412,38 @@ def test_fits_on_one_server_counts_npus_as_a_plan_on_one_server_would() -> None:
     spanned = plan_deployment(big, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=across)
     assert "--enable-expert-parallel" not in spanned.serve_args
     assert spanned.warnings[0].startswith("Qwen3-30B-A3B fits on one atlas-800i-a2 (8 x 910B4): run an independent")
+
+
+def test_exact_weight_bytes_beat_params_times_bytes() -> None:
+    # Qwen3-8B from the catalog: 8.2e9 x 2 B = 16.4e9 B = 15.2737 GiB; with the files' 16,381,470,720 B = 15.2564 GiB
+    entry = model("Qwen3-8B")
+    assert weights_gib(entry) == pytest.approx(15.2737, abs=1e-4)
+    exact = entry.model_copy(update={"weight_bytes": 16_381_470_720})
+    assert weights_gib(exact) == pytest.approx(16_381_470_720 / GIB)
+    assert weights_gib(exact) == pytest.approx(15.2564, abs=1e-4)
+
+
+def test_hybrid_and_int8_kv_caches() -> None:
+    entry = model("Qwen3-8B")  # 36 layers, 8 KV heads, head_dim 128
+    # all 36 layers: 2 x 36 x 8 x 128 x 2 B = 147,456 B per token
+    assert kv_bytes_per_token(entry, 1) == 147_456
+    # 9 of them with a growing KV cache (the others linear attention): 2 x 9 x 8 x 128 x 2 B = 36,864 B
+    hybrid = entry.model_copy(update={"kv_cache_layers": 9})
+    assert kv_bytes_per_token(hybrid, 1) == 36_864
+    # PP 2: a stage holds ceil(9 / 2) = 5 of them: 2 x 5 x 8 x 128 x 2 B = 20,480 B
+    assert kv_bytes_per_token(hybrid, 1, pp=2) == 20_480
+    # C8: one byte per element: 2 x 36 x 8 x 128 x 1 B = 73,728 B
+    assert kv_bytes_per_token(entry.model_copy(update={"kv_cache_dtype": "int8"}), 1) == 73_728
+
+
+def test_new_model_fields_are_strict() -> None:
+    base = model("Qwen3-8B").model_dump()
+    for field, value in [("weight_bytes", True), ("weight_bytes", 1.5), ("weight_bytes", 0), ("kv_cache_layers", 37),
+                         ("kv_cache_layers", "9"), ("kv_cache_dtype", "fp8")]:  # fmt: skip
+        with pytest.raises(ValueError, match=field):
+            ModelSpec.model_validate({**base, field: value})
+
+
+def test_plan_json_says_where_the_numbers_came_from() -> None:
+    data = plan("Qwen3-8B").to_json()
+    assert data["source"] == "catalog" and data["files_read"] == []

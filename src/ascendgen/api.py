@@ -14,6 +14,7 @@ from ascendgen.cluster import layout_sizes
 from ascendgen.errors import InputError, PlanError
 from ascendgen.hardware import DEFAULT_SERVER, Hardware, ServerProfile, load_hardware
 from ascendgen.images import choose_image, load_images
+from ascendgen.modeldir import ResolvedModel, resolve_model
 from ascendgen.placement import NpuNeed, place_instances
 from ascendgen.planner import DEFAULT_PORT, EP_FLAG, Plan, PlanOptions, plan_deployment, quantized_builds
 from ascendgen.request import InstanceRequest, PlanRequest
@@ -53,6 +54,13 @@ def make_plans(request: PlanRequest) -> list[Plan]:
     platform = hardware.platform(npu.platform)
     images = load_images()
     several = len(request.instances) > 1
+    resolved: dict[str, ResolvedModel] = {}
+
+    def model_for(instance: InstanceRequest) -> ResolvedModel:
+        """The instance's model, from the catalog or its directory's files (read once per model)."""
+        if instance.model not in resolved:
+            resolved[instance.model] = resolve_model(instance.model, catalog, request.models_dir)
+        return resolved[instance.model]
 
     def plan_one(
         instance: InstanceRequest,
@@ -64,7 +72,8 @@ def make_plans(request: PlanRequest) -> list[Plan]:
         pp: int = 1,
         expert_parallel: bool | None = None,
     ) -> Plan:
-        model = _with_served_name(catalog.get(instance.model), instance.served_name)
+        found = model_for(instance)
+        model = _with_served_name(found.spec, instance.served_name)
         if expert_parallel and EP_FLAG not in model.serve_flags:
             if model.kind != "moe":
                 raise InputError(f"--layout ep is for MoE models; {model.name} is dense")
@@ -85,8 +94,11 @@ def make_plans(request: PlanRequest) -> list[Plan]:
             require_api_key=request.api_key_env,
         )
         quantized = quantized_builds(model, catalog.models)
-        return plan_deployment(
+        plan = plan_deployment(
             model, npu=npu, platform=platform, server=server, image=image, options=options, quantized=quantized
+        )
+        return replace(
+            plan, model_source=found.source, files_read=found.files_read, warnings=(*found.notes, *plan.warnings)
         )
 
     if request.nodes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
@@ -17,6 +17,11 @@ from ascendgen.resources import data_file
 from ascendgen.yamlfile import did_you_mean, load_merged_sections
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+# A whole number read from a file: no bool, no float, no numeric string.
+_StrictPositiveInt = Annotated[int, Field(strict=True, gt=0)]
+# Quantized builds vllm-ascend serves, named after their weight / activation bits (ModelSlim's W8A8, W4A8_DYNAMIC,
+# ... and compressed-tensors int schemes; see architectures.yaml `quantizations`).
+Quantization = Literal["w8a8", "w4a8", "w4a4", "w8a16", "w4a16"]
 
 
 class MlaDims(BaseModel):
@@ -33,7 +38,10 @@ class ModelSpec(BaseModel):
     model_config = _STRICT
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    hub_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+    # org/name on the hub, which is also the model's directory below the models directory (served from
+    # /models/<hub_id>); a model planned from a directory of another shape (one folder, or several levels) keeps
+    # that path here
+    hub_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
     served_name: str | None = Field(default=None, min_length=1)
     architecture: str = Field(min_length=1)
     kind: Literal["dense", "moe"]
@@ -47,7 +55,15 @@ class ModelSpec(BaseModel):
     params_b: PositiveFloat
     active_params_b: PositiveFloat | None = None
     dtype: Literal["bfloat16", "float16"]
-    quantization: Literal["w8a8", "w4a8"] | None = None
+    quantization: Quantization | None = None
+    # Bytes of all weights as loaded (read from the safetensors headers); when set, the planner uses it instead of
+    # params_b x bytes per parameter.
+    weight_bytes: _StrictPositiveInt | None = None
+    # Layers that keep a KV cache growing with the context (None: every layer). Hybrid models (Qwen3-Next, Qwen3.5)
+    # have linear-attention layers with a fixed-size state instead.
+    kv_cache_layers: _StrictPositiveInt | None = None
+    # None: the KV cache is in the model dtype; int8: a C8 build (ModelSlim kv_cache_type C8) stores K and V as int8.
+    kv_cache_dtype: Literal["int8"] | None = None
     max_position_embeddings: PositiveInt
     mla: MlaDims | None = None
     num_experts: PositiveInt | None = None
@@ -70,6 +86,8 @@ class ModelSpec(BaseModel):
             raise ValueError("'active_params_b' and 'num_experts' are only for kind 'moe'")
         if self.active_params_b is not None and self.active_params_b > self.params_b:
             raise ValueError("'active_params_b' cannot exceed 'params_b'")
+        if self.kv_cache_layers is not None and self.kv_cache_layers > self.num_layers:
+            raise ValueError("kv_cache_layers cannot exceed num_layers")
         if self.num_key_value_heads > self.num_attention_heads:
             raise ValueError("num_key_value_heads cannot exceed num_attention_heads")
         if self.num_attention_heads % self.num_key_value_heads:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ascendgen import __version__, cli_diagnose, cli_doctor, cli_gpustack, cli_runtime, termui
+from ascendgen import __version__, cli_catalog, cli_diagnose, cli_doctor, cli_gpustack, cli_runtime, termui
 from ascendgen.api import make_plans
 from ascendgen.catalog import load_catalog
 from ascendgen.deployfile import load_deployment
@@ -75,7 +75,9 @@ def plan(
     models: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Catalog names or hub ids, e.g. Qwen3-30B-A3B; several share the server.", show_default=False
+            help="Catalog names, hub ids or model directories inside --models-dir, e.g. Qwen3-30B-A3B or "
+            "/models/me/My-Model; several share the server.",
+            show_default=False,
         ),
     ] = None,
     file: Annotated[
@@ -240,6 +242,7 @@ cli_runtime.register(app)
 cli_doctor.register(app)
 cli_gpustack.register(app)
 cli_diagnose.register(app)
+cli_catalog.register(app)
 
 
 def _print_help(exc: typer.TyperException) -> None:

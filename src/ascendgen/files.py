@@ -81,6 +81,13 @@ def write_deployment(
     return list(composes)
 
 
+def write_file(path: Path, text: str) -> None:
+    """Write one file through a temporary file renamed over it (keeping its mode; new files 0644): a reader,
+    or a crash, never sees half a file. Raises InputError naming the file."""
+    _check_target(path)
+    _write_all([_Write(path, text, _mode_of(path, 0o644))])
+
+
 @dataclass(frozen=True)
 class _Write:
     path: Path

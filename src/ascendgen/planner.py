@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ascendgen.catalog import ModelSpec
 from ascendgen.envfile import EnvRef
@@ -37,8 +37,9 @@ MAX_PLANNED_TP = 64
 GRAPH_HEADROOM_GIB = 1.0
 
 # Bytes per parameter. Ascend W8A8 builds (msModelSlim) keep embeddings and lm_head in bf16 and store
-# linear weights as int8 (1 byte); W4A8 packs linear weights in 4 bits.
-_LINEAR_BYTES = {None: 2.0, "w8a8": 1.0, "w4a8": 0.5}
+# linear weights as int8 (1 byte); W4A8 packs linear weights in 4 bits. The weight bits name the rest (W8A16: int8
+# weights, W4A4 / W4A16: 4-bit weights). A model planned from its files has its exact bytes (weight_bytes) instead.
+_LINEAR_BYTES = {None: 2.0, "w8a8": 1.0, "w4a8": 0.5, "w4a4": 0.5, "w8a16": 1.0, "w4a16": 0.5}
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ class Plan:
     serve_args: tuple[str, ...]
     environment: tuple[tuple[str, str | EnvRef], ...]
     warnings: tuple[str, ...] = field(default=())
+    model_source: Literal["catalog", "files"] = "catalog"  # where the model's numbers came from
+    files_read: tuple[str, ...] = ()  # the model directory's files read (config.json, safetensors headers, ...)
 
     @property
     def max_concurrency(self) -> float:
@@ -141,6 +144,8 @@ class Plan:
             "serve_args": list(self.serve_args),
             "environment": {name: str(value) for name, value in self.environment},
             "warnings": list(self.warnings),
+            "source": self.model_source,
+            "files_read": list(self.files_read),
         }
 
 
@@ -148,7 +153,10 @@ class Plan:
 
 
 def weights_gib(model: ModelSpec) -> float:
-    """All weights of the model in GiB (MoE: every expert, not only the active ones)."""
+    """All weights of the model in GiB (MoE: every expert, not only the active ones): the exact bytes read from
+    the model's files when known, else parameters x bytes per parameter."""
+    if model.weight_bytes is not None:
+        return model.weight_bytes / GIB
     total = model.params_b * 1e9
     linear_bytes = _LINEAR_BYTES[model.quantization]
     if model.quantization is None:
@@ -157,18 +165,31 @@ def weights_gib(model: ModelSpec) -> float:
     return ((total - embeddings) * linear_bytes + embeddings * 2.0) / GIB
 
 
+def kv_cache_layers(model: ModelSpec) -> int:
+    """Layers whose KV cache grows with the context: all of them, except a hybrid model's linear-attention layers
+    (their state has a fixed size per request)."""
+    return model.kv_cache_layers or model.num_layers
+
+
+def kv_dtype_bytes(model: ModelSpec) -> int:
+    """Bytes per KV cache element: the model dtype's 2, or 1 for a C8 build, whose attention layers vllm-ascend
+    gives an int8 KV cache (vllm_ascend/quantization/methods/kv_c8.py, AscendC8KVCacheAttentionMethod)."""
+    return 1 if model.kv_cache_dtype == "int8" else KV_DTYPE_BYTES
+
+
 def kv_bytes_per_token(model: ModelSpec, tp: int, pp: int = 1) -> int:
     """KV cache bytes one token takes on one rank.
 
     GQA/MHA: K and V, per layer, for the KV heads this rank holds (at least one: a rank with fewer KV
     heads than TP keeps a replica). MLA: one latent (kv_lora_rank + rope part) per layer, not split by TP.
-    With PP a rank holds the layers of its stage only (the first stages take the remainder).
+    With PP a rank holds the layers of its stage only (the first stages take the remainder). Only layers with a
+    growing KV cache count (kv_cache_layers).
     """
-    layers = -(-model.num_layers // pp)
+    layers = -(-kv_cache_layers(model) // pp)
     if model.mla is not None:
-        return layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * KV_DTYPE_BYTES
+        return layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * kv_dtype_bytes(model)
     kv_heads_per_rank = max(1, model.num_key_value_heads // tp)
-    return 2 * layers * kv_heads_per_rank * model.head_dim * KV_DTYPE_BYTES
+    return 2 * layers * kv_heads_per_rank * model.head_dim * kv_dtype_bytes(model)
 
 
 def tp_is_valid(model: ModelSpec, tp: int) -> bool:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ascendgen.cluster import Node, parse_node
 from ascendgen.errors import InputError
+from ascendgen.modeldir import is_model_dir
 from ascendgen.npuset import format_npus, parse_npus
 from ascendgen.planner import DEFAULT_PORT
 from ascendgen.textutil import has_control_chars
@@ -218,8 +219,13 @@ def recipe_command(request: PlanRequest, *, relative_to: Path | None = None) -> 
     if request.deployment_file is not None:  # the file holds everything else, catalogs included
         return shlex.join(["ascendgen", "plan", "-f", _relative(request.deployment_file, relative_to)])
     return shlex.join(
-        ["ascendgen", "plan", *(i.model for i in request.instances), *_recipe_flags(request, relative_to)]
+        ["ascendgen", "plan", *(_model_word(i.model) for i in request.instances), *_recipe_flags(request, relative_to)]
     )
+
+
+def _model_word(model: str) -> str:
+    """A model directory is recorded as an absolute path, so that `check` finds it from any directory."""
+    return os.path.abspath(model) if is_model_dir(model) else model
 
 
 def _recipe_flags(request: PlanRequest, relative_to: Path | None) -> Iterator[str]:

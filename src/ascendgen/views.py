@@ -14,7 +14,7 @@ from ascendgen.catalog import Catalog, ModelSpec
 from ascendgen.composefile import ServiceConfig
 from ascendgen.endpoint import ChatResult
 from ascendgen.npuset import format_npus
-from ascendgen.planner import BLOCK_TOKENS, KV_DTYPE_BYTES, Plan, weights_gib
+from ascendgen.planner import BLOCK_TOKENS, Plan, kv_cache_layers, kv_dtype_bytes, weights_gib
 from ascendgen.runtime import ContainerState, Progress
 
 
@@ -53,14 +53,15 @@ def describe_model(model: ModelSpec) -> str:
 
 def kv_formula(plan: Plan) -> str:
     model, tp = plan.model, plan.tensor_parallel_size
+    layers, dtype_bytes = kv_cache_layers(model), kv_dtype_bytes(model)
     if model.mla is not None:
         return (
-            f"{model.num_layers} layers x ({model.mla.kv_lora_rank} latent + {model.mla.qk_rope_head_dim} rope) "
-            f"x {KV_DTYPE_BYTES} B (MLA, not split by TP)"
+            f"{layers} layers x ({model.mla.kv_lora_rank} latent + {model.mla.qk_rope_head_dim} rope) "
+            f"x {dtype_bytes} B (MLA, not split by TP)"
         )
     per_rank = max(1, model.num_key_value_heads // tp)
     split = f"{model.num_key_value_heads} KV heads / TP {tp}" if model.num_key_value_heads >= tp else "replicated"
-    return f"2 x {model.num_layers} layers x {per_rank} KV head ({split}) x {model.head_dim} x {KV_DTYPE_BYTES} B"
+    return f"2 x {layers} layers x {per_rank} KV head ({split}) x {model.head_dim} x {dtype_bytes} B"
 
 
 def plan_table(plan: Plan) -> Table:

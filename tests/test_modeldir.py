@@ -1,0 +1,640 @@
+"""Models planned from their directories (modeldir.py and `plan PATH`): small model directories built here,
+config.json plus real safetensors headers over sparse zero data. Every expected number is derived by hand in a
+comment beside it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ascendgen.catalog import load_catalog
+from ascendgen.errors import InputError
+from ascendgen.modeldir import read_model_dir, resolve_model, served_path_in
+from ascendgen.planner import GIB, kv_bytes_per_token, weights_gib
+
+from helpers import Result, make_model_dir
+
+Run = Callable[..., Result]
+BF16 = "BF16"
+
+
+def qwen3_config(**changes: Any) -> dict[str, Any]:
+    config = {
+        "architectures": ["Qwen3ForCausalLM"],
+        "model_type": "qwen3",
+        "num_hidden_layers": 4,
+        "hidden_size": 1024,
+        "num_attention_heads": 16,
+        "num_key_value_heads": 8,
+        "head_dim": 128,
+        "vocab_size": 1000,
+        "max_position_embeddings": 40960,
+        "torch_dtype": "bfloat16",
+        "transformers_version": "4.51.0",
+    }
+    config.update(changes)
+    return {k: v for k, v in config.items() if v is not None}
+
+
+# 1000 x 1024 x 2 B = 2,048,000 B of embeddings + 32768 x 65536 x 2 B = 4 GiB = 4,297,015,296 B
+TINY_TENSORS = {
+    "model.embed_tokens.weight": (BF16, [1000, 1024]),
+    "model.layers.0.mlp.down_proj.weight": (BF16, [32768, 65536]),
+}
+TINY_BYTES = 4_297_015_296
+
+
+def tiny_gqa(root: Path, **changes: Any) -> Path:
+    return make_model_dir(
+        root / "me" / "Tiny-GQA",
+        qwen3_config(**changes),
+        {"model.safetensors": TINY_TENSORS},
+        extra={"tokenizer_config.json": {"model_max_length": 32768}},
+    )
+
+
+# ------------------------------------------------------------------------------------ dense GQA
+
+
+def test_gqa_model_from_its_files(tmp_path: Path) -> None:
+    found = read_model_dir(tiny_gqa(tmp_path))
+    spec = found.spec
+    assert (spec.name, spec.hub_id, spec.architecture) == ("Tiny-GQA", "me/Tiny-GQA", "Qwen3ForCausalLM")
+    assert (spec.kind, spec.attention, spec.num_layers, spec.hidden_size) == ("dense", "gqa", 4, 1024)
+    assert (spec.num_attention_heads, spec.num_key_value_heads, spec.head_dim, spec.vocab_size) == (16, 8, 128, 1000)
+    assert spec.weight_bytes == TINY_BYTES  # exact, from the header's data_offsets
+    assert weights_gib(spec) == pytest.approx(4.001907, abs=1e-6)  # 4,297,015,296 / 2**30
+    # min(40,960 in config.json, 32,768 in tokenizer_config.json): vLLM caps by the tokenizer's model_max_length
+    assert spec.max_position_embeddings == 32768
+    assert found.provenance["max_position_embeddings"].startswith("tokenizer_config.json model_max_length")
+    assert found.provenance["num_layers"] == "config.json num_hidden_layers"
+    assert found.provenance["weight_bytes"].startswith("safetensors headers of 1 file")
+    assert spec.quantization is None and spec.serve_flags == () and spec.kv_cache_layers is None
+    assert [Path(f).name for f in found.files_read] == ["config.json", "tokenizer_config.json", "model.safetensors"]
+    assert found.notes == ()  # Qwen3ForCausalLM is in architectures.yaml
+    # 2 (K, V) x 4 layers x 8 KV heads x 128 x 2 B = 16,384 B per token at TP 1
+    assert kv_bytes_per_token(spec, 1) == 16_384
+
+
+def test_absent_kv_heads_and_head_dim_take_the_transformers_defaults(tmp_path: Path) -> None:
+    directory = make_model_dir(
+        tmp_path / "m" / "mha",
+        qwen3_config(num_key_value_heads=None, head_dim=None, architectures=["LlamaForCausalLM"]),
+        {"model.safetensors": {"w": (BF16, [8, 8])}},
+    )
+    found = read_model_dir(directory)
+    # no num_key_value_heads: as many KV heads as attention heads; no head_dim: 1024 / 16 = 64
+    assert (found.spec.num_key_value_heads, found.spec.head_dim) == (16, 64)
+    assert "no num_key_value_heads" in found.provenance["num_key_value_heads"]
+    assert "no head_dim" in found.provenance["head_dim"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected", "why"),
+    [
+        # the smallest of the length keys present
+        ({"max_position_embeddings": 8192, "seq_length": 4096}, 4096, "seq_length"),
+        # model_max_length wins over the others when set (Command-R)
+        ({"max_position_embeddings": 8192, "model_max_length": 16384}, 16384, "model_max_length"),
+        # dynamic / linear RoPE scaling multiplies by its factor: 8192 x 4
+        ({"max_position_embeddings": 8192, "rope_scaling": {"rope_type": "dynamic", "factor": 4.0}}, 32768, "factor"),
+        # yarn: original_max_position_embeddings x factor, whatever max_position_embeddings says: 4096 x 8
+        (
+            {
+                "max_position_embeddings": 163840,
+                "rope_scaling": {"type": "yarn", "factor": 8, "original_max_position_embeddings": 4096},
+            },
+            32768,
+            "original_max_position_embeddings",
+        ),
+        # llama3 scaling is already in max_position_embeddings: not multiplied
+        ({"max_position_embeddings": 131072, "rope_scaling": {"rope_type": "llama3", "factor": 8.0}}, 131072, "max_"),
+        # Gemma 3's context is already scaled
+        ({"model_type": "gemma3_text", "rope_scaling": {"rope_type": "linear", "factor": 8.0}}, 40960, "max_"),
+    ],
+)
+def test_default_max_model_len_follows_vllm(tmp_path: Path, changes: dict[str, Any], expected: int, why: str) -> None:
+    shards = {"model.safetensors": {"w": (BF16, [8])}}
+    directory = make_model_dir(tmp_path / "m" / "ctx", qwen3_config(**changes), shards)
+    found = read_model_dir(directory)
+    assert found.spec.max_position_embeddings == expected
+    assert why in found.provenance["max_position_embeddings"]
+
+
+def test_float32_checkpoint_is_loaded_as_bfloat16(tmp_path: Path) -> None:
+    directory = make_model_dir(
+        tmp_path / "m" / "fp32",
+        qwen3_config(torch_dtype="float32"),
+        {"model.safetensors": {"w": ("F32", [1024, 1024])}},  # 4 MiB on disk
+    )
+    spec = read_model_dir(directory).spec
+    assert spec.dtype == "bfloat16"
+    assert spec.weight_bytes == 1024 * 1024 * 2  # 2 MiB in memory: each float32 weight loaded as 2 bytes
+
+
+# ------------------------------------------------------------------------------- MoE and MLA
+
+
+def moe_shards(experts: int, hidden: int, inter: int) -> dict[str, dict[str, tuple[str, list[int]]]]:
+    first = {
+        "model.embed_tokens.weight": (BF16, [1000, hidden]),
+        "model.layers.0.self_attn.q_proj.weight": (BF16, [hidden, hidden]),
+    }
+    second = {
+        f"model.layers.0.mlp.experts.{e}.{proj}.weight": (BF16, [inter, hidden])
+        for e in range(experts)
+        for proj in ("gate_proj", "up_proj", "down_proj")
+    }
+    second["model.layers.0.mlp.shared_experts.gate_proj.weight"] = (BF16, [inter, hidden])
+    return {"model-00001-of-00002.safetensors": first, "model-00002-of-00002.safetensors": second}
+
+
+def test_moe_active_parameters_from_the_expert_tensors(tmp_path: Path) -> None:
+    config = qwen3_config(architectures=["Qwen3MoeForCausalLM"], num_experts=8, num_experts_per_tok=2)
+    directory = make_model_dir(tmp_path / "m" / "moe", config, moe_shards(8, 1024, 512), index=True)
+    found = read_model_dir(directory)
+    spec = found.spec
+    # elements: embeddings 1,024,000 + q_proj 1,048,576 + 8 experts x 3 x 512 x 1024 (12,582,912) + shared 524,288
+    #   = 15,179,776 -> params_b 0.01518
+    # active: all minus the routed experts a token skips: 15,179,776 - 12,582,912 x (1 - 2/8) = 5,742,592
+    assert (spec.kind, spec.num_experts) == ("moe", 8)
+    assert spec.params_b == pytest.approx(0.01518)
+    assert spec.active_params_b == pytest.approx(0.005743)
+    assert spec.weight_bytes == 15_179_776 * 2
+    assert "routed experts" in found.provenance["active_params_b"]
+    assert [Path(f).name for f in found.files_read][1:] == [
+        "model.safetensors.index.json",
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ]
+
+
+def deepseek_config(**changes: Any) -> dict[str, Any]:
+    deepseek = {
+        "architectures": ["DeepseekV3ForCausalLM"],
+        "model_type": "deepseek_v3",
+        "num_hidden_layers": 3,
+        "hidden_size": 7168,
+        "num_attention_heads": 128,
+        "num_key_value_heads": 128,
+        "head_dim": None,
+        "vocab_size": 129280,
+        "max_position_embeddings": 163840,
+        "rope_scaling": {"type": "yarn", "factor": 40, "original_max_position_embeddings": 4096},
+        "kv_lora_rank": 512,
+        "qk_rope_head_dim": 64,
+        "qk_nope_head_dim": 128,
+        "v_head_dim": 128,
+        "n_routed_experts": 4,
+        "num_experts_per_tok": 2,
+    }
+    return qwen3_config(**{**deepseek, **changes})
+
+
+def test_mla_model(tmp_path: Path) -> None:
+    directory = make_model_dir(tmp_path / "ds" / "DeepSeek-Tiny", deepseek_config(), moe_shards(4, 64, 32))
+    spec = read_model_dir(directory).spec
+    assert spec.attention == "mla" and spec.mla is not None
+    assert (spec.mla.kv_lora_rank, spec.mla.qk_rope_head_dim) == (512, 64)
+    assert spec.head_dim == 128 + 64  # qk_nope_head_dim + qk_rope_head_dim, as the catalog writes it
+    assert spec.max_position_embeddings == 4096 * 40  # yarn: original 4,096 x factor 40 = 163,840
+    # MLA: 3 layers x (512 latent + 64 rope) x 2 B = 3,456 B per token, not split by TP
+    assert kv_bytes_per_token(spec, 1) == kv_bytes_per_token(spec, 8) == 3_456
+    assert spec.kind == "moe" and spec.num_experts == 4
+
+
+def test_mla_needs_all_its_dimensions(tmp_path: Path) -> None:
+    directory = make_model_dir(
+        tmp_path / "ds" / "broken", deepseek_config(v_head_dim=None), {"model.safetensors": {"w": (BF16, [8])}}
+    )
+    with pytest.raises(InputError, match=r"config\.json: v_head_dim is missing"):
+        read_model_dir(directory)
+
+
+# ---------------------------------------------------------------------------- vision, hybrid
+
+
+def qwen3_vl_config() -> dict[str, Any]:
+    text = {k: v for k, v in qwen3_config().items() if k not in ("architectures", "transformers_version")}
+    text.update(model_type="qwen3_vl_moe_text", num_experts=4, num_experts_per_tok=2, max_position_embeddings=262144)
+    return {
+        "architectures": ["Qwen3VLMoeForConditionalGeneration"],
+        "model_type": "qwen3_vl_moe",
+        "text_config": text,
+        "vision_config": {"depth": 2, "hidden_size": 64},
+        "transformers_version": "4.57.0.dev0",
+    }
+
+
+def test_vision_model_reads_its_text_config(tmp_path: Path) -> None:
+    directory = make_model_dir(tmp_path / "Qwen" / "VL-Tiny", qwen3_vl_config(), moe_shards(4, 1024, 64))
+    found = read_model_dir(directory)
+    spec = found.spec
+    assert spec.vision is True and spec.kind == "moe" and spec.num_layers == 4
+    assert spec.max_position_embeddings == 262144
+    assert found.provenance["num_layers"] == "config.json text_config.num_hidden_layers"
+    # architectures.yaml: Qwen3-VL needs transformers >= 4.57.0 and image v0.11.0rc3; the first image known to ship
+    # transformers >= 4.57.0 is v0.11.0 (4.57.1), the later of the two
+    assert spec.min_transformers == "4.57.0"
+    assert spec.min_image == "v0.11.0"
+    assert "transformers >= 4.57.0" in found.provenance["min_image"]
+
+
+def test_image_too_old_for_the_architecture_is_named(run: Run, tmp_path: Path) -> None:
+    directory = make_model_dir(tmp_path / "models" / "Qwen" / "VL-Tiny", qwen3_vl_config(), moe_shards(4, 1024, 64))
+    common = ["--models-dir", str(tmp_path / "models"), "--dry-run", "--json"]
+    chosen = run("plan", str(directory), *common)
+    assert chosen.exit_code == 0, chosen.stderr
+    assert not any("needs image" in w for w in chosen.json()["warnings"])  # the newest stable image is chosen
+    old = run("plan", str(directory), *common, "--image", "v0.9.2rc1")
+    assert old.exit_code == 0, old.stderr
+    assert any("needs image v0.11.0 or newer (transformers >= 4.57.0)" in w for w in old.json()["warnings"])
+
+
+def qwen3_next_config(**changes: Any) -> dict[str, Any]:
+    return qwen3_config(
+        architectures=["Qwen3NextForCausalLM"],
+        model_type="qwen3_next",
+        num_hidden_layers=8,
+        num_key_value_heads=2,
+        head_dim=256,
+        num_experts=4,
+        num_experts_per_tok=2,
+        **changes,
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"layer_types": ["linear_attention"] * 3 + ["full_attention"] + ["linear_attention"] * 3 + ["full_attention"]},
+        {"full_attention_interval": 4},
+        {},  # Qwen3NextConfig's default interval is 4
+    ],
+)
+def test_hybrid_model_counts_only_full_attention_layers(tmp_path: Path, changes: dict[str, Any]) -> None:
+    directory = make_model_dir(tmp_path / "Qwen" / "Next-Tiny", qwen3_next_config(**changes), moe_shards(4, 1024, 64))
+    found = read_model_dir(directory)
+    # 8 layers, every 4th full attention: 2 layers keep a KV cache growing with the context
+    assert found.spec.kv_cache_layers == 2
+    # 2 (K, V) x 2 layers x 2 KV heads x 256 x 2 B = 4,096 B per token (all 8 layers would be 16,384)
+    assert kv_bytes_per_token(found.spec, 1) == 4_096
+    assert "linear-attention" in found.provenance["kv_cache_layers"]
+
+
+def test_hybrid_layer_types_must_cover_every_layer(tmp_path: Path) -> None:
+    config = qwen3_next_config(layer_types=["linear_attention", "full_attention"])
+    directory = make_model_dir(tmp_path / "Qwen" / "Next-Broken", config, moe_shards(4, 64, 8))
+    with pytest.raises(InputError, match=r"layer_types lists 2 layers but num_hidden_layers is 8"):
+        read_model_dir(directory)
+
+
+def test_sliding_window_layers_count_in_full_and_say_so(tmp_path: Path) -> None:
+    config = qwen3_config(layer_types=["sliding_attention", "full_attention"] * 2, sliding_window=4096)
+    directory = make_model_dir(tmp_path / "g" / "swa", config, {"model.safetensors": {"w": (BF16, [8])}})
+    found = read_model_dir(directory)
+    assert found.spec.kv_cache_layers is None  # every layer counted: conservative
+    assert any("sliding-window layers are counted" in n for n in found.notes)
+
+
+# ------------------------------------------------------------------------------- quantized builds
+
+
+def w8a8_build(root: Path, description: dict[str, Any], **config_changes: Any) -> Path:
+    tensors = {
+        "model.embed_tokens.weight": (BF16, [1000, 1024]),  # 2,048,000 B
+        "model.layers.0.self_attn.q_proj.weight": ("I8", [2048, 1024]),  # 2,097,152 B
+        "model.layers.0.self_attn.q_proj.deq_scale": ("F32", [2048]),  # 8,192 B
+    }
+    return make_model_dir(
+        root / "vllm-ascend" / "Tiny-W8A8",
+        qwen3_config(**config_changes),
+        {"quant_model_weight_w8a8.safetensors": tensors},
+        extra={"quant_model_description.json": description},
+    )
+
+
+W8A8_DESCRIPTION = {
+    "model_quant_type": "W8A8_DYNAMIC",
+    "model.embed_tokens.weight": "FLOAT",
+    "model.layers.0.self_attn.q_proj.weight": "W8A8_DYNAMIC",
+    "lm_head.weight": "FLOAT",
+}
+
+
+def test_modelslim_w8a8_build(tmp_path: Path) -> None:
+    found = read_model_dir(w8a8_build(tmp_path, W8A8_DESCRIPTION))
+    spec = found.spec
+    assert spec.quantization == "w8a8"
+    assert spec.serve_flags == ("--quantization=ascend",)
+    assert spec.weight_bytes == 2_048_000 + 2_097_152 + 8_192  # as stored: int8 weights, bf16 embeddings
+    assert spec.kv_cache_dtype is None
+    assert "quant_model_description.json" in [Path(f).name for f in found.files_read]
+
+
+def test_c8_build_has_an_int8_kv_cache(tmp_path: Path) -> None:
+    description = {
+        **W8A8_DESCRIPTION,
+        "kv_cache_type": "C8",
+        **{f"model.layers.{i}.self_attn.k_proj.kv_cache_scale": "W8A8_DYNAMIC" for i in range(4)},
+    }
+    spec = read_model_dir(w8a8_build(tmp_path, description)).spec
+    assert spec.kv_cache_dtype == "int8"
+    assert spec.min_image == "v0.19.1rc1"  # the first image with C8 for GQA models
+    # 2 x 4 layers x 8 KV heads x 128 x 1 B = 8,192 B per token, half the bf16 cache
+    assert kv_bytes_per_token(spec, 1) == 8_192
+
+
+def test_c8_on_some_layers_only_keeps_the_model_dtype(tmp_path: Path) -> None:
+    description = {**W8A8_DESCRIPTION, "kv_cache_type": "C8", "model.layers.0.self_attn.k_proj.kv_cache_scale": "x"}
+    found = read_model_dir(w8a8_build(tmp_path, description))
+    assert found.spec.kv_cache_dtype is None
+    assert any("C8) of 1 of 4 layers" in n for n in found.notes)
+
+
+def test_w4a8_build_needs_an_image_with_the_scheme(tmp_path: Path) -> None:
+    description = {"model_quant_type": "W4A8_DYNAMIC", "model.layers.0.mlp.experts.0.up_proj.weight": "W4A8_DYNAMIC"}
+    spec = read_model_dir(w8a8_build(tmp_path, description)).spec
+    assert spec.quantization == "w4a8"
+    assert spec.min_image == "v0.10.0rc1"
+
+
+@pytest.mark.parametrize(
+    ("layer_type", "message"),
+    [
+        ("W8A8_MXFP8", "Ascend 950"),
+        ("W8A8FP8_DYNAMIC", "Ascend 950"),
+        ("W8A8SC", "Atlas 300I Duo"),
+        ("W9A9", "not one ascendgen knows"),
+    ],
+)
+def test_modelslim_types_ascendgen_does_not_plan_are_refused(tmp_path: Path, layer_type: str, message: str) -> None:
+    description = {"model.layers.0.self_attn.q_proj.weight": layer_type}
+    expected = rf"quant_model_description\.json: quantization type '{layer_type}'.*{message}"
+    with pytest.raises(InputError, match=expected):
+        read_model_dir(w8a8_build(tmp_path, description))
+
+
+def test_compressed_tensors_int8_is_served_without_a_flag(tmp_path: Path) -> None:
+    scheme = {
+        "weights": {"num_bits": 8, "type": "int"},
+        "input_activations": {"num_bits": 8, "type": "int", "dynamic": True},
+    }
+    config = qwen3_config(quantization_config={"quant_method": "compressed-tensors", "config_groups": {"g": scheme}})
+    directory = make_model_dir(tmp_path / "m" / "ct", config, {"model.safetensors": {"w": ("I8", [8])}})
+    spec = read_model_dir(directory).spec
+    assert spec.quantization == "w8a8" and spec.serve_flags == ()
+    assert spec.min_image == "v0.12.0rc1"
+
+
+FP8_WEIGHTS = {"num_bits": 8, "type": "float"}
+
+
+@pytest.mark.parametrize(
+    ("quantization_config", "message"),
+    [
+        ({"quant_method": "awq", "bits": 4}, "AWQ is a CUDA format"),
+        ({"quant_method": "gptq_marlin", "bits": 4}, "CUDA Marlin kernels"),
+        ({"quant_method": "bitsandbytes"}, "bitsandbytes is a CUDA library"),
+        ({"quant_method": "fp8", "weight_block_size": [128, 128]}, "have no FP8"),
+        ({"quant_method": "modelopt_fp4"}, "NVFP4"),
+        ({"quant_method": "exl2"}, "not a method vllm-ascend serves"),
+        (
+            {"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": FP8_WEIGHTS}}},
+            "FP8 runs on Ascend 950 NPUs only",
+        ),
+    ],
+)
+def test_cuda_only_quantization_is_refused_before_anything_is_pulled(
+    tmp_path: Path, quantization_config: dict[str, Any], message: str
+) -> None:
+    config = qwen3_config(quantization_config=quantization_config)
+    directory = make_model_dir(tmp_path / "m" / "cuda", config, {"model.safetensors": {"w": ("I32", [8])}})
+    with pytest.raises(InputError, match=rf"config\.json: quantization_config.*{message}"):
+        read_model_dir(directory)
+
+
+def test_modelopt_build_is_refused(tmp_path: Path) -> None:
+    directory = make_model_dir(
+        tmp_path / "m" / "nv", qwen3_config(), {"model.safetensors": {"w": (BF16, [8])}},
+        extra={"hf_quant_config.json": {"quantization": {"quant_algo": "FP8"}}},
+    )  # fmt: skip
+    with pytest.raises(InputError, match=r"hf_quant_config\.json: NVIDIA ModelOpt"):
+        read_model_dir(directory)
+
+
+# --------------------------------------------------------------------------- refused directories
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"num_attention_heads": None}, r"config\.json: num_attention_heads is missing"),
+        ({"num_key_value_heads": 3}, r"num_key_value_heads 3 does not divide num_attention_heads 16"),
+        ({"num_hidden_layers": True}, r"num_hidden_layers must be a positive whole number, not True"),
+        ({"vocab_size": "1000"}, r"vocab_size must be a positive whole number, not '1000'"),
+        ({"architectures": None}, r"architectures is missing"),
+        ({"torch_dtype": "float8_e4m3fn"}, r"torch_dtype 'float8_e4m3fn' is not a dtype ascendgen plans"),
+        ({"max_position_embeddings": None}, r"max_position_embeddings is missing"),
+        ({"architectures": ["Llama4ForConditionalGeneration"]}, r"does not run Llama 4 .*#1972"),
+    ],
+)
+def test_broken_config_is_refused_naming_the_field(tmp_path: Path, changes: dict[str, Any], message: str) -> None:
+    directory = tiny_gqa(tmp_path, **changes)
+    with pytest.raises(InputError, match=message) as caught:
+        read_model_dir(directory)
+    assert str(directory / "config.json") in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_config_that_is_not_json_names_the_line(tmp_path: Path) -> None:
+    directory = tiny_gqa(tmp_path)
+    (directory / "config.json").write_text('{\n  "num_hidden_layers": 4,\n  oops\n}', encoding="utf-8")
+    with pytest.raises(InputError, match=r"config\.json:3: not valid JSON"):
+        read_model_dir(directory)
+
+
+def test_missing_shard_is_named(tmp_path: Path) -> None:
+    directory = make_model_dir(tmp_path / "m" / "moe", qwen3_config(), moe_shards(2, 64, 8), index=True)
+    (directory / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(InputError, match=r"1 of 2 shards are missing: model-00002-of-00002\.safetensors"):
+        read_model_dir(directory)
+
+
+def test_index_total_size_must_match_the_shards(tmp_path: Path) -> None:
+    directory = make_model_dir(tmp_path / "m" / "moe", qwen3_config(), moe_shards(2, 64, 8), index=True)
+    index = directory / "model.safetensors.index.json"
+    content = json.loads(index.read_text())
+    content["metadata"]["total_size"] *= 2
+    index.write_text(json.dumps(content))
+    with pytest.raises(InputError, match=r"metadata\.total_size .* disagrees with the"):
+        read_model_dir(directory)
+
+
+def test_index_naming_a_path_outside_the_directory_is_refused(tmp_path: Path) -> None:
+    directory = make_model_dir(tmp_path / "m" / "x", qwen3_config(), {"model.safetensors": {"w": (BF16, [8])}})
+    (directory / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"w": "../../etc/passwd"}}))
+    with pytest.raises(InputError, match=r"weight_map names '\.\./\.\./etc/passwd', not a file in the model"):
+        read_model_dir(directory)
+
+
+def test_truncated_shard_is_refused(tmp_path: Path) -> None:
+    directory = tiny_gqa(tmp_path)
+    shard = directory / "model.safetensors"
+    with shard.open("r+b") as handle:
+        handle.truncate(shard.stat().st_size - 1)
+    with pytest.raises(InputError, match=r"model\.safetensors: truncated: its header promises"):
+        read_model_dir(directory)
+
+
+def test_absurd_header_length_is_refused_without_reading_it(tmp_path: Path) -> None:
+    directory = tiny_gqa(tmp_path)
+    (directory / "model.safetensors").write_bytes((200 * 1024**2).to_bytes(8, "little") + b"{}")
+    with pytest.raises(InputError, match=r"header length 209,715,200 bytes is over 100 MiB"):
+        read_model_dir(directory)
+
+
+def test_header_contradicting_its_offsets_is_refused(tmp_path: Path) -> None:
+    directory = tiny_gqa(tmp_path)
+    header = json.dumps({"w": {"dtype": "BF16", "shape": [4, 4], "data_offsets": [0, 8]}}).encode()
+    (directory / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + bytes(8))
+    with pytest.raises(InputError, match=r"tensor 'w': shape \[4, 4\] of BF16 is 32 bytes but data_offsets span 8"):
+        read_model_dir(directory)
+
+
+def test_no_safetensors_is_refused(tmp_path: Path) -> None:
+    directory = tiny_gqa(tmp_path)
+    (directory / "model.safetensors").rename(directory / "pytorch_model.bin")
+    with pytest.raises(InputError, match=r"no \*\.safetensors weights"):
+        read_model_dir(directory)
+
+
+def test_unknown_architecture_is_planned_with_a_warning(tmp_path: Path) -> None:
+    directory = tiny_gqa(tmp_path, architectures=["SeedOssForCausalLM"], transformers_version="4.56.0")
+    found = read_model_dir(directory)
+    assert any("SeedOssForCausalLM is not in ascendgen's architecture table" in n for n in found.notes)
+    # config.json's transformers_version is the lower bound: the first image with transformers >= 4.56.0 is
+    # v0.11.0rc0 (4.56.2)
+    assert (found.spec.min_transformers, found.spec.min_image) == ("4.56.0", "v0.11.0rc0")
+
+
+# ------------------------------------------------------------------------------------ resolution
+
+
+def test_directory_must_be_inside_the_models_dir(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    elsewhere = tiny_gqa(tmp_path / "elsewhere")
+    with pytest.raises(InputError, match=r"not inside --models-dir .*: move it under .*, or pass --models-dir .*/me"):
+        served_path_in(elsewhere, str(models))
+    (models / "link").symlink_to(elsewhere)
+    with pytest.raises(InputError, match=r"outside --models-dir"):
+        served_path_in(models / "link", str(models))
+    assert served_path_in(tiny_gqa(models), str(models)) == "me/Tiny-GQA"
+
+
+def test_catalog_model_with_matching_files_stays_the_catalogs(tmp_path: Path) -> None:
+    catalog = load_catalog()
+    entry = catalog.get("Qwen3-8B")
+    # Qwen3-8B's config.json numbers; 8.2e9 parameters x 2 B = 16.4e9 B in one sparse shard
+    config = qwen3_config(num_hidden_layers=36, hidden_size=4096, num_attention_heads=32, vocab_size=151936)
+    make_model_dir(tmp_path / "Qwen" / "Qwen3-8B", config, {"model.safetensors": {"w": (BF16, [8_200_000, 1000])}})
+    found = resolve_model("Qwen3-8B", catalog, str(tmp_path))
+    assert found.source == "catalog" and found.spec == entry and found.notes == ()
+    assert found.files_read  # the files were read to compare
+
+
+def test_catalog_model_whose_files_differ_is_planned_from_them(tmp_path: Path) -> None:
+    catalog = load_catalog()
+    config = qwen3_config(num_hidden_layers=28, hidden_size=4096, num_attention_heads=32, vocab_size=151936)
+    make_model_dir(tmp_path / "Qwen" / "Qwen3-8B", config, {"model.safetensors": {"w": (BF16, [8_200_000, 1000])}})
+    found = resolve_model("Qwen3-8B", catalog, str(tmp_path))
+    assert found.source == "files"
+    assert found.spec.num_layers == 28 and found.spec.name == "Qwen3-8B" and found.spec.npus  # catalog fields stay
+    (note,) = found.notes
+    assert "differ from the catalog's Qwen3-8B: num_layers 28 (catalog 36)" in note
+
+
+def test_catalog_model_without_a_directory(tmp_path: Path) -> None:
+    found = resolve_model("Qwen3-8B", load_catalog(), str(tmp_path))
+    assert found.source == "catalog" and found.files_read == ()
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+
+def test_plan_path_dry_run_json(run: Run, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    directory = tiny_gqa(models)
+    result = run("plan", str(directory), "--models-dir", str(models), "--image", "v0.9.2rc1", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert data["source"] == "files"
+    assert [Path(f).name for f in data["files_read"]] == ["config.json", "tokenizer_config.json", "model.safetensors"]
+    assert data["model"] == "Tiny-GQA" and data["served_model_name"] == "me/Tiny-GQA"
+    assert data["model_path"] == data["serve_args"][0] == "/models/me/Tiny-GQA"
+    # weights 4,297,015,296 B = 4.0019 GiB on 1 NPU (TP 1: the smallest valid TP that fits)
+    # usable 29.49 GiB x 0.9 (v0.9.2rc1's default) = 26.541; KV = 26.541 - 4.0019 - 1.0 - 0.5 = 21.0391 GiB
+    # KV per token 2 x 4 x 8 x 128 x 2 = 16,384 B; a block of 128 = 2 MiB; 21.0391 GiB / 2 MiB = 10,772.02 blocks
+    #   -> 10,772 x 128 = 1,378,816 tokens; max-model-len = min(32,768 context, 1,378,816) = 32,768
+    assert data["tensor_parallel_size"] == 1
+    assert data["weights_gib_per_npu"] == 4.0
+    assert data["kv_bytes_per_token"] == 16_384
+    assert data["kv_cache_gib_per_npu"] == 21.04
+    assert data["kv_cache_tokens"] == 1_378_816
+    assert data["max_model_len"] == 32_768
+    assert pytest.approx(4.0019, abs=1e-4) == TINY_BYTES / GIB
+
+
+def test_plan_path_outside_models_dir_is_refused(run: Run, tmp_path: Path) -> None:
+    directory = tiny_gqa(tmp_path / "downloads")
+    out = tmp_path / "out"
+    result = run("plan", str(directory), "--models-dir", str(tmp_path / "models"), "--out", str(out))
+    assert result.exit_code == 2
+    assert "is not inside --models-dir" in result.stderr and "or pass --models-dir" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_plan_path_writes_a_recipe_that_check_reproduces(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "models"
+    tiny_gqa(models)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "deploy"
+    result = run("plan", "models/me/Tiny-GQA", "--models-dir", str(models), "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    text = (out / "compose.yml").read_text()
+    assert f"ascendgen plan {models}/me/Tiny-GQA" in text  # the directory recorded as an absolute path
+    (service,) = yaml.safe_load(text)["services"].values()
+    assert service["command"][:2] == ["serve", "/models/me/Tiny-GQA"]
+    monkeypatch.chdir(out)  # check from another directory finds the model
+    checked = run("check")
+    assert checked.exit_code == 0, checked.stderr + checked.stdout
+
+
+def test_catalog_name_with_files_that_differ_warns(run: Run, tmp_path: Path) -> None:
+    config = qwen3_config(num_hidden_layers=28, hidden_size=4096, num_attention_heads=32, vocab_size=151936)
+    make_model_dir(tmp_path / "Qwen" / "Qwen3-8B", config, {"model.safetensors": {"w": (BF16, [8_200_000, 1000])}})
+    result = run("plan", "Qwen3-8B", "--models-dir", str(tmp_path), "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert data["source"] == "files"
+    assert any("num_layers 28 (catalog 36)" in w for w in data["warnings"])
+    # 2 x 28 layers x 8 KV heads x 128 x 2 B = 114,688 B per token (the catalog's 36 layers would give 147,456)
+    assert data["kv_bytes_per_token"] == 114_688
+
+
+def test_folder_named_like_a_catalog_model_outside_models_dir_says_how_to_plan_the_catalogs(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_model_dir(tmp_path / "Qwen3-8B", qwen3_config(), {"model.safetensors": {"w": (BF16, [8])}})
+    monkeypatch.chdir(tmp_path)
+    result = run("plan", "Qwen3-8B", "--models-dir", str(tmp_path / "models"), "--dry-run")
+    assert result.exit_code == 2
+    assert "to plan the catalog's Qwen3-8B instead, run ascendgen from a directory without" in result.stderr
