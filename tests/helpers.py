@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,13 @@ class Result:
 
     def json(self) -> Any:
         return json.loads(self.stdout)
+
+
+def git_repository(path: Path) -> Path:
+    """Make `path` a git repository: `check` lets a recipe read files anywhere inside the repository holding
+    the compose file (outside one, only in the compose file's directory)."""
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    return path
 
 
 # A made-up two-layer model with every required catalog field: for user catalogs in tests.
