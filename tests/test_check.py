@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, Result, git_repository, tiny_model_entry
+from helpers import REPO, Result, bounded_ascendgen, git_repository, tiny_model_entry
 
 Run = Callable[..., Result]
 Write = Callable[[str, str], Path]
@@ -140,9 +140,9 @@ def test_check_reports_a_binary_compose_file_in_one_line(run: Run, tmp_path: Pat
 
 def test_check_refuses_a_fifo_or_a_huge_compose_file(run: Run, tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "compose.yml")  # opened for reading, it would block until a writer came
-    result = run("check", str(tmp_path))
-    assert result.exit_code == 1
-    assert result.stderr.splitlines()[0] == (
+    fifo = bounded_ascendgen("check", str(tmp_path))
+    assert fifo.returncode == 1
+    assert fifo.stderr.splitlines()[0] == (
         f"error: {tmp_path / 'compose.yml'}: not a regular file (a device, FIFO or socket); give a file"
     )
     huge = tmp_path / "huge" / "compose.yml"
@@ -156,9 +156,9 @@ def test_check_refuses_a_fifo_or_a_huge_compose_file(run: Run, tmp_path: Path) -
 
 def test_plan_refuses_to_overwrite_a_fifo_or_a_binary_file(run: Run, tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "compose.yml")
-    result = run("plan", "Qwen3-8B", "--out", str(tmp_path))
-    assert result.exit_code == 1
-    assert "compose.yml exists and is not a compose file ascendgen wrote (not a regular file" in result.stderr
+    fifo = bounded_ascendgen("plan", "Qwen3-8B", "--out", str(tmp_path))
+    assert fifo.returncode == 1
+    assert "compose.yml exists and is not a compose file ascendgen wrote (not a regular file" in fifo.stderr
     (tmp_path / "compose.yml").unlink()
     (tmp_path / "compose.yml").write_bytes(b"\xff\xfe\x00binary")
     result = run("plan", "Qwen3-8B", "--out", str(tmp_path))

@@ -5,9 +5,6 @@ duplicate keys refused with both lines; strict types (no boolean or text for a n
 from __future__ import annotations
 
 import os
-import resource
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,25 +18,10 @@ from ascendgen.hardware import load_hardware
 from ascendgen.images import load_images
 from ascendgen.yamlfile import MAX_INPUT_BYTES, UnreadableFileError, read_text_file
 
-from helpers import REPO, Result, tiny_model_entry
+from helpers import Result, bounded_ascendgen, tiny_model_entry
 
 Run = Callable[..., Result]
 Write = Callable[[str, str], Path]
-
-
-def bounded_ascendgen(*args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`ascendgen ARGS` (or python `code`) in a child with 1 GiB of address space and 60 s: an unbounded
-    read fails the test (MemoryError, a timeout) instead of eating the machine or blocking forever."""
-
-    def limit_memory() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-
-    command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "ascendgen", *args]
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1", "COLUMNS": "200"}
-    env.pop("ASCENDGEN_DEBUG", None)
-    return subprocess.run(
-        command, capture_output=True, text=True, timeout=60, env=env, preexec_fn=limit_memory, check=False
-    )
 
 
 # ---------------------------------------------------------------------------------- what is read at all
