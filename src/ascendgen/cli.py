@@ -18,7 +18,7 @@ from ascendgen.deployfile import load_deployment
 from ascendgen.endpoint import check_api_key
 from ascendgen.envfile import ENV_FILE, generate_secret
 from ascendgen.errors import AscendgenError, ExitCode, InputError
-from ascendgen.files import check_compose, render_plan_recipe, write_compose
+from ascendgen.files import check_compose, compose_targets, confine, recipe_file, render_plan_recipe, write_compose
 from ascendgen.hardware import DEFAULT_SERVER, load_hardware
 from ascendgen.npuset import parse_npus
 from ascendgen.planner import API_KEY_ENV, DEFAULT_PORT
@@ -256,15 +256,24 @@ def check(
     files: Annotated[
         list[Path] | None, typer.Argument(help="compose files or their directories (default: ./compose.yml).")
     ] = None,
+    allow_outside: Annotated[
+        bool,
+        typer.Option(
+            "--allow-outside",
+            help="Let a recipe read files (--catalog, --hardware, -f) outside the git repository holding the "
+            "compose file, or by an absolute path.",
+        ),
+    ] = False,
 ) -> None:
     """Exit 1 with a diff when a committed compose.yml no longer matches its recipe and the catalog.
 
-    Re-renders each file from the command in its header, with the current catalog and templates.
+    Re-renders each file from the command in its header, with the current catalog and templates. A
+    multi-node output directory (head/, worker-N/) checks every node's file.
     Example: [bold]ascendgen check deploy/*/compose.yml[/] (in CI or a pre-commit hook)
     """
     failed = 0
-    for target in files or [Path(".")]:
-        result = check_compose(target, render_recipe)
+    for target in [path for given in files or [Path(".")] for path in compose_targets(given)]:
+        result = check_compose(target, render_recipe, allow_outside=allow_outside)
         if result.ok:
             termui.success(f"{result.path}: up to date")
             continue
@@ -276,18 +285,20 @@ def check(
         raise AscendgenError(f"{failed} compose file(s) differ from what their recipe gives today")
 
 
-def render_recipe(args: list[str], base: Path) -> dict[str, str]:
-    """What a recorded `ascendgen ...` line writes today, per directory below `base` (for `check`)."""
+def render_recipe(args: list[str], base: Path, root: Path | None = None) -> dict[str, str]:
+    """What a recorded `ascendgen ...` line writes today, per directory below `base` (for `check`); with a
+    `root`, the files it names must lie inside it."""
     if args[:2] == ["ascendgen", "plan"]:
-        return render_plan_recipe(recipe_to_request(args[2:], base), base)
+        return render_plan_recipe(recipe_to_request(args[2:], base, root), base)
     if args[:2] == ["ascendgen", "gpustack"]:
-        return {".": cli_gpustack.render_recipe(args, base)}
+        return {".": cli_gpustack.render_recipe(args, base, root)}
     raise InputError(f"unknown recipe: {shlex.join(args)}")
 
 
-def recipe_to_request(args: list[str], base: Path) -> PlanRequest:
+def recipe_to_request(args: list[str], base: Path, root: Path | None = None) -> PlanRequest:
     """Read a recorded `ascendgen plan ...` line back into a PlanRequest, with the plan command's own
-    parser, file paths taken relative to `base` (the compose file's directory)."""
+    parser, file paths taken relative to `base` (the compose file's directory). With a `root`, every file
+    it reads (its own, and those a deployment file lists) must lie inside `root`."""
     command = typer.main.get_command(app).get_command(None, "plan")  # type: ignore[attr-defined]
     try:
         ctx = command.make_context("plan", list(args), resilient_parsing=False)
@@ -297,13 +308,15 @@ def recipe_to_request(args: list[str], base: Path) -> PlanRequest:
     for key in ("out", "dry_run", "force", "as_json", "api_key", "generate_api_key"):
         params.pop(key, None)
 
-    def rebase(path: Path | None) -> Path | None:
-        return None if path is None else (path if path.is_absolute() else base / path)
-
-    params["file"] = rebase(params.get("file"))
-    params["catalog"] = [rebase(p) for p in params.get("catalog") or []]
-    params["hardware"] = [rebase(p) for p in params.get("hardware") or []]
-    return build_request(**params)
+    file = params.get("file")
+    params["file"] = None if file is None else recipe_file(file, base, root, "-f")
+    params["catalog"] = [recipe_file(p, base, root, "--catalog") for p in params.get("catalog") or []]
+    params["hardware"] = [recipe_file(p, base, root, "--hardware") for p in params.get("hardware") or []]
+    request = build_request(**params)
+    if root is not None and file is not None:  # the files the deployment file lists, before they are read
+        for listed in (*request.catalogs, *request.hardware_files):
+            confine(Path(listed), root, f"{file}: {listed}")
+    return request
 
 
 @app.command()

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, Field, PositiveInt, field_validator
 
 from ascendgen.api import Instance, PlanRequest
 from ascendgen.errors import CatalogError, InputError
 from ascendgen.npuset import parse_npus
 from ascendgen.planner import DEFAULT_PORT
-from ascendgen.yamlfile import read_yaml, validate_entry
+from ascendgen.yamlfile import STRICT_MODEL, Items, read_yaml, validate_entry
 
 DEPLOYMENT_FILE = "ascendgen.yaml"
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+_STRICT = STRICT_MODEL
 
 
 class InstanceEntry(BaseModel):
@@ -30,9 +30,9 @@ class InstanceEntry(BaseModel):
     @field_validator("npus", mode="before")
     @classmethod
     def _npus_text(cls, value: object) -> object:
-        if isinstance(value, int):
+        if isinstance(value, int) and not isinstance(value, bool):  # `npus: 3`
             return str(value)
-        if isinstance(value, list):
+        if isinstance(value, list):  # `npus: [4, 5]`
             return ",".join(str(v) for v in value)
         return value
 
@@ -46,9 +46,9 @@ class DeploymentEntry(BaseModel):
     first_port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     host: str | None = None
     api_key_env: bool = False
-    catalogs: tuple[str, ...] = ()
-    hardware: tuple[str, ...] = ()
-    instances: tuple[InstanceEntry, ...] = Field(min_length=1)
+    catalogs: Items[str] = ()
+    hardware: Items[str] = ()
+    instances: Items[InstanceEntry] = Field(min_length=1)
 
 
 def load_deployment(path: Path) -> PlanRequest:
