@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,28 @@ class Result:
 
     def json(self) -> Any:
         return json.loads(self.stdout)
+
+
+def bounded_ascendgen(*args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`ascendgen ARGS` (or python `code`) in a child with 1 GiB of address space and 60 s: an unbounded
+    read fails the test (MemoryError, a timeout) instead of eating the machine or blocking forever."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "ascendgen", *args]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1", "COLUMNS": "200"}
+    env.pop("ASCENDGEN_DEBUG", None)
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=env, preexec_fn=limit_memory, check=False
+    )
+
+
+def git_repository(path: Path) -> Path:
+    """Make `path` a git repository: `check` lets a recipe read files anywhere inside the repository holding
+    the compose file (outside one, only in the compose file's directory)."""
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    return path
 
 
 # A made-up two-layer model with every required catalog field: for user catalogs in tests.

@@ -3,6 +3,7 @@ without --force; an unrelated catalog change changes no bytes."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, Result, tiny_model_entry
+from helpers import REPO, Result, bounded_ascendgen, git_repository, tiny_model_entry
 
 Run = Callable[..., Result]
 Write = Callable[[str, str], Path]
@@ -41,6 +42,7 @@ def test_hand_edit_is_reported_with_a_diff(run: Run, deployed: Path) -> None:
 
 
 def test_catalog_change_is_drift(run: Run, write: Write, tmp_path: Path) -> None:
+    git_repository(tmp_path)
     catalog = write("mine.yaml", "models:\n  - name: Qwen3-8B\n    served_name: qwen3\n")
     out = tmp_path / "deploy"
     assert run("plan", "Qwen3-8B", "--catalog", str(catalog), "--out", str(out)).exit_code == 0
@@ -115,3 +117,170 @@ def test_pre_commit_hook_and_ci_example_run_check(run: Run) -> None:
     workflow = yaml.safe_load((REPO / "examples/ci/github-actions-check.yml").read_text())
     steps = workflow["jobs"]["check"]["steps"]
     assert any("ascendgen check" in step.get("run", "") for step in steps)
+
+
+# ------------------------------------------------------------------- what check reads, and from where
+
+
+def set_recipe(compose: Path, recipe: str) -> None:
+    """Edit the recipe line of a compose file's header (the body, and so its hash, stay)."""
+    lines = compose.read_text().split("\n")
+    assert lines[1].startswith("# Regenerate (in this directory): ")
+    lines[1] = f"# Regenerate (in this directory): {recipe}"
+    compose.write_text("\n".join(lines))
+
+
+def test_check_reports_a_binary_compose_file_in_one_line(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "compose.yml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe" * 100)
+    result = run("check", str(tmp_path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == f"error: {tmp_path / 'compose.yml'}: not a text file (it is not UTF-8)"
+    assert "unexpected" not in result.stderr
+
+
+def test_check_refuses_a_fifo_or_a_huge_compose_file(run: Run, tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "compose.yml")  # opened for reading, it would block until a writer came
+    fifo = bounded_ascendgen("check", str(tmp_path))
+    assert fifo.returncode == 1
+    assert fifo.stderr.splitlines()[0] == (
+        f"error: {tmp_path / 'compose.yml'}: not a regular file (a device, FIFO or socket); give a file"
+    )
+    huge = tmp_path / "huge" / "compose.yml"
+    huge.parent.mkdir()
+    with huge.open("wb") as handle:
+        handle.truncate(2 * 1024 * 1024)
+    result = run("check", str(huge))
+    assert result.exit_code == 1
+    assert "compose.yml: larger than 1 MiB, the most ascendgen reads from an input file" in result.stderr
+
+
+def test_plan_refuses_to_overwrite_a_fifo_or_a_binary_file(run: Run, tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "compose.yml")
+    fifo = bounded_ascendgen("plan", "Qwen3-8B", "--out", str(tmp_path))
+    assert fifo.returncode == 2  # refused before anything is opened: the write path checks every target first
+    assert fifo.stderr == f"error: {tmp_path / 'compose.yml'} is not a regular file\n"
+    (tmp_path / "compose.yml").unlink()
+    (tmp_path / "compose.yml").write_bytes(b"\xff\xfe\x00binary")
+    result = run("plan", "Qwen3-8B", "--out", str(tmp_path))
+    assert result.exit_code == 1
+    assert "compose.yml exists and is not a compose file ascendgen wrote (not a text file" in result.stderr
+    assert (tmp_path / "compose.yml").read_bytes() == b"\xff\xfe\x00binary"
+
+
+SECRET = "root:$6$hunter2SECRETsalt$hashhashhash:19000:0:99999:7:::"
+
+
+@pytest.fixture
+def repo_with_deploy(run: Run, tmp_path: Path) -> tuple[Path, Path]:
+    """A git repository with a compose file under deploy/, and a secret-looking file outside it."""
+    repo = git_repository(tmp_path / "repo")
+    assert run("plan", "Qwen3-8B", "--out", str(repo / "deploy")).exit_code == 0
+    secret = tmp_path / "shadow"
+    secret.write_text(f"{SECRET}\ndaemon:*:19000:0:99999:7:::\n")
+    return repo / "deploy" / "compose.yml", secret
+
+
+@pytest.mark.parametrize("flag", ["--catalog", "--hardware"])
+def test_check_refuses_a_recipe_that_leaves_the_repository(
+    run: Run, repo_with_deploy: tuple[Path, Path], flag: str
+) -> None:
+    compose, _ = repo_with_deploy
+    set_recipe(compose, f"ascendgen plan Qwen3-8B {flag} ../../shadow")
+    result = run("check", str(compose))
+    assert result.exit_code == 1
+    root = compose.parent.parent.resolve()
+    assert f"{flag} ../../shadow: outside {root}, where check reads the recipe's files" in result.stderr
+    assert "--allow-outside" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    # with --allow-outside it is read, and what it is not (YAML of ours) is said without quoting it
+    result = run("check", "--allow-outside", str(compose))
+    assert result.exit_code == 1
+    assert f"{compose.parent / '../../shadow'}:1: unknown top-level key" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_check_refuses_an_absolute_path_in_a_recipe(run: Run, repo_with_deploy: tuple[Path, Path]) -> None:
+    compose, secret = repo_with_deploy
+    inside = compose.parent.parent / "mine.yaml"
+    inside.write_text("models: []\n")
+    for target in (secret, inside, Path("/dev/zero")):
+        set_recipe(compose, f"ascendgen plan Qwen3-8B --catalog {target}")
+        result = run("check", str(compose))
+        assert result.exit_code == 1
+        assert f"--catalog {target}: the recipe names an absolute path" in result.stderr, result.stderr
+        assert "--allow-outside" in result.stderr
+    result = run("check", "--allow-outside", str(compose))  # /dev/zero: read only if a regular file
+    assert "/dev/zero: not a regular file" in result.stderr
+    set_recipe(compose, f"ascendgen plan Qwen3-8B --catalog {inside}")
+    result = run("check", "--allow-outside", str(compose))
+    assert result.exit_code == 1
+    assert "differs from its recipe" in result.stderr  # read and planned: only the recorded path differs
+    assert "+# Regenerate (in this directory): ascendgen plan Qwen3-8B --catalog ../mine.yaml" in result.stdout
+
+
+def test_check_refuses_a_symbolic_link_out_of_the_repository(run: Run, repo_with_deploy: tuple[Path, Path]) -> None:
+    compose, secret = repo_with_deploy
+    (compose.parent / "catalog.yaml").symlink_to(secret)
+    set_recipe(compose, "ascendgen plan Qwen3-8B --catalog catalog.yaml")
+    result = run("check", str(compose))
+    assert result.exit_code == 1
+    assert "--catalog catalog.yaml: outside" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_check_refuses_the_files_a_deployment_file_lists_outside(
+    run: Run, write: Write, repo_with_deploy: tuple[Path, Path]
+) -> None:
+    compose, secret = repo_with_deploy
+    repo = compose.parent.parent
+    write("repo/ascendgen.yaml", f"catalogs: [{secret}]\ninstances:\n  - model: Qwen3-8B\n")
+    set_recipe(compose, "ascendgen plan -f ../ascendgen.yaml")
+    result = run("check", str(compose))
+    assert result.exit_code == 1
+    assert f"its recipe no longer plans: ../ascendgen.yaml: {secret}: outside {repo.resolve()}" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_check_reads_inside_the_repository_and_outside_with_allow_outside(
+    run: Run, write: Write, tmp_path: Path
+) -> None:
+    """Without a git repository the recipe reads only beside the compose file; a repository widens that to
+    all of it; --allow-outside to anywhere."""
+    catalog = write("catalogs/mine.yaml", "models:\n  - name: Qwen3-8B\n    served_name: qwen3\n")
+    out = tmp_path / "deploy"
+    assert run("plan", "Qwen3-8B", "--catalog", str(catalog), "--out", str(out)).exit_code == 0
+    result = run("check", str(out))
+    assert result.exit_code == 1
+    assert f"--catalog ../catalogs/mine.yaml: outside {out.resolve()}" in result.stderr
+    assert run("check", "--allow-outside", str(out)).exit_code == 0
+    git_repository(tmp_path)
+    assert run("check", str(out)).exit_code == 0
+
+
+def test_check_confines_a_gpustack_recipe_too(run: Run, tmp_path: Path) -> None:
+    repo = git_repository(tmp_path / "repo")
+    assert run("gpustack", "server", "--cpu-only", "--out", str(repo)).exit_code == 0
+    set_recipe(repo / "compose.yml", "ascendgen gpustack server --cpu-only --hardware ../hw.yaml")
+    result = run("check", str(repo))
+    assert result.exit_code == 1
+    assert "--hardware ../hw.yaml: outside" in result.stderr
+
+
+def test_check_of_a_multi_node_directory_checks_every_node(run: Run, tmp_path: Path) -> None:
+    nodes = ["--node", "192.168.0.147:enp1s0", "--node", "192.168.0.35:enp1s0", "--node", "192.168.0.36:enp1s0"]
+    out = tmp_path / "cluster"
+    assert (
+        run("plan", "Qwen3-235B-A22B", *nodes, "--layout", "tp-pp", "--npu-type", "910B3", "--out", str(out)).exit_code
+        == 0
+    )
+    assert not (out / "compose.yml").exists()
+    result = run("check", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{out / node / 'compose.yml'}: up to date" for node in ("head", "worker-1", "worker-2")
+    ]
+    worker = out / "worker-2" / "compose.yml"
+    worker.write_text(worker.read_text().replace("--block", "--blok"))
+    result = run("check", str(out))
+    assert result.exit_code == 1
+    assert f"error: {worker}: edited by hand since ascendgen wrote it" in result.stderr

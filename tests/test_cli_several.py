@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from helpers import Result
+from helpers import Result, git_repository
 
 Run = Callable[..., Result]
 Write = Callable[[str, str], Path]
@@ -69,6 +69,7 @@ SEED_LAYOUT = """
 
 
 def test_deployment_file_reproduces_the_seed_layout(run: Run, write: Write, tmp_path: Path) -> None:
+    git_repository(tmp_path)  # check reads ../ascendgen.yaml: inside the repository
     deployment = write("ascendgen.yaml", SEED_LAYOUT)
     out = tmp_path / "deploy"
     result = run("plan", "-f", str(deployment), "--out", str(out))

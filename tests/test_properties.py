@@ -27,7 +27,7 @@ from ascendgen.cli import main
 from ascendgen.images import REPOSITORY
 from ascendgen.npuset import parse_npus
 
-from helpers import Result
+from helpers import Result, git_repository
 
 CATALOG = load_catalog()
 SMALL_MODELS = ["Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B", "Qwen2.5-0.5B-Instruct", "Qwen2.5-7B-Instruct"]
@@ -114,7 +114,8 @@ served_name = hostile_text.map(lambda text: text if text.strip() else f"x{text}"
 
 @contextlib.contextmanager
 def sandbox() -> Iterator[Path]:
-    """A fresh directory, made the working directory, with the environment the CLI tests use."""
+    """A fresh git repository (as deployments are: `check` reads the recipe's files inside it), made the
+    working directory, with the environment the CLI tests use."""
     env = {k: v for k, v in os.environ.items() if k != "ASCENDGEN_DEBUG"}
     env.update(NO_COLOR="1", COLUMNS="200")
     with (
@@ -122,7 +123,7 @@ def sandbox() -> Iterator[Path]:
         mock.patch.dict(os.environ, env, clear=True),
         contextlib.chdir(tmp),
     ):
-        yield Path(tmp)
+        yield git_repository(Path(tmp))
 
 
 def ascendgen(*args: str) -> Result:
@@ -457,7 +458,7 @@ def test_deployment_files_place_apart_or_refuse(deployment: dict[str, Any]) -> N
         for item, plan in zip(wanted, plans, strict=True):
             assert 1 <= plan["port"] <= 65535
             if item.get("port") is not None:
-                assert plan["port"] == float(item["port"])  # YAML '8001' is taken as 8001
+                assert plan["port"] == item["port"] and type(item["port"]) is int  # '8001', yes: refused
             if item.get("npus") is not None:
                 npus = item["npus"]
                 text = ",".join(map(str, npus)) if isinstance(npus, list) else str(npus)

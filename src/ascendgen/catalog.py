@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, Field, PositiveFloat, PositiveInt, model_validator
 
 from ascendgen.errors import InputError
 from ascendgen.resources import data_file
-from ascendgen.yamlfile import did_you_mean, load_merged_sections
+from ascendgen.yamlfile import STRICT_MODEL, Items, did_you_mean, load_merged_sections
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+_STRICT = STRICT_MODEL
 # A whole number read from a file: no bool, no float, no numeric string.
 _StrictPositiveInt = Annotated[int, Field(strict=True, gt=0)]
 # Quantized builds vllm-ascend serves, named after their weight / activation bits (ModelSlim's W8A8, W4A8_DYNAMIC,
@@ -68,7 +68,7 @@ class ModelSpec(BaseModel):
     mla: MlaDims | None = None
     num_experts: PositiveInt | None = None
     vision: bool = False
-    serve_flags: tuple[str, ...] = ()
+    serve_flags: Items[str] = ()
     min_image: str | None = None
     min_transformers: str | None = None
     npus: dict[str, PositiveInt] = Field(default_factory=dict)

@@ -13,7 +13,7 @@ import typer
 from ascendgen import termui
 from ascendgen.envfile import ENV_FILE, generate_secret, read_env_file
 from ascendgen.errors import InputError
-from ascendgen.files import write_deployment
+from ascendgen.files import recipe_file, write_deployment
 from ascendgen.gpustack import (
     DEFAULT_IMAGE_TAG,
     DEFAULT_MODELS_DIR,
@@ -185,10 +185,11 @@ def _worker_request(
     )
 
 
-def render_recipe(args: list[str], base: Path) -> str:
+def render_recipe(args: list[str], base: Path, root: Path | None = None) -> str:
     """compose.yml as a recorded `ascendgen gpustack server|worker ...` line writes it today, read with the
     commands' own parsers and file paths taken relative to `base` (the compose file's directory). For
-    `ascendgen check`: recorded recipes hold no secrets, so nothing is read from .env or written."""
+    `ascendgen check`: recorded recipes hold no secrets, so nothing is read from .env or written. With a
+    `root`, the --hardware files must lie inside it."""
     if args[:2] != ["ascendgen", "gpustack"] or len(args) < 3 or args[2] not in ("server", "worker"):
         raise InputError(f"not an 'ascendgen gpustack server|worker' recipe: {shlex.join(args)}")
     group = typer.main.get_command(gpustack_app)
@@ -197,7 +198,7 @@ def render_recipe(args: list[str], base: Path) -> str:
         p = command.make_context(args[2], list(args[3:]), resilient_parsing=False).params
     except typer.TyperException as exc:  # an option this version no longer knows, a missing value
         raise InputError(f"recipe '{shlex.join(args)}': {exc.format_message()}") from None
-    hardware = [path if path.is_absolute() else base / path for path in p.get("hardware") or []]
+    hardware = [recipe_file(path, base, root, "--hardware") for path in p.get("hardware") or []]
     service: GpustackService
     if args[2] == "server":
         with_password = bool(

@@ -22,6 +22,7 @@ from ascendgen.planner import Plan
 from ascendgen.render import COMPOSE_FILE, read_generated, render_compose
 from ascendgen.request import PlanRequest, recipe_command
 from ascendgen.textutil import has_control_chars, one_line
+from ascendgen.yamlfile import UnreadableFileError, read_text_file
 
 OVERRIDE_HINT = (
     "keep local changes in compose.override.yml (docker compose merges it over compose.yml; ascendgen never "
@@ -232,7 +233,9 @@ def _refuse_to_lose(target: Path, force: bool) -> None:
     if force or not target.exists():
         return
     try:
-        existing = read_generated(target.read_text(encoding="utf-8", errors="replace"))
+        existing = read_generated(read_text_file(target))
+    except UnreadableFileError as exc:  # a FIFO, a device, a binary or huge file: not one ascendgen wrote
+        raise AscendgenError(f"{target} exists and is not a compose file ascendgen wrote ({exc.reason})") from None
     except OSError as exc:
         raise InputError(f"cannot read {target}: {exc.strerror or exc}") from None
     if not existing.by_ascendgen:
@@ -252,23 +255,43 @@ class CheckResult:
         return self.problem is None
 
 
-# (the recorded `ascendgen ...` words, the directory it runs in) -> text per directory below it ("." for itself)
-RecipeRenderer = Callable[[list[str], Path], dict[str, str]]
+# (the recorded `ascendgen ...` words, the directory it runs in, the directory it may read files in or None for
+# anywhere) -> text per directory below it ("." for itself)
+RecipeRenderer = Callable[[list[str], Path, Path | None], dict[str, str]]
+_WORKER_DIRECTORY = re.compile(r"^worker-[1-9][0-9]*$")
 
 
-def check_compose(target: Path, render_recipe: RecipeRenderer) -> CheckResult:
-    """Re-render `target` from the recipe in its header with today's catalog and templates."""
+def compose_targets(target: Path) -> list[Path]:
+    """The compose files `check TARGET` reads: TARGET itself, TARGET/compose.yml, or for the output directory
+    of a multi-node plan (head/ and worker-N/, no compose.yml of its own) the file of every node."""
+    if not target.is_dir():
+        return [target]
+    if (target / COMPOSE_FILE).exists() or not (target / "head" / COMPOSE_FILE).exists():
+        return [target / COMPOSE_FILE]
+    workers = sorted(
+        (d for d in target.iterdir() if _WORKER_DIRECTORY.match(d.name) and (d / COMPOSE_FILE).exists()),
+        key=lambda d: int(d.name.removeprefix("worker-")),
+    )
+    return [target / "head" / COMPOSE_FILE, *(d / COMPOSE_FILE for d in workers)]
+
+
+def check_compose(target: Path, render_recipe: RecipeRenderer, *, allow_outside: bool = False) -> CheckResult:
+    """Re-render `target` from the recipe in its header with today's catalog and templates. The recipe may
+    name only files inside the git repository holding it (else its own directory), unless `allow_outside`:
+    a header is plain text anyone can edit, and `check` runs in CI."""
     path = target / COMPOSE_FILE if target.is_dir() else target
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        return CheckResult(path, f"cannot read: {exc.strerror or exc}")
+        text = read_text_file(path)
+    except UnreadableFileError as exc:
+        return CheckResult(path, exc.reason)
     generated = read_generated(text)
     if not generated.by_ascendgen or generated.regenerate is None:
         return CheckResult(path, "not written by ascendgen (its header has no recipe and content hash)")
     base, key = (path.parent.parent, path.parent.name) if generated.in_parent else (path.parent, ".")
     try:
-        rendered = render_recipe(shlex.split(generated.regenerate), base)
+        rendered = render_recipe(shlex.split(generated.regenerate), base, None if allow_outside else recipe_root(base))
+    except ValueError as exc:  # shlex: an unclosed quote
+        return CheckResult(path, f"its recipe does not parse ({exc})")
     except AscendgenError as exc:
         return CheckResult(path, f"its recipe no longer plans: {exc}")
     if key not in rendered:
@@ -286,6 +309,40 @@ def check_compose(target: Path, render_recipe: RecipeRenderer) -> CheckResult:
     )
     problem = "edited by hand since ascendgen wrote it" if generated.edited_by_hand else "differs from its recipe"
     return CheckResult(path, problem, diff)
+
+
+def recipe_root(base: Path) -> Path:
+    """Where a recipe run in `base` may read files: the git repository holding `base` (the nearest directory
+    with a .git, a directory or a worktree's file), else `base` itself."""
+    resolved = base.resolve()
+    for directory in (resolved, *resolved.parents):
+        if (directory / ".git").exists():
+            return directory
+    return resolved
+
+
+def recipe_file(path: Path, base: Path, root: Path | None, flag: str) -> Path:
+    """A file a recorded recipe names (relative to `base`, where the recipe runs). With a `root`, an absolute
+    path, or one that leads outside `root` (by `..` or a symbolic link), is refused."""
+    full = path if path.is_absolute() else base / path
+    if root is None:
+        return full
+    if path.is_absolute():
+        raise InputError(
+            f"{flag} {path}: the recipe names an absolute path; ascendgen records paths relative to the compose "
+            "file, so this header was edited (rerun with --allow-outside to read it anyway)"
+        )
+    return confine(full, root, f"{flag} {path}")
+
+
+def confine(path: Path, root: Path, what: str) -> Path:
+    """`path`, refused when it (symbolic links followed) is not inside `root`."""
+    if not path.resolve().is_relative_to(root):
+        raise InputError(
+            f"{what}: outside {root}, where check reads the recipe's files (the git repository holding the "
+            "compose file, or its directory); rerun with --allow-outside to read it anyway"
+        )
+    return path
 
 
 def render_plan_recipe(request: PlanRequest, base: Path) -> dict[str, str]:

@@ -10,7 +10,6 @@ from typing import Literal, TypeVar
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     NonNegativeFloat,
     PositiveFloat,
@@ -20,9 +19,9 @@ from pydantic import (
 
 from ascendgen.errors import InputError
 from ascendgen.resources import data_file
-from ascendgen.yamlfile import did_you_mean, load_merged_sections
+from ascendgen.yamlfile import STRICT_MODEL, Items, did_you_mean, load_merged_sections
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+_STRICT = STRICT_MODEL
 _ABSOLUTE = r"^/[^\n:]*$"
 
 
@@ -45,18 +44,18 @@ class Platform(BaseModel):
     model_config = _STRICT
     name: str
     image_suffix: str = Field(default="", pattern=r"^(-[a-z0-9][a-z0-9.-]*)?$")
-    dtypes: tuple[Literal["bfloat16", "float16"], ...]
-    control_devices: tuple[str, ...]
+    dtypes: Items[Literal["bfloat16", "float16"]]
+    control_devices: Items[str]
     npu_device: str = Field(pattern=r"^/.*\{index\}")
-    driver_mounts: tuple[str, ...]
-    multinode_mounts: tuple[str, ...] = ()
+    driver_mounts: Items[str]
+    multinode_mounts: Items[str] = ()
     kv_budget_factor: float = Field(gt=0, le=1)
     kv_budget_factor_since: str | None = None  # the first image tag that applies kv_budget_factor
     activation_reserve_gib: NonNegativeFloat
     vision_activation_extra_gib: NonNegativeFloat = 0.0
     runtime_reserve_gib: NonNegativeFloat
     hccl_reserve_gib: NonNegativeFloat
-    drop_env: tuple[str, ...] = ()
+    drop_env: Items[str] = ()
     dies_per_npu: PositiveInt = 1
 
     @model_validator(mode="after")
@@ -73,7 +72,7 @@ class ServerProfile(BaseModel):
     description: str = ""
     npu_type: str
     npu_count: PositiveInt
-    groups: tuple[tuple[int, ...], ...] = ()
+    groups: Items[Items[int]] = ()
     # Where the host's / is, seen from where compose runs: "/" on a real server. A profile may point it
     # elsewhere (e.g. a host filesystem mounted at /host) and the device and driver paths follow.
     host_root: str = Field(default="/", pattern=_ABSOLUTE)

@@ -8,13 +8,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ascendgen.errors import InputError
 from ascendgen.resources import data_file
-from ascendgen.yamlfile import load_merged_sections
+from ascendgen.yamlfile import STRICT_MODEL, Items, load_merged_sections
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+_STRICT = STRICT_MODEL
 REPOSITORY = "quay.io/ascend/vllm-ascend"
 _TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:\.post(\d+))?(?:rc(\d+))?")
 
@@ -62,7 +62,7 @@ class ImageSpec(BaseModel):
     vllm: str
     transformers: str | None = None
     released: str | None = None
-    variants: tuple[str, ...] = ()
+    variants: Items[str] = ()
     gpu_memory_utilization_default: float = Field(gt=0, le=1)
     env: dict[str, str] = Field(default_factory=dict)
     flags: ImageFlags = ImageFlags()

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from ascendgen.cluster import Node, parse_node
 from ascendgen.errors import InputError
@@ -22,6 +22,7 @@ from ascendgen.modeldir import is_model_dir
 from ascendgen.npuset import format_npus, parse_npus
 from ascendgen.planner import DEFAULT_PORT
 from ascendgen.textutil import has_control_chars
+from ascendgen.yamlfile import STRICT_MODEL, Items
 
 DEFAULT_MODELS_DIR = "/models"
 
@@ -29,7 +30,7 @@ Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 Count = Annotated[int, Field(strict=True, gt=0)]
 Share = Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)]
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+_STRICT = STRICT_MODEL
 
 
 class InstanceRequest(BaseModel):
@@ -49,7 +50,7 @@ class InstanceRequest(BaseModel):
     @classmethod
     def _npus_from_text(cls, value: object) -> object:
         if isinstance(value, bool):
-            return value  # refused below: not a list of NPUs
+            raise ValueError("must be NPU indices like '0-3', '4,5,6,7' or [4, 5], not a boolean")
         if isinstance(value, int):
             value = str(value)
         if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
@@ -74,7 +75,7 @@ class PlanRequest(BaseModel):
 
     model_config = _STRICT
 
-    instances: tuple[InstanceRequest, ...] = Field(min_length=1)
+    instances: Items[InstanceRequest] = Field(min_length=1)
     server: str | None = None
     npu_type: str | None = None
     image: str | None = None
@@ -84,8 +85,8 @@ class PlanRequest(BaseModel):
     api_key_env: bool = False  # the API requires the key kept in the deployment directory's .env
     nodes: tuple[Node, ...] = ()  # several servers (Ray); the first is the head
     layout: str | None = None  # with nodes: tp, tp-pp or ep
-    catalogs: tuple[str, ...] = ()
-    hardware: tuple[str, ...] = ()
+    catalogs: Items[str] = ()
+    hardware: Items[str] = ()
     deployment_file: str | None = Field(default=None, exclude=True)  # set when read from an ascendgen.yaml
 
     @field_validator("nodes", mode="before")
@@ -257,9 +258,10 @@ def _relative(path: str, base: Path | None) -> str:
     return os.path.relpath(Path(path).resolve(), base.resolve())
 
 
-def request_from_recipe(args: Sequence[str], base: Path) -> PlanRequest:
+def request_from_recipe(args: Sequence[str], base: Path, locate: FileLocator | None = None) -> PlanRequest:
     """Read a recorded `ascendgen plan ...` line (the words after `plan`) back into a PlanRequest, file paths
-    taken relative to `base` (the compose file's directory)."""
+    taken relative to `base` (the compose file's directory), or found by `locate` (flag, path as recorded)."""
+    find = locate or (lambda _flag, path: _rebase(path, base))
     recipe = f"recipe 'ascendgen plan {shlex.join(args)}'"
     by_option: dict[str, list[Flag]] = {}
     for flag in PLAN_FLAGS:
@@ -274,7 +276,7 @@ def request_from_recipe(args: Sequence[str], base: Path) -> PlanRequest:
                 raise InputError(f"{recipe}: -f takes one deployment file and nothing else")
             from ascendgen.deployfile import load_deployment
 
-            return load_deployment(Path(_rebase(words[0], base)))
+            return load_deployment(Path(find("-f", words[0])))
         if not word.startswith("-"):
             models.append(word)
             continue
@@ -292,7 +294,7 @@ def request_from_recipe(args: Sequence[str], base: Path) -> PlanRequest:
             if not words:
                 raise InputError(f"{recipe}: {option} needs a value")
             inline = words.pop(0)
-        value = _rebase(inline, base) if flag.path else inline
+        value = find(option, inline) if flag.path else inline
         if flag.repeated:
             given.setdefault(flag.field, []).append(value)
         else:
@@ -311,6 +313,10 @@ def _typed(given: Mapping[str, Any]) -> dict[str, Any]:
         except ValueError:
             raise InputError(f"{flag_for(name)} {value!r}: not a number") from None
     return typed
+
+
+# (the flag, the path as the recipe records it) -> the path to read
+FileLocator = Callable[[str, str], str]
 
 
 def _rebase(path: str, base: Path) -> str:

@@ -1,20 +1,96 @@
-"""Load YAML data files (catalog, hardware, images) and validate them with pydantic, turning every
-problem into one line that names the file, the line, the entry and the field."""
+"""Load YAML data files (catalog, hardware, images, deployment files) and validate them with pydantic,
+turning every problem into one line that names the file, the line, the entry and the field.
+
+Every file ascendgen reads goes through `read_text_file`: a regular file only (never a device, FIFO or
+directory), at most MAX_INPUT_BYTES, read in bounded chunks. An error about a file that does not parse
+quotes nothing from it (it may be a secret a recipe pointed at), only its line and the kind of problem."""
 
 from __future__ import annotations
 
 import difflib
+import os
+import re
+import stat
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from ascendgen.errors import CatalogError
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+# The built-in models.yaml is ~22 KiB and a compose file a few KiB; 1 MiB of YAML already takes ~200 MB
+# to parse into nodes, so nothing larger is read.
+MAX_INPUT_BYTES = 1024 * 1024
+MAX_INPUT_TEXT = "1 MiB"
+_CHUNK_BYTES = 64 * 1024
+
+# Every YAML model: no unknown fields, frozen, and strict types: `port: yes` (a YAML boolean), `"8"` (text)
+# or `1.0` are not an integer, and `.inf` / `.nan` are not a number (pydantic still takes an int for a float).
+STRICT_MODEL = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _list_as_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+# A YAML list read into a tuple (a strict tuple field refuses the list YAML gives); its items stay strict.
+Items = Annotated[tuple[T, ...], BeforeValidator(_list_as_tuple)]
+
+
+class UnreadableFileError(CatalogError):
+    """A file ascendgen refuses to read (not a regular file, too large, not UTF-8 text, no permission)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def read_text_file(path: Path, *, limit: int = MAX_INPUT_BYTES) -> str:
+    """The UTF-8 text of the regular file at `path`, at most `limit` bytes, read in bounded chunks. A
+    directory, device, FIFO or socket is refused before it is opened (a FIFO would block, /dev/zero never
+    ends); the opened file is checked again, in case it was swapped in between."""
+    try:
+        _check_regular(path, os.stat(path), limit)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise UnreadableFileError(path, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        _check_regular(path, os.fstat(fd), limit)
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := os.read(fd, min(_CHUNK_BYTES, limit + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:  # it grew after the check
+                raise _too_large(path)
+    except OSError as exc:
+        raise UnreadableFileError(path, f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnreadableFileError(path, "not a text file (it is not UTF-8)") from None
+
+
+def _check_regular(path: Path, info: os.stat_result, limit: int) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        raise UnreadableFileError(path, "is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UnreadableFileError(path, "not a regular file (a device, FIFO or socket); give a file")
+    if info.st_size > limit:
+        raise _too_large(path)
+
+
+def _too_large(path: Path) -> UnreadableFileError:
+    return UnreadableFileError(path, f"larger than {MAX_INPUT_TEXT}, the most ascendgen reads from an input file")
 
 
 class _Located:
@@ -47,35 +123,97 @@ class _Located:
 
 
 # libyaml's parser when PyYAML was built with it: ten times faster than the pure-Python one.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """The safe loader, with a value its constructor cannot convert (`!!int abc`, a 13th month) reported as
+    a YAML error at that value's line, instead of a ValueError that quotes it."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a {_tag_kind(node)} value that cannot be read as one", node.start_mark
+            ) from None
+
+
+def _tag_kind(node: yaml.Node) -> str:
+    tag = str(node.tag)
+    name = tag.rsplit(":", 1)[-1] if tag.startswith("tag:yaml.org,2002:") else "tagged"
+    return name if re.fullmatch(r"[a-z]{1,12}", name) else "tagged"
 
 
 def read_yaml(path: Path) -> tuple[Any, _Located]:
-    """Parse a YAML file once into both its data and its node tree (for line numbers)."""
+    """Parse a YAML file once into both its data and its node tree (for line numbers). A mapping that gives
+    a key twice is refused (YAML loaders silently keep the last)."""
     try:
-        stat = path.stat()
+        info = os.stat(path)
     except OSError as exc:
-        raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return _read_cached(path, stat.st_mtime_ns, stat.st_size)
+        raise UnreadableFileError(path, f"cannot read: {exc.strerror or exc}") from None
+    _check_regular(path, info, MAX_INPUT_BYTES)
+    return _read_cached(path, info.st_mtime_ns, info.st_size, info.st_ino)
 
 
 @lru_cache(maxsize=32)
-def _read_cached(path: Path, mtime_ns: int, size: int) -> tuple[Any, _Located]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise CatalogError(f"{path}: not UTF-8 text") from None
+def _read_cached(path: Path, mtime_ns: int, size: int, inode: int) -> tuple[Any, _Located]:
+    text = read_text_file(path)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _refuse_duplicate_keys(path, node)
         data = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise CatalogError(f"{path}:{_error_line(exc, text)}: malformed YAML: {_problem(exc)}") from None
+    except RecursionError:  # the pure-Python loader on deep nesting (libyaml stops it itself)
+        raise CatalogError(f"{path}: malformed YAML: nested too deeply") from None
     finally:
         loader.dispose()
     return data, _Located(node)
+
+
+def _refuse_duplicate_keys(path: Path, root: yaml.Node) -> None:
+    """Every mapping in the node tree gives each key once. Walked without recursion, each node once (aliases
+    share nodes: a billion-laughs file stays linear)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], yaml.Node] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    earlier = first.setdefault((str(key.tag), str(key.value)), key)
+                    if earlier is not key:
+                        line, first_line = key.start_mark.line + 1, earlier.start_mark.line + 1
+                        raise CatalogError(
+                            f"{path}:{line}: duplicate key{named(key.value)}: it is already given on line "
+                            f"{first_line}; give each key once"
+                        )
+                stack.extend((key, value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
+# A key an error may name: spelled like the keys ascendgen knows. Any other key is not quoted: the file
+# may be no YAML of ours at all (`/etc/shadow` reads as a mapping whose key is its first line).
+_PLAIN_KEY = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+_NEAR_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+
+
+def named(key: object, known: Sequence[str] = ()) -> str:
+    """ " 'key'" (with " (did you mean ...?)" when close to a `known` name) for a key an error may quote,
+    else ""."""
+    text = str(key)
+    hint = did_you_mean(text, known) if known and _NEAR_KEY.fullmatch(text) else ""
+    return f" '{text}'{hint}" if hint or _PLAIN_KEY.fullmatch(text) else ""
 
 
 def _error_line(exc: yaml.YAMLError, text: str) -> int:
@@ -87,9 +225,34 @@ def _error_line(exc: yaml.YAMLError, text: str) -> int:
 
 
 def _problem(exc: yaml.YAMLError) -> str:
+    """The kind of problem, without the file's text: PyYAML quotes tokens in its messages (an undefined
+    alias, an unknown tag, a value it could not convert); only a single quoted character or a token type
+    such as '<block end>' is kept."""
     if isinstance(exc, yaml.reader.ReaderError):
-        return f"character {exc.character!r} is not allowed in YAML"
-    return str(getattr(exc, "problem", None) or str(exc).splitlines()[0])
+        character = exc.character
+        shown = repr(chr(character) if isinstance(character, int) else character)
+        return f"character {shown if len(shown) <= 12 else ''} is not allowed in YAML".replace("  ", " ")
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    if problem == "second occurrence" and context:  # a duplicate anchor, in libyaml's words
+        problem = "found a duplicate anchor"
+    if not isinstance(problem, str) or not problem:
+        problem = context if isinstance(context, str) and context else "not valid YAML"
+    safe = _QUOTED.sub(_keep_if_safe, problem.splitlines()[0] if problem.strip() else "not valid YAML")
+    return re.sub(r"\s{2,}", " ", safe).strip(" ,:")
+
+
+# a quoted part of a PyYAML message, as repr() writes it
+_QUOTED = re.compile(r"""\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+# what may stay quoted: one character, escaped or not ('\t', ':')
+_ONE_CHARACTER = re.compile(r"""\s*(['"])(.|\\[a-z0-9'"\\]|\\x[0-9a-f]{2}|\\u[0-9a-f]{4})\1""")
+# or a token type ('<block end>'), from PyYAML's own list
+_TOKEN_IDS = {getattr(cls, "id", None) for cls in vars(yaml.tokens).values() if isinstance(cls, type)} - {None}
+
+
+def _keep_if_safe(match: re.Match[str]) -> str:
+    quoted = match.group(0)
+    return quoted if _ONE_CHARACTER.fullmatch(quoted) or quoted.strip()[1:-1] in _TOKEN_IDS else ""
 
 
 def validate_entry(
@@ -109,13 +272,56 @@ def validate_entry(
         field_path = [p for p in err["loc"] if p != "__root__"]
         field = ".".join(str(p) for p in field_path) or "(entry)"
         line = located.line_of([*loc_prefix, *field_path])
-        message = err["msg"]
+        message = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden" and field_path:
-            message = "unknown field" + did_you_mean(str(field_path[-1]), _field_names(model, field_path))
+            known = _field_names(model, field_path)
+            message = "unknown field" + did_you_mean(str(field_path[-1]), known)
+            if not loc_prefix and len(field_path) == 1 and not named(field_path[0], known):
+                # the file may be no YAML of ours (a recipe pointed -f at a secret): quote nothing from it
+                raise CatalogError(f"{path}:{line}: {what}: unknown top-level key") from None
         elif err["type"] == "missing":
             message = "required field is missing"
+        elif err["type"] in _TYPE_MESSAGES:
+            message = _TYPE_MESSAGES[err["type"]] + _what_it_is(err["input"])
+            if err["type"] == "string_type" and isinstance(err["input"], (bool, int, float)):
+                message += " (put it in quotes)"
         where = f"{path}:{line}" if line else str(path)
         raise CatalogError(f"{where}: {what}: {field}: {message}") from None
+
+
+# strict types: what a field wants, then what YAML gave instead (`yes` is a boolean, `"8"` is text)
+_TYPE_MESSAGES = {
+    "int_type": "must be a whole number",
+    "float_type": "must be a number",
+    "string_type": "must be text",
+    "bool_type": "must be true or false",
+    "tuple_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "finite_number": "must be a finite number",
+}
+
+
+def _what_it_is(value: Any) -> str:
+    if isinstance(value, bool):
+        return ", not a boolean (YAML reads yes/no/on/off/true/false as one)"
+    if isinstance(value, str):
+        return ", not text (write a number without quotes)" if _looks_numeric(value) else ", not text"
+    if isinstance(value, float) and value != value:
+        return ", not .nan"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return ", not .inf"
+    kinds = {int: "a whole number", float: "a decimal number", list: "a list", dict: "a mapping", type(None): "empty"}
+    kind = next((name for cls, name in kinds.items() if isinstance(value, cls)), None)
+    return f", not {kind}" if kind else ""
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _field_names(model: type[BaseModel], field_path: Sequence[str | int]) -> list[str]:
@@ -173,8 +379,9 @@ def load_merged_sections(
             raise CatalogError(f"{path}: expected a mapping with {expected}")
         for key in data:
             if key not in sections:
-                hint = did_you_mean(str(key), list(sections))
-                raise CatalogError(f"{path}:{located.key_line(str(key))}: unknown top-level key '{key}'{hint}")
+                raise CatalogError(
+                    f"{path}:{located.key_line(str(key))}: unknown top-level key{named(key, list(sections))}"
+                )
         for key, items in data.items():
             if not isinstance(items, list):
                 raise CatalogError(f"{path}:{located.line_of([key])}: '{key}' must be a list")
