@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -155,3 +156,17 @@ def test_a_named_image_is_held_against_its_own_tag(run: Run, image: str, too_old
     if too_old:
         assert warned == [f"Qwen3-VL-30B-A3B-Instruct needs image v0.11.0rc3 or newer (transformers >= 4.57.0); "
                           f"{image} will not load it"]  # fmt: skip
+
+
+def vllm_version(image_vllm: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", image_vllm)[:3])
+
+
+def test_pooling_runner_exactly_from_vllm_0_10_1() -> None:
+    # vLLM 0.10.0's pooling docs still use --task; 0.10.1.1's use --runner pooling (vLLM PR #21470)
+    assert {i.tag: i.flags.pooling_runner for i in IMAGES if i.tag in ("v0.10.0rc1", "v0.10.1rc1")} == {
+        "v0.10.0rc1": False,
+        "v0.10.1rc1": True,
+    }
+    for image in IMAGES:
+        assert image.flags.pooling_runner == (vllm_version(image.vllm) >= (0, 10, 1)), image.tag

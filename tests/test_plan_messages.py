@@ -52,21 +52,22 @@ def test_npus_given_that_are_too_few(run: Run, tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         "error: Qwen3-30B-A3B does not fit on the 2 NPUs given with --npus 0-1: at TP 2 the weights take 28.4 GiB "
         f"per NPU, more than the {USABLE_B4}; it needs 4 x 910B4: list 4 NPUs with --npus (e.g. --npus 0-3), "
-        "or leave --npus out"
-    )
+        "or leave --npus out; or the W8A8 build Qwen3-30B-A3B-w8a8 fits on 2 x 910B4 of this server"
+    )  # the build: 2 x 151,936 x 2,048 bf16 embedding params + ~29.9e9 int8: ~29.0 GiB, TP 2: 14.5 + 2.0 GiB
     assert list(tmp_path.iterdir()) == []
 
 
 def test_qwen3_235b_on_one_a2_server(run: Run, tmp_path: Path) -> None:
     # 235e9 x 2 B = 437.7326 GiB: TP 8 54.7166, TP 16 27.3583 (both > 27.1308), TP 32 13.6791 GiB + 2.0
-    # reserves: 11.45 GiB of KV cache. 32 NPUs = 4 servers of 8. The catalog has no quantized build of it.
+    # reserves: 11.45 GiB of KV cache. 32 NPUs = 4 servers of 8.
     result = run("plan", "Qwen3-235B-A22B", "--out", str(tmp_path))
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         "error: Qwen3-235B-A22B does not fit on one atlas-800i-a2 (8 x 910B4): at TP 8 the weights take 54.7 GiB "
         f"per NPU, more than the {USABLE_B4}; it needs 4 servers like this one (32 x 910B4): "
-        "--node ADDR:IF --node ADDR:IF --node ADDR:IF --node ADDR:IF, one per server, the first the Ray head"
-    )
+        "--node ADDR:IF --node ADDR:IF --node ADDR:IF --node ADDR:IF, one per server, the first the Ray head; "
+        "or the W8A8 build Qwen3-235B-A22B-W8A8 needs 16 x 910B4 (2 servers)"
+    )  # the build: 220.02 GiB (see test_planner): TP 8 27.50 > 27.13 GiB usable; TP 16 13.75 + 2.0 GiB fits
 
 
 def test_the_servers_named_are_enough(run: Run, tmp_path: Path) -> None:

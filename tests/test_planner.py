@@ -13,7 +13,7 @@ import pytest
 from ascendgen.catalog import ModelSpec, load_catalog
 from ascendgen.errors import PlanError
 from ascendgen.hardware import NpuType, Platform, ServerProfile
-from ascendgen.images import ImageChoice, ImageSpec
+from ascendgen.images import ImageChoice, ImageFlags, ImageSpec
 from ascendgen.planner import (
     GIB,
     PlanOptions,
@@ -202,6 +202,42 @@ def test_bf16_model_on_310p_is_refused() -> None:
         plan_deployment(model("Qwen3-8B"), npu=p310, platform=P310, server=SERVER, image=IMAGE, options=PlanOptions())
 
 
+HF_OVERRIDES = (
+    '{"architectures": ["Qwen3ForSequenceClassification"],"classifier_from_token": ["no", "yes"],'
+    '"is_original_qwen3_reranker": true}'
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "pooling_runner", "flags"),
+    [
+        # vLLM >= 0.10.1 (images.yaml pooling_runner: true): one flag for embedders and rerankers alike
+        ("Qwen3-Embedding-0.6B", True, ["--runner", "pooling"]),
+        ("Qwen3-Reranker-0.6B", True, ["--runner", "pooling", "--hf-overrides", HF_OVERRIDES]),
+        ("bge-reranker-v2-m3", True, ["--runner", "pooling"]),
+        # vLLM <= 0.10.0: --task, "score" for a cross-encoder
+        ("bge-m3", False, ["--task", "embed"]),
+        ("Qwen3-Reranker-0.6B", False, ["--task", "score", "--hf-overrides", HF_OVERRIDES]),
+        ("bge-reranker-v2-m3", False, ["--task", "score"]),
+        # a chat model gets neither
+        ("Qwen3-8B", True, []),
+        ("Qwen3-8B", False, []),
+    ],
+)
+def test_pooling_serve_flag_follows_the_images_vllm(name: str, pooling_runner: bool, flags: list[str]) -> None:
+    spec = IMAGE.spec.model_copy(update={"flags": ImageFlags(pooling_runner=pooling_runner)})
+    p = plan_deployment(
+        model(name),
+        npu=B4,
+        platform=A2,
+        server=SERVER,
+        image=ImageChoice(reference=IMAGE.reference, spec=spec),
+        options=PlanOptions(),
+    )
+    after_len = list(p.serve_args[p.serve_args.index("--max-model-len") + 2 :])
+    assert after_len == flags
+
+
 def test_catalog_npu_counts_match_the_planner() -> None:
     """Every count the catalog records equals the planner's own minimum, with the shipped hardware."""
     from ascendgen.hardware import load_hardware
@@ -297,7 +333,8 @@ def test_quantized_builds_are_found_by_hub_repository_and_shape() -> None:
     catalog = load_catalog().models
     assert [m.name for m in quantized_builds(model("DeepSeek-R1"), catalog)] == ["DeepSeek-R1-W8A8"]
     assert [m.name for m in quantized_builds(model("DeepSeek-V3"), catalog)] == ["DeepSeek-V3-W8A8"]
-    assert quantized_builds(model("Qwen3-235B-A22B"), catalog) == ()  # none in the built-in catalog
+    assert [m.name for m in quantized_builds(model("Qwen3-235B-A22B"), catalog)] == ["Qwen3-235B-A22B-W8A8"]
+    assert quantized_builds(model("Qwen3-8B"), ()) == ()  # none in this catalog
     assert quantized_builds(model("DeepSeek-R1-W8A8"), catalog) == ()  # already quantized
     # a build of another shape under a matching name is not offered
     odd = model("DeepSeek-R1-W8A8").model_copy(update={"name": "odd", "num_layers": 2})

@@ -68,6 +68,9 @@ class ModelSpec(BaseModel):
     mla: MlaDims | None = None
     num_experts: PositiveInt | None = None
     vision: bool = False
+    # What vLLM serves it for: text generation, or a pooling model (embeddings; rerank scores from a
+    # cross-encoder). The planner turns a pooling task into the serve flag the image's vLLM takes.
+    task: Literal["generate", "embed", "rerank"] = "generate"
     serve_flags: Items[str] = ()
     min_image: str | None = None
     min_transformers: str | None = None

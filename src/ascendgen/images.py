@@ -54,6 +54,7 @@ class ImageFlags(BaseModel):
     kv_cache_memory: bool = False
     headless: bool = False
     log_requests: str | None = None
+    pooling_runner: bool = False  # True: `--runner pooling` serves a pooling model; False: `--task embed|score`
 
 
 class ImageSpec(BaseModel):

@@ -688,11 +688,23 @@ def _serve_args(
     args += ["--port", str(port), "--max-model-len", str(max_len)]
     if util != image.spec.gpu_memory_utilization_default:
         args += ["--gpu-memory-utilization", f"{util:g}"]
+    args += _pooling_args(model, image)
     for flag in model.serve_flags:
         if flag == EP_FLAG:
             flag = image.spec.flags.expert_parallel
         args += flag.split("=", 1) if "=" in flag else [flag]
     return tuple(args)
+
+
+def _pooling_args(model: ModelSpec, image: ImageChoice) -> list[str]:
+    """How the image's vLLM serves a pooling model (images.yaml flags.pooling_runner): `--runner pooling`
+    from vLLM 0.10.1 (it converts a *ForCausalLM embedding checkpoint and keeps a *ForSequenceClassification
+    reranker for scoring), `--task embed` / `--task score` before."""
+    if model.task == "generate":
+        return []
+    if image.spec.flags.pooling_runner:
+        return ["--runner", "pooling"]
+    return ["--task", "embed" if model.task == "embed" else "score"]
 
 
 def _warnings(

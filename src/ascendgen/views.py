@@ -132,7 +132,8 @@ def catalog_table(catalog: Catalog, default_npu: str) -> FitWidth:
     id, the kind and the recorded count per NPU type; narrower: only the count on `default_npu` (the default
     server's NPU type), under the column named after it."""
     layouts = []
-    for extra in (_CATALOG_EXTRA, _CATALOG_EXTRA[1:], ()):
+    # the narrowest shows the total parameters only (the name says W8A8/W4A8; --json has the rest)
+    for extra, short in ((_CATALOG_EXTRA, False), (_CATALOG_EXTRA[1:], False), ((), False), ((), True)):
         title = "ascendgen models" + ("" if "NPUs" in extra else f" ({default_npu}: the NPUs each needs)")
         table = Table(title=title, title_justify="left")
         table.add_column("Name", style="key", no_wrap=True)
@@ -151,8 +152,10 @@ def catalog_table(catalog: Catalog, default_npu: str) -> FitWidth:
             if "Kind" in extra:
                 kind = ("MoE" if model.kind == "moe" else "dense") + ("+VL" if model.vision else "")
                 row.append(kind + (" MLA" if model.attention == "mla" else ""))
-            params = f"{model.params_b:g}B" + (f"/{model.active_params_b:g}B" if model.active_params_b else "")
-            if model.quantization:
+            params = f"{model.params_b:g}B"
+            if model.active_params_b and not short:
+                params += f"/{model.active_params_b:g}B"
+            if model.quantization and not short:
                 params += f" {model.quantization.upper()}"
             heads = f"{model.num_attention_heads}/{model.num_key_value_heads}"
             row += [params, heads, str(model.max_position_embeddings)]
