@@ -35,9 +35,9 @@ def cold_plan(runs: int) -> tuple[float, float]:
 
 
 def whole_catalog() -> tuple[float, int]:
-    from ascendgen.api import Instance, PlanRequest, make_plans
     from ascendgen.catalog import load_catalog
     from ascendgen.errors import PlanError
+    from ascendgen.plans import Instance, PlanRequest, make_plans
     from ascendgen.render import render_compose
 
     names = [m.name for m in load_catalog().models]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ascendgen.cli import main
+from ascendgen.cli.app import main
 
 from helpers import Result
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from ascendgen import cli_diagnose, runtime
+from ascendgen import runtime
+from ascendgen.cli import diagnose as diagnose_cli
 
 from helpers import FakeClient, FakeContainer, Result
 
@@ -121,7 +122,7 @@ def test_a_bare_name_that_is_no_file_and_no_compose_here(
 
 
 def test_a_huge_log_is_read_from_its_end_only(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_diagnose, "MAX_LOG_BYTES", 4096)
+    monkeypatch.setattr(diagnose_cli, "MAX_LOG_BYTES", 4096)
     filler = "INFO 07-26 10:02:00 [loggers.py:118] Engine 000: Avg prompt throughput: 12.3 tokens/s\n" * 200
     early = tmp_path / "early.log"
     early.write_text(OOM + "\n" + filler)  # the cause lies before the last 4 KiB
@@ -135,15 +136,15 @@ def test_a_huge_log_is_read_from_its_end_only(run: Run, tmp_path: Path, monkeypa
 
 
 def test_a_huge_file_is_not_read_from_its_start(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_diagnose, "MAX_LOG_BYTES", 4096)
+    monkeypatch.setattr(diagnose_cli, "MAX_LOG_BYTES", 4096)
     read_from: list[int] = []
-    real = cli_diagnose._read_stream
+    real = diagnose_cli._read_stream
 
     def spy(stream: Any, what: str, cut: bool = False) -> runtime.LogText:
         read_from.append(stream.tell())
         return real(stream, what, cut)
 
-    monkeypatch.setattr(cli_diagnose, "_read_stream", spy)
+    monkeypatch.setattr(diagnose_cli, "_read_stream", spy)
     path = tmp_path / "big.log"
     path.write_text("INFO a line of a long-running server\n" * 10_000 + OOM + "\n")
     assert run("diagnose", str(path)).exit_code == 0
@@ -151,8 +152,8 @@ def test_a_huge_file_is_not_read_from_its_start(run: Run, tmp_path: Path, monkey
 
 
 def test_a_huge_stdin_is_bounded_too(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_diagnose, "MAX_LOG_BYTES", 4096)
-    monkeypatch.setattr(cli_diagnose, "_CHUNK", 1000)
+    monkeypatch.setattr(diagnose_cli, "MAX_LOG_BYTES", 4096)
+    monkeypatch.setattr(diagnose_cli, "_CHUNK", 1000)
     text = OOM + "\n" + "INFO filler line of a long-running server\n" * 1000 + UNKNOWN + "\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
     result = run("diagnose", "-", "--json")
@@ -174,7 +175,7 @@ def test_the_whole_log_of_a_service(run: Run, deployment: Path, monkeypatch: pyt
     # the cause is far above the last lines; the echo is repeated after it, as restarts and workers do
     log = failing_log(OOM, *[ECHO] * 100).encode()
     container = FakeContainer("vllm-qwen3-8b", "qwen3", log)
-    monkeypatch.setattr(cli_diagnose, "_engine", lambda: FakeClient([container]))
+    monkeypatch.setattr(diagnose_cli, "_engine", lambda: FakeClient([container]))
     result = run("diagnose", "vllm-qwen3-8b", "--dir", str(deployment), "--json")
     assert result.exit_code == 0, result.stderr
     assert result.json()["kind"] == "oom_loading" and result.json()["evidence"] == OOM
@@ -187,7 +188,7 @@ def test_the_whole_log_of_a_service(run: Run, deployment: Path, monkeypatch: pyt
 
 
 def test_a_service_that_is_not_there(run: Run, deployment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_diagnose, "_engine", lambda: FakeClient([]))
+    monkeypatch.setattr(diagnose_cli, "_engine", lambda: FakeClient([]))
     unknown = run("diagnose", "vllm-nope", "--dir", str(deployment))
     assert unknown.exit_code == 2
     assert "'vllm-nope' is neither a file nor a service of this deployment (vllm-qwen3-8b)" in unknown.stderr

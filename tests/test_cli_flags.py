@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import typer
 
-from ascendgen import cli, cli_runtime
+from ascendgen.cli.app import app
+from ascendgen.cli import runtime_commands
 
 from helpers import Result
 
@@ -35,7 +36,7 @@ def _commands(group: Any, path: str = "ascendgen") -> Iterator[tuple[str, Any]]:
 def test_each_short_flag_means_one_thing_in_every_command() -> None:
     meaning: dict[str, tuple[str, str]] = {}  # "-f" -> (its long name, the first command seen with it)
     seen = 0
-    for path, command in _commands(typer.main.get_command(cli.app)):
+    for path, command in _commands(typer.main.get_command(app)):
         for param in command.params:
             if param.param_type_name != "option":
                 continue
@@ -51,7 +52,7 @@ def test_each_short_flag_means_one_thing_in_every_command() -> None:
 
 
 def test_runtime_commands_take_the_directory_the_same_way() -> None:
-    group = typer.main.get_command(cli.app)
+    group = typer.main.get_command(app)
     for name in ("up", "status", "smoke", "logs", "down"):
         params = {p.name: p for p in group.commands[name].params}  # type: ignore[attr-defined]
         first = group.commands[name].params[0]  # type: ignore[attr-defined]
@@ -76,7 +77,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], Any]]:
         seen.append((list(args), cwd))
         return 0
 
-    monkeypatch.setattr(cli_runtime.subprocess, "call", call)
+    monkeypatch.setattr(runtime_commands.subprocess, "call", call)
     return seen
 
 

@@ -10,7 +10,7 @@ import os
 import shlex
 import stat
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ascendgen import cli, cli_gpustack
+from ascendgen.cli import gpustack as gpustack_cli
 from ascendgen.errors import InputError
 from ascendgen.gpustack import TOKEN_HINT, check_server_url
 
@@ -41,14 +41,6 @@ DRIVER_PATHS = {
     "/usr/local/Ascend/driver/version.info",
     "/etc/ascend_install.info",
 }
-
-
-@pytest.fixture(autouse=True)
-def gpustack_registered() -> Iterator[None]:
-    """Until cli.py registers the sub-app itself, register it for these tests (and only once)."""
-    if not any(group.name == "gpustack" for group in cli.app.registered_groups):
-        cli_gpustack.register(cli.app)
-    yield
 
 
 @pytest.fixture(scope="module")
@@ -350,7 +342,7 @@ def test_regenerate_line_reproduces_the_file_without_secrets(run: Run, tmp_path:
     again = tmp_path / "again"
     assert run(*recipe[1:], "--out", str(again)).exit_code == 0
     assert (again / "compose.yml").read_text() == text
-    assert cli_gpustack.render_recipe(recipe, first) == text
+    assert gpustack_cli.render_recipe(recipe, first) == text
 
 
 def test_bootstrap_password_goes_to_env_file(compose_v2: None, run: Run, tmp_path: Path) -> None:
@@ -405,7 +397,7 @@ def test_npus_host_root_and_other_platforms(compose_v2: None, run: Run, write: W
     assert "--npus 4-7 --token-from-env --hardware ../hw.yaml\n" in text  # relative to the compose file
     service = only_service(compose_config(out, {"GPUSTACK_TOKEN": PLACEHOLDER_TOKEN}))
     assert service["devices"][3] == {"source": "/host/dev/davinci4", "target": "/dev/davinci4", "permissions": "rwm"}
-    assert cli_gpustack.render_recipe(shlex.split(text.splitlines()[1].split(": ", 1)[1]), out) == text
+    assert gpustack_cli.render_recipe(shlex.split(text.splitlines()[1].split(": ", 1)[1]), out) == text
 
     duo = run("gpustack", "server", "--server", "atlas-300i-duo", "--out", str(tmp_path / "duo"))
     assert duo.exit_code == 0, duo.stderr
@@ -472,7 +464,7 @@ def test_example_is_what_its_recipe_writes(example: str) -> None:
     directory = EXAMPLES / example
     text = (directory / "compose.yml").read_text()
     line = next(line for line in text.splitlines() if line.startswith("# Regenerate (in this directory): "))
-    assert cli_gpustack.render_recipe(shlex.split(line.split(": ", 1)[1]), directory) == text
+    assert gpustack_cli.render_recipe(shlex.split(line.split(": ", 1)[1]), directory) == text
 
 
 def test_examples_hold_no_secrets(compose_v2: None) -> None:
@@ -500,4 +492,4 @@ def test_server_url_validation_is_an_input_error() -> None:
 )
 def test_bad_recipe_is_an_input_error(recipe: str, tmp_path: Path) -> None:
     with pytest.raises(InputError):
-        cli_gpustack.render_recipe(shlex.split(recipe), tmp_path)
+        gpustack_cli.render_recipe(shlex.split(recipe), tmp_path)

@@ -8,7 +8,7 @@ import pytest
 import typer
 
 from ascendgen.catalog import load_catalog
-from ascendgen.cli import app
+from ascendgen.cli.app import app
 
 from helpers import Result
 

@@ -56,8 +56,8 @@ _SCRIPT = """
 import json, sys, io, contextlib
 sys.path.insert(0, sys.argv[1])
 sys.path = [p for p in sys.path if not p.endswith("/src")]
-import ascendgen.resources as r
-from ascendgen.cli import main
+import ascendgen.datafiles as r
+from ascendgen.cli.app import main
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
     try:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from ascendgen import cli_runtime
-from ascendgen.composefile import ComposeModel, ServiceConfig
+from ascendgen.cli import runtime_commands
+from ascendgen.composeconfig import ComposeModel, ServiceConfig
 from ascendgen.preflight import parse_npu_smi_processes, run_preflight
 
 from helpers import Result
@@ -168,9 +168,9 @@ def test_up_reports_the_other_deployment_before_starting_anything(
     for out in (first, second):
         assert run("plan", "Qwen3-8B", "--host", "127.0.0.1", "--out", str(out)).exit_code == 0
     held = FakeContainer("vllm-qwen3-8b", compose_labels("first", "vllm-qwen3-8b", str(first)))
-    monkeypatch.setattr(cli_runtime, "_docker_client", lambda: FakeDocker(held))
+    monkeypatch.setattr(runtime_commands, "_docker_client", lambda: FakeDocker(held))
     calls: list[Any] = []
-    monkeypatch.setattr(cli_runtime, "compose_up", lambda *args: calls.append(args))
+    monkeypatch.setattr(runtime_commands, "compose_up", lambda *args: calls.append(args))
     result = run("up", str(second))
     assert result.exit_code == 1 and not calls
     assert f"the container name 'vllm-qwen3-8b' belongs to the deployment in {first}, running" in result.stderr

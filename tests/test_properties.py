@@ -23,7 +23,7 @@ from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from ascendgen.catalog import builtin_catalog_path, load_catalog
-from ascendgen.cli import main
+from ascendgen.cli.app import main
 from ascendgen.images import REPOSITORY
 from ascendgen.npuset import parse_npus
 

@@ -4,7 +4,7 @@ bounded, and `up`'s failure path, which diagnoses the whole log and shows only i
 from __future__ import annotations
 
 from ascendgen import runtime
-from ascendgen.composefile import ServiceConfig
+from ascendgen.composeconfig import ServiceConfig
 from ascendgen.runtime import ContainerState, bounded_text, container_log
 
 from helpers import FakeClient, FakeContainer

@@ -19,7 +19,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ascendgen.composefile import Project, load_compose_model
+from ascendgen.composeconfig import Project, load_compose_model
 
 from helpers import Result
 
@@ -117,7 +117,7 @@ def test_the_container_gets_the_key_as_typed(run: Run, tmp_path: Path, no_shell_
 @settings(max_examples=25, deadline=None)
 @given(key=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=30).map(str.strip))
 def test_any_printable_ascii_key_reaches_the_container_unchanged(key: str) -> None:
-    from ascendgen.cli import main
+    from ascendgen.cli.app import main
 
     if not key:
         return

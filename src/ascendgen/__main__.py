@@ -1,3 +1,3 @@
-from ascendgen.cli import main
+from ascendgen.cli.app import main
 
 main()

@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, PositiveFloat, PositiveInt, model_validator
 
+from ascendgen.datafiles import data_file
 from ascendgen.errors import InputError
-from ascendgen.resources import data_file
 from ascendgen.yamlfile import STRICT_MODEL, Items, did_you_mean, load_merged_sections
 
 _STRICT = STRICT_MODEL

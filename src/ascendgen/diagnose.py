@@ -138,7 +138,7 @@ def _first_outside_source(pattern: re.Pattern[str], log: str, start: int) -> re.
 
 @cache
 def load_rules() -> tuple[CompiledRule, ...]:
-    from ascendgen.resources import data_file
+    from ascendgen.datafiles import data_file
     from ascendgen.yamlfile import read_yaml, validate_entry
 
     path = data_file(RULES_FILE)

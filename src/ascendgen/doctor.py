@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ascendgen.composefile import compose_available
+from ascendgen.composeconfig import compose_available
 from ascendgen.hardware import Platform, ServerProfile
 from ascendgen.npuset import format_npus
 from ascendgen.preflight import parse_npu_smi_processes

@@ -1,6 +1,6 @@
 """GPUStack on Ascend (seed 000): a GPUStack server, optionally with its built-in worker on the NPUs, and
 GPUStack workers that join it, as compose files. The builders are pure (request + hardware in, a frozen
-`GpustackService` out); rendering reuses render.py's Jinja environment and `q` filter; files.py's
+`GpustackService` out); rendering reuses render.py's Jinja environment and `q` filter; generated.py's
 `write_deployment` writes the result, as it does for `plan`. Secrets (the worker token, the admin bootstrap
 password) go to `.env` and reach the container as `${NAME:?...}` references, never as text in compose.yml.
 
@@ -42,11 +42,11 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from ascendgen.api import check_models_dir, resolve_server
 from ascendgen.envfile import EnvRef
 from ascendgen.errors import AscendgenError, InputError
 from ascendgen.hardware import Hardware, Platform, ServerProfile, npu_mounts
 from ascendgen.npuset import format_npus
+from ascendgen.plans import check_models_dir, resolve_server
 from ascendgen.render import _environment, header_lines, with_header
 
 __all__ = [

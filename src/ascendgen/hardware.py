@@ -17,8 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from ascendgen.datafiles import data_file
 from ascendgen.errors import InputError
-from ascendgen.resources import data_file
 from ascendgen.yamlfile import STRICT_MODEL, Items, did_you_mean, load_merged_sections
 
 _STRICT = STRICT_MODEL

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from ascendgen.datafiles import data_file
 from ascendgen.errors import InputError
-from ascendgen.resources import data_file
 from ascendgen.yamlfile import STRICT_MODEL, Items, load_merged_sections
 
 _STRICT = STRICT_MODEL

@@ -22,11 +22,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ascendgen.catalog import Catalog, ModelSpec, Quantization
+from ascendgen.datafiles import data_file
 from ascendgen.errors import InputError
 from ascendgen.images import ImageSpec, load_images, tag_key
 from ascendgen.planner import weights_gib
-from ascendgen.resources import data_file
-from ascendgen.textutil import one_line
+from ascendgen.safetext import one_line
 from ascendgen.yamlfile import load_merged_sections
 
 __all__ = [

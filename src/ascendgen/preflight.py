@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ascendgen.composefile import ComposeModel, ServiceConfig, compose_available
+from ascendgen.composeconfig import ComposeModel, ServiceConfig, compose_available
 from ascendgen.render import LABEL_PREFIX
 from ascendgen.runtime import container_states
 

@@ -19,7 +19,7 @@ from ascendgen.errors import AscendgenError
 from ascendgen.hardware import npu_mounts
 from ascendgen.npuset import format_npus
 from ascendgen.planner import Plan
-from ascendgen.textutil import one_line
+from ascendgen.safetext import one_line
 
 COMPOSE_FILE = "compose.yml"
 LABEL_PREFIX = "io.ascendgen"
@@ -139,7 +139,7 @@ def _command_lines(serve_args: Sequence[str]) -> tuple[tuple[str, ...], ...]:
 
 @cache
 def _environment() -> jinja2.Environment:
-    from ascendgen.resources import templates_dir
+    from ascendgen.datafiles import templates_dir
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),

@@ -21,7 +21,7 @@ from ascendgen.errors import InputError
 from ascendgen.modeldir import is_model_dir
 from ascendgen.npuset import format_npus, parse_npus
 from ascendgen.planner import DEFAULT_PORT
-from ascendgen.textutil import has_control_chars
+from ascendgen.safetext import has_control_chars
 from ascendgen.yamlfile import STRICT_MODEL, Items
 
 DEFAULT_MODELS_DIR = "/models"

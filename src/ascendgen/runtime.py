@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ascendgen.composefile import ComposeModel, Project, ServiceConfig, run_compose
+from ascendgen.composeconfig import ComposeModel, Project, ServiceConfig, run_compose
 from ascendgen.diagnose import Diagnosis, diagnose
 from ascendgen.endpoint import is_healthy, served_models
 from ascendgen.errors import AscendgenError

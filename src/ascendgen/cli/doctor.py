@@ -10,11 +10,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ascendgen import termui
-from ascendgen.api import resolve_server
+from ascendgen.cli import termui
 from ascendgen.doctor import CheckRow, connect_engine, run_doctor
 from ascendgen.errors import AscendgenError
 from ascendgen.hardware import load_hardware
+from ascendgen.plans import resolve_server
 
 _STATUS_STYLE = {"ok": "success", "warning": "warning", "error": "error"}
 

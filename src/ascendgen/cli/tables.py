@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ascendgen.catalog import Catalog, ModelSpec
-from ascendgen.composefile import ServiceConfig
+from ascendgen.composeconfig import ServiceConfig
 from ascendgen.endpoint import ChatResult
 from ascendgen.npuset import format_npus
 from ascendgen.planner import BLOCK_TOKENS, Plan, kv_cache_layers, kv_dtype_bytes, weights_gib

@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from ascendgen import termui
+from ascendgen.cli import termui
 from ascendgen.envfile import ENV_FILE, generate_secret, read_env_file
 from ascendgen.errors import InputError
-from ascendgen.files import recipe_file, write_deployment
+from ascendgen.generated import recipe_file, write_deployment
 from ascendgen.gpustack import (
     DEFAULT_IMAGE_TAG,
     DEFAULT_MODELS_DIR,

@@ -18,7 +18,7 @@ from ascendgen.modeldir import ResolvedModel, resolve_model
 from ascendgen.placement import NpuNeed, place_instances
 from ascendgen.planner import DEFAULT_PORT, EP_FLAG, Plan, PlanOptions, plan_deployment, quantized_builds
 from ascendgen.request import InstanceRequest, PlanRequest
-from ascendgen.textutil import has_control_chars
+from ascendgen.safetext import has_control_chars
 
 
 def load_catalog_for(request: PlanRequest) -> Catalog:

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.theme import Theme
 
-from ascendgen.textutil import one_line
+from ascendgen.safetext import one_line
 
 THEME = Theme(
     {

@@ -14,14 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ascendgen.api import make_plans
 from ascendgen.cluster import render_cluster
 from ascendgen.envfile import ENV_FILE, GITIGNORE, ignore_env_in_git, updated_env_text
 from ascendgen.errors import AscendgenError, InputError
 from ascendgen.planner import Plan
+from ascendgen.plans import make_plans
 from ascendgen.render import COMPOSE_FILE, read_generated, render_compose
 from ascendgen.request import PlanRequest, recipe_command
-from ascendgen.textutil import has_control_chars, one_line
+from ascendgen.safetext import has_control_chars, one_line
 from ascendgen.yamlfile import UnreadableFileError, read_text_file
 
 OVERRIDE_HINT = (

@@ -1,4 +1,4 @@
-"""The command line: parse flags, call ascendgen.api, print with termui. Errors are caught once, in
+"""The command line: parse flags, call ascendgen.plans, print with termui. Errors are caught once, in
 main(), and shown as one line with a named exit code."""
 
 from __future__ import annotations
@@ -11,19 +11,20 @@ from typing import Annotated
 
 import typer
 
-from ascendgen import __version__, cli_catalog, cli_diagnose, cli_doctor, cli_gpustack, cli_runtime, termui
-from ascendgen.api import make_plans
+from ascendgen import __version__
 from ascendgen.catalog import load_catalog
+from ascendgen.cli import catalog, diagnose, doctor, gpustack, runtime_commands, termui
+from ascendgen.cli.tables import catalog_table, instances_table, model_json, plan_table
 from ascendgen.deployfile import load_deployment
 from ascendgen.endpoint import check_api_key
 from ascendgen.envfile import ENV_FILE, generate_secret
 from ascendgen.errors import AscendgenError, ExitCode, InputError
-from ascendgen.files import check_compose, compose_targets, confine, recipe_file, render_plan_recipe, write_compose
+from ascendgen.generated import check_compose, compose_targets, confine, recipe_file, render_plan_recipe, write_compose
 from ascendgen.hardware import DEFAULT_SERVER, load_hardware
 from ascendgen.planner import API_KEY_ENV
+from ascendgen.plans import make_plans
 from ascendgen.request import PlanRequest, request_from_flags, request_from_recipe
-from ascendgen.textutil import has_control_chars
-from ascendgen.views import catalog_table, instances_table, model_json, plan_table
+from ascendgen.safetext import has_control_chars
 
 app = typer.Typer(
     name="ascendgen",
@@ -228,7 +229,7 @@ def render_recipe(args: list[str], base: Path, root: Path | None = None) -> dict
     if args[:2] == ["ascendgen", "plan"]:
         return render_plan_recipe(_recipe_request(args[2:], base, root), base)
     if args[:2] == ["ascendgen", "gpustack"]:
-        return {".": cli_gpustack.render_recipe(args, base, root)}
+        return {".": gpustack.render_recipe(args, base, root)}
     raise InputError(f"unknown recipe: {shlex.join(args)}")
 
 
@@ -260,11 +261,11 @@ def models(
         termui.out.print(catalog_table(known, load_hardware().server(DEFAULT_SERVER).npu_type))
 
 
-cli_runtime.register(app)
-cli_doctor.register(app)
-cli_gpustack.register(app)
-cli_diagnose.register(app)
-cli_catalog.register(app)
+runtime_commands.register(app)
+doctor.register(app)
+gpustack.register(app)
+diagnose.register(app)
+catalog.register(app)
 
 
 def _print_help(exc: typer.TyperException) -> None:

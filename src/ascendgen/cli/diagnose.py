@@ -12,9 +12,9 @@ from typing import Annotated, Any, Protocol
 import typer
 from rich.markup import escape
 
-from ascendgen import termui
-from ascendgen.cli_runtime import FileOpt, _engine, _open
-from ascendgen.composefile import locate_project
+from ascendgen.cli import termui
+from ascendgen.cli.runtime_commands import FileOpt, _engine, _open
+from ascendgen.composeconfig import locate_project
 from ascendgen.diagnose import Diagnosis, diagnose, last_error_lines
 from ascendgen.errors import AscendgenError, InputError
 from ascendgen.runtime import MAX_LOG_BYTES, LogText, bounded_text, container_log, container_states

@@ -12,8 +12,9 @@ import typer
 from rich.live import Live
 from rich.markup import escape
 
-from ascendgen import termui
-from ascendgen.composefile import ComposeModel, Project, ServiceConfig, load_compose_model, locate_project
+from ascendgen.cli import termui
+from ascendgen.cli.tables import progress_table, smoke_table, status_rows, status_table
+from ascendgen.composeconfig import ComposeModel, Project, ServiceConfig, load_compose_model, locate_project
 from ascendgen.endpoint import base_url, chat, curl_example
 from ascendgen.errors import AscendgenError, InputError
 from ascendgen.preflight import engine_problem, run_preflight
@@ -26,7 +27,6 @@ from ascendgen.runtime import (
     remove_containers,
     wait_until_ready,
 )
-from ascendgen.views import progress_table, smoke_table, status_rows, status_table
 
 DEFAULT_TIMEOUT_S = 1800  # large models take many minutes to load
 

@@ -13,13 +13,13 @@ import typer
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ascendgen import termui
 from ascendgen.catalog import ModelSpec, load_catalog
+from ascendgen.cli import termui
 from ascendgen.errors import InputError
-from ascendgen.files import write_file
+from ascendgen.generated import write_file
 from ascendgen.modeldir import ModelFromFiles, read_model_dir, served_path_in
 from ascendgen.request import DEFAULT_MODELS_DIR
-from ascendgen.textutil import one_line
+from ascendgen.safetext import one_line
 from ascendgen.yamlfile import read_yaml
 
 catalog_app = typer.Typer(
