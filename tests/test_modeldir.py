@@ -559,6 +559,18 @@ def test_catalog_model_whose_files_differ_is_planned_from_them(tmp_path: Path) -
     assert "differ from the catalog's Qwen3-8B: num_layers 28 (catalog 36)" in note
 
 
+def test_catalog_model_whose_directory_holds_no_weights_yet_stays_the_catalogs(tmp_path: Path) -> None:
+    """A download in progress (config.json, no safetensors): the catalog plans it, and the plan says why."""
+    directory = tmp_path / "Qwen" / "Qwen3-8B"
+    directory.mkdir(parents=True)
+    (directory / "config.json").write_text(json.dumps(qwen3_config(num_hidden_layers=36)))
+    found = resolve_model("Qwen3-8B", load_catalog(), str(tmp_path))
+    assert found.source == "catalog" and found.spec == load_catalog().get("Qwen3-8B")
+    (note,) = found.notes
+    assert note.startswith(f"planned from the catalog: the files in {directory} could not be read (")
+    assert "no *.safetensors weights" in note
+
+
 def test_catalog_model_without_a_directory(tmp_path: Path) -> None:
     found = resolve_model("Qwen3-8B", load_catalog(), str(tmp_path))
     assert found.source == "catalog" and found.files_read == ()

@@ -974,7 +974,11 @@ def resolve_model(model: str, catalog: Catalog, models_dir: str) -> ResolvedMode
     directory = Path(models_dir) / spec.hub_id
     if not is_model_dir(str(directory)):
         return ResolvedModel(spec)
-    found = read_model_dir(directory, hub_id=spec.hub_id, served_name=spec.served_name)
+    try:
+        found = read_model_dir(directory, hub_id=spec.hub_id, served_name=spec.served_name)
+    except InputError as exc:  # still downloading, or weights in a format ascendgen does not read: the catalog holds
+        note = f"planned from the catalog: the files in {directory} could not be read ({exc})"
+        return ResolvedModel(spec, "catalog", (), (note,))
     differences = catalog_differences(spec, found.spec)
     if not differences:
         return ResolvedModel(spec, "catalog", found.files_read)
