@@ -14,6 +14,7 @@ import pytest
 
 from ascendgen import runtime
 from ascendgen.cli import diagnose as diagnose_cli
+from ascendgen.cli import project
 
 from helpers import FakeClient, FakeContainer, Result
 
@@ -175,7 +176,7 @@ def test_the_whole_log_of_a_service(run: Run, deployment: Path, monkeypatch: pyt
     # the cause is far above the last lines; the echo is repeated after it, as restarts and workers do
     log = failing_log(OOM, *[ECHO] * 100).encode()
     container = FakeContainer("vllm-qwen3-8b", "qwen3", log)
-    monkeypatch.setattr(diagnose_cli, "_engine", lambda: FakeClient([container]))
+    monkeypatch.setattr(project, "engine", lambda: FakeClient([container]))
     result = run("diagnose", "vllm-qwen3-8b", "--dir", str(deployment), "--json")
     assert result.exit_code == 0, result.stderr
     assert result.json()["kind"] == "oom_loading" and result.json()["evidence"] == OOM
@@ -188,7 +189,7 @@ def test_the_whole_log_of_a_service(run: Run, deployment: Path, monkeypatch: pyt
 
 
 def test_a_service_that_is_not_there(run: Run, deployment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(diagnose_cli, "_engine", lambda: FakeClient([]))
+    monkeypatch.setattr(project, "engine", lambda: FakeClient([]))
     unknown = run("diagnose", "vllm-nope", "--dir", str(deployment))
     assert unknown.exit_code == 2
     assert "'vllm-nope' is neither a file nor a service of this deployment (vllm-qwen3-8b)" in unknown.stderr

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import typer
 
+from ascendgen import runtime
 from ascendgen.cli.app import app
-from ascendgen.cli import runtime_commands
 
 from helpers import Result
 
@@ -77,7 +77,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], Any]]:
         seen.append((list(args), cwd))
         return 0
 
-    monkeypatch.setattr(runtime_commands.subprocess, "call", call)
+    monkeypatch.setattr(runtime.subprocess, "call", call)
     return seen
 
 

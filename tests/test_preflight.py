@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from ascendgen.cli import runtime_commands
+from ascendgen import runtime
+from ascendgen.cli import project
 from ascendgen.composeconfig import ComposeModel, ServiceConfig
 from ascendgen.preflight import parse_npu_smi_processes, run_preflight
 
@@ -168,9 +169,9 @@ def test_up_reports_the_other_deployment_before_starting_anything(
     for out in (first, second):
         assert run("plan", "Qwen3-8B", "--host", "127.0.0.1", "--out", str(out)).exit_code == 0
     held = FakeContainer("vllm-qwen3-8b", compose_labels("first", "vllm-qwen3-8b", str(first)))
-    monkeypatch.setattr(runtime_commands, "_docker_client", lambda: FakeDocker(held))
+    monkeypatch.setattr(project, "docker_client", lambda: FakeDocker(held))
     calls: list[Any] = []
-    monkeypatch.setattr(runtime_commands, "compose_up", lambda *args: calls.append(args))
+    monkeypatch.setattr(runtime, "compose_up", lambda *args: calls.append(args))
     result = run("up", str(second))
     assert result.exit_code == 1 and not calls
     assert f"the container name 'vllm-qwen3-8b' belongs to the deployment in {first}, running" in result.stderr

@@ -4,6 +4,7 @@ detection apply), the docker SDK to inspect containers, the API to know when a m
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,6 +85,31 @@ def _docker_time(value: str | None) -> datetime | None:
         return datetime.fromisoformat(trimmed)
     except ValueError:
         return None
+
+
+def _compose_attached(project: Project, *args: str) -> int:
+    """`docker compose ARGS` with its output on the user's terminal (progress bars, logs); the exit code."""
+    try:
+        return subprocess.call([*project.compose_args(), *args], cwd=project.directory)
+    except FileNotFoundError:
+        raise AscendgenError("the docker CLI is not installed (Compose v2 is needed: `docker compose`)") from None
+
+
+def compose_pull(project: Project, services: list[str], images: list[str]) -> None:
+    """Pull the services' images, with compose's own progress on the terminal."""
+    if _compose_attached(project, "pull", *services):
+        raise AscendgenError(f"docker compose pull failed for {', '.join(images)}")
+
+
+def compose_logs(project: Project, services: list[str], *, tail: str, follow: bool) -> int:
+    """Print the services' logs (all services when none are named); compose's exit code."""
+    return _compose_attached(project, "logs", "--tail", tail, *(["--follow"] if follow else []), *services)
+
+
+def compose_down(project: Project) -> None:
+    code = _compose_attached(project, "down")
+    if code:
+        raise AscendgenError(f"docker compose down failed (exit {code})")
 
 
 @dataclass(frozen=True)

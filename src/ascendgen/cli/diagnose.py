@@ -12,8 +12,8 @@ from typing import Annotated, Any, Protocol
 import typer
 from rich.markup import escape
 
-from ascendgen.cli import termui
-from ascendgen.cli.runtime_commands import FileOpt, _engine, _open
+from ascendgen.cli import project, termui
+from ascendgen.cli.options import FileOpt
 from ascendgen.composeconfig import locate_project
 from ascendgen.diagnose import Diagnosis, diagnose, last_error_lines
 from ascendgen.errors import AscendgenError, InputError
@@ -143,7 +143,7 @@ def _read_service(
 ) -> tuple[str, LogText, Mapping[str, int]]:
     if name is None and directory is None and file is None and not _compose_here():
         raise InputError("give a log FILE, - for stdin, or a SERVICE (there is no compose.yml here)")
-    _, model, services = _open(directory, file, None)
+    _, model, services = project.open_deployment(directory, file, None)
     if name is None:
         if len(services) != 1:
             raise InputError(f"several services in this deployment: name one ({', '.join(model.names)})")
@@ -152,7 +152,7 @@ def _read_service(
         service = model.service(name)
     else:
         raise InputError(f"'{name}' is neither a file nor a service of this deployment ({', '.join(model.names)})")
-    client = _engine()
+    client = project.engine()
     state = container_states(client, model, [service])[service.name]
     if state.container_id is None:
         raise AscendgenError(f"{service.name} has no container (never started, or removed): no log to read")

@@ -1,0 +1,36 @@
+"""What the runtime commands share: the deployment in a directory (as docker compose sees it) and the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ascendgen.composeconfig import ComposeModel, Project, ServiceConfig, load_compose_model, locate_project
+from ascendgen.errors import AscendgenError
+from ascendgen.preflight import engine_problem
+
+
+def docker_client() -> Any:
+    import docker  # type: ignore[import-untyped]
+
+    return docker.from_env(timeout=30)
+
+
+def open_deployment(
+    directory: Path | None, file: Path | None, only: list[str] | None
+) -> tuple[Project, ComposeModel, list[ServiceConfig]]:
+    """The project, compose's view of it, and the services asked for (all when `only` is empty)."""
+    project = locate_project(directory, file)
+    model = load_compose_model(project)
+    services = [model.service(name) for name in only] if only else list(model.services)
+    if not services:
+        raise AscendgenError(f"no services in {project.directory}")
+    return project, model, services
+
+
+def engine() -> Any:
+    """A docker SDK client that answers, or the one-line reason it does not."""
+    client, problem = engine_problem(docker_client)
+    if problem:
+        raise AscendgenError(problem)
+    return client

@@ -1,0 +1,48 @@
+"""`ascendgen smoke`: one chat completion per endpoint, with latency and tokens/s."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ascendgen.cli import termui
+from ascendgen.cli.options import DirArg, FileOpt, ServiceOpt
+
+if TYPE_CHECKING:
+    from ascendgen.composeconfig import ServiceConfig
+
+
+def smoke(
+    directory: DirArg = None,
+    file: FileOpt = None,
+    service: ServiceOpt = None,
+    prompt: Annotated[
+        str, typer.Option(help="What to ask each model.")
+    ] = "Give me a short introduction to large language models.",
+    max_tokens: Annotated[int, typer.Option(help="Tokens to generate.")] = 64,
+) -> None:
+    """Send one chat completion to every endpoint; show latency and tokens/s.
+
+    Example: [bold]ascendgen smoke[/]
+    """
+    from ascendgen.cli import project
+    from ascendgen.cli.tables import smoke_table
+    from ascendgen.endpoint import chat
+    from ascendgen.errors import AscendgenError
+
+    _, _, services = project.open_deployment(directory, file, service)
+    results: list[tuple[ServiceConfig, Any]] = []
+    failed = 0
+    for svc in services:
+        if svc.port is None:
+            continue
+        try:
+            answer = chat(svc.port, svc.served_model_name or "", prompt, max_tokens=max_tokens, api_key=svc.api_key)
+            results.append((svc, answer))
+        except (OSError, ValueError) as exc:
+            failed += 1
+            results.append((svc, f"{type(exc).__name__}: {exc}"))
+    termui.out.print(smoke_table(results))
+    if failed:
+        raise AscendgenError(f"{failed} endpoint(s) did not answer (see `ascendgen status` and `ascendgen logs`)")
