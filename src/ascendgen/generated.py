@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ascendgen.cluster import render_cluster
 from ascendgen.envfile import ENV_FILE, GITIGNORE, ignore_env_in_git, updated_env_text
 from ascendgen.errors import AscendgenError, InputError
 from ascendgen.planner import Plan
 from ascendgen.plans import make_plans
 from ascendgen.render import COMPOSE_FILE, read_generated, render_compose
+from ascendgen.render_cluster import render_cluster
 from ascendgen.request import PlanRequest, recipe_command
 from ascendgen.safetext import has_control_chars, one_line
 from ascendgen.yamlfile import UnreadableFileError, read_text_file
