@@ -128,9 +128,14 @@ def build_service(plan: Plan, name: str | None = None, *, multinode: bool = Fals
 
 def _command_lines(serve_args: Sequence[str]) -> tuple[tuple[str, ...], ...]:
     """`serve MODEL` on the first line, then one flag (with its value) per line, as the seeds write it."""
-    lines: list[list[str]] = [["serve", serve_args[0]]]
-    for arg in serve_args[1:]:
-        if arg.startswith("--") or len(lines) == 1:
+    return (("serve", serve_args[0]), *flag_lines(serve_args[1:]))
+
+
+def flag_lines(args: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    """One flag with its values per line (a leading value stands on a line of its own)."""
+    lines: list[list[str]] = []
+    for arg in args:
+        if arg.startswith("--") or not lines:
             lines.append([arg])
         else:
             lines[-1].append(arg)

@@ -16,6 +16,7 @@ from ascendgen.render import (
     LABEL_PREFIX,
     Service,
     build_service,
+    flag_lines,
     header_lines,
     render_services,
     with_header,
@@ -54,7 +55,7 @@ def _node_service(plan: Plan, nodes: tuple[Node, ...], index: int) -> Service:
         lines = [
             shlex.join([*ray, "--head", f"--port={RAY_PORT}"]) + " &&",
             "exec vllm serve " + shlex.quote(plan.serve_args[0]),
-            *_flag_lines(plan.serve_args[1:]),
+            *(shlex.join(line) for line in flag_lines(plan.serve_args[1:])),
         ]
         return replace(
             base,
@@ -76,13 +77,3 @@ def _node_service(plan: Plan, nodes: tuple[Node, ...], index: int) -> Service:
         healthcheck=None,
         labels=(*labels, (f"{LABEL_PREFIX}.role", f"worker-{index}")),
     )  # fmt: skip
-
-
-def _flag_lines(args: tuple[str, ...]) -> list[str]:
-    lines: list[list[str]] = []
-    for arg in args:
-        if arg.startswith("--") or not lines:
-            lines.append([arg])
-        else:
-            lines[-1].append(arg)
-    return [shlex.join(line) for line in lines]
