@@ -13,7 +13,7 @@ import pytest
 
 from ascendgen import runtime
 from ascendgen.cli import project
-from ascendgen.composeconfig import ComposeModel, ServiceConfig
+from ascendgen.composeconfig import ComposeConfig, ServiceConfig
 from ascendgen.preflight import parse_npu_smi_processes, run_preflight
 
 from helpers import Result
@@ -127,7 +127,7 @@ def service(name: str = "vllm-qwen3-8b", container_name: str | None = "vllm-qwen
 
 
 def name_problems(client: FakeDocker, project: str = "b", project_dir: Path = Path("/srv/b")) -> list[str]:
-    report = run_preflight(ComposeModel(project, (service(),)), [service()], client, project_dir=project_dir)
+    report = run_preflight(ComposeConfig(project, (service(),)), [service()], client, project_dir=project_dir)
     return [p for p in report.problems if "container name" in p]
 
 

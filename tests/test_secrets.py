@@ -19,7 +19,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ascendgen.composeconfig import Project, load_compose_model
+from ascendgen.composeconfig import Project, load_compose_config
 
 from helpers import Result
 
@@ -98,7 +98,7 @@ NASTY_KEYS = [
 
 def compose_key(directory: Path) -> str | None:
     """VLLM_API_KEY as Compose resolves it for the (first) service: what the container gets."""
-    (service, *_) = load_compose_model(Project(directory=directory, file=None)).services
+    (service, *_) = load_compose_config(Project(directory=directory, file=None)).services
     return service.api_key
 
 

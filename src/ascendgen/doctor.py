@@ -26,7 +26,7 @@ from ascendgen.preflight import parse_npu_smi_processes
 __all__ = [
     "CheckRow",
     "Status",
-    "check_compose",
+    "check_compose_v2",
     "check_docker_runtime",
     "check_driver",
     "check_engine",
@@ -76,7 +76,7 @@ def run_doctor(
     """Every check, in the order a user fixes them: engine, compose, NPUs, driver, npu-smi, runtime, models."""
     return [
         check_engine(client, engine_reason),
-        check_compose(),
+        check_compose_v2(),
         check_npu_devices(server, platform),
         check_driver(server, platform),
         check_npu_smi(server, platform, timeout_s=npu_smi_timeout_s),
@@ -120,7 +120,7 @@ def check_engine(client: Any | None, reason: str | None = None) -> CheckRow:
     return CheckRow(name, "error", detail, fix)
 
 
-def check_compose() -> CheckRow:
+def check_compose_v2() -> CheckRow:
     name = "Docker Compose v2"
     version = compose_available()
     if version is not None:

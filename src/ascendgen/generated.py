@@ -275,7 +275,7 @@ def compose_targets(target: Path) -> list[Path]:
     return [target / "head" / COMPOSE_FILE, *(d / COMPOSE_FILE for d in workers)]
 
 
-def check_compose(target: Path, render_recipe: RecipeRenderer, *, allow_outside: bool = False) -> CheckResult:
+def check_drift(target: Path, render_recipe: RecipeRenderer, *, allow_outside: bool = False) -> CheckResult:
     """Re-render `target` from the recipe in its header with today's catalog and templates. The recipe may
     name only files inside the git repository holding it (else its own directory), unless `allow_outside`:
     a header is plain text anyone can edit, and `check` runs in CI."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ascendgen.composeconfig import ComposeModel, ServiceConfig, compose_available
+from ascendgen.composeconfig import ComposeConfig, ServiceConfig, compose_available
 from ascendgen.render import LABEL_PREFIX
 from ascendgen.runtime import container_states
 
@@ -40,7 +40,7 @@ class PreflightReport:
 
 
 def run_preflight(
-    model: ComposeModel, services: list[ServiceConfig], client: Any | None, *, project_dir: Path | None = None
+    config: ComposeConfig, services: list[ServiceConfig], client: Any | None, *, project_dir: Path | None = None
 ) -> PreflightReport:
     """`client` is a docker SDK client, or None when the engine could not be reached (already reported).
     `project_dir` is the deployment's directory, which compose records on its containers."""
@@ -48,8 +48,8 @@ def run_preflight(
     if compose_available() is None:
         report.problems.append("Docker Compose v2 is missing: install the compose plugin (`docker compose version`)")
     if client is not None:
-        report.problems += _taken_by_other_deployments(client, model, services, project_dir)
-        states = container_states(client, model, services)
+        report.problems += _taken_by_other_deployments(client, config, services, project_dir)
+        states = container_states(client, config, services)
         report.running = {name for name, state in states.items() if state.status == "running"}
     for service in services:
         report.problems += _device_problems(service)
@@ -60,7 +60,7 @@ def run_preflight(
     report.problems += _shared_npus(services)
     starting = [s for s in services if s.name not in report.running]
     if client is not None:
-        report.problems += _npus_held_by_containers(client, model.project_name, starting)
+        report.problems += _npus_held_by_containers(client, config.project_name, starting)
         report.images_to_pull, disk = _images(client, services)
         report.problems += disk
     report.problems += _npus_held_by_processes(starting)
@@ -79,7 +79,7 @@ def engine_problem(client_factory: Any) -> tuple[Any | None, str | None]:
 
 
 def _taken_by_other_deployments(
-    client: Any, model: ComposeModel, services: list[ServiceConfig], project_dir: Path | None
+    client: Any, config: ComposeConfig, services: list[ServiceConfig], project_dir: Path | None
 ) -> Iterable[str]:
     """Containers that hold a service's container_name, or that compose would take for one of our services
     (same project name, another directory), but belong to another deployment: `docker compose up` fails on
@@ -91,7 +91,7 @@ def _taken_by_other_deployments(
     for container in client.containers.list(all=True):
         labels = container.labels or {}
         project = labels.get(COMPOSE_PROJECT)
-        same_project = project is not None and project == model.project_name
+        same_project = project is not None and project == config.project_name
         service = by_name.get(container.name)
         if service is None and same_project and labels.get(COMPOSE_SERVICE) in ours:
             service = labels[COMPOSE_SERVICE]

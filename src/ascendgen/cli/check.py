@@ -36,11 +36,11 @@ def check(
     Example: [bold]ascendgen check deploy/*/compose.yml[/] (in CI or a pre-commit hook)
     """
     from ascendgen.errors import AscendgenError
-    from ascendgen.generated import check_compose, compose_targets
+    from ascendgen.generated import check_drift, compose_targets
 
     failed = 0
     for target in [path for given in files or [Path(".")] for path in compose_targets(given)]:
-        result = check_compose(target, render_recipe, allow_outside=allow_outside)
+        result = check_drift(target, render_recipe, allow_outside=allow_outside)
         if result.ok:
             termui.success(f"{result.path}: up to date")
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ascendgen.composeconfig import ComposeModel, Project, ServiceConfig, load_compose_model, locate_project
+from ascendgen.composeconfig import ComposeConfig, Project, ServiceConfig, load_compose_config, locate_project
 from ascendgen.errors import AscendgenError
 from ascendgen.preflight import engine_problem
 
@@ -18,14 +18,14 @@ def docker_client() -> Any:
 
 def open_deployment(
     directory: Path | None, file: Path | None, only: list[str] | None
-) -> tuple[Project, ComposeModel, list[ServiceConfig]]:
+) -> tuple[Project, ComposeConfig, list[ServiceConfig]]:
     """The project, compose's view of it, and the services asked for (all when `only` is empty)."""
     project = locate_project(directory, file)
-    model = load_compose_model(project)
-    services = [model.service(name) for name in only] if only else list(model.services)
+    config = load_compose_config(project)
+    services = [config.service(name) for name in only] if only else list(config.services)
     if not services:
         raise AscendgenError(f"no services in {project.directory}")
-    return project, model, services
+    return project, config, services
 
 
 def engine() -> Any:
