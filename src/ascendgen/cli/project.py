@@ -6,14 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from ascendgen.composeconfig import ComposeConfig, Project, ServiceConfig, load_compose_config, locate_project
+from ascendgen.dockerengine import connect_docker, unreachable
 from ascendgen.errors import AscendgenError
-from ascendgen.preflight import engine_problem
-
-
-def docker_client() -> Any:
-    import docker  # type: ignore[import-untyped]
-
-    return docker.from_env(timeout=30)
 
 
 def open_deployment(
@@ -30,7 +24,7 @@ def open_deployment(
 
 def engine() -> Any:
     """A docker SDK client that answers, or the one-line reason it does not."""
-    client, problem = engine_problem(docker_client)
-    if problem:
-        raise AscendgenError(problem)
+    client, reason = connect_docker()
+    if client is None:
+        raise AscendgenError(unreachable(reason or "no answer"))
     return client

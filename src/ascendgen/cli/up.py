@@ -31,15 +31,16 @@ def up(
     from rich.markup import escape
 
     from ascendgen.cli import project as deployment
+    from ascendgen.dockerengine import connect_docker, unreachable
     from ascendgen.endpoint import base_url, curl_example
     from ascendgen.errors import AscendgenError
-    from ascendgen.preflight import engine_problem, run_preflight
+    from ascendgen.preflight import run_preflight
     from ascendgen.runtime import UpFailed, compose_pull, compose_up, remove_containers
 
     project, config, services = deployment.open_deployment(directory, file, service)
-    client, engine = engine_problem(deployment.docker_client)
+    client, reason = connect_docker()
     report = run_preflight(config, services, client, project_dir=project.directory)
-    problems = ([engine] if engine else []) + report.problems
+    problems = ([unreachable(reason)] if reason else []) + report.problems
     if problems:
         for problem in problems:
             termui.error(problem)
