@@ -18,6 +18,7 @@ from ascendgen.render import (
     build_service,
     flag_lines,
     header_lines,
+    plan_note,
     render_services,
     with_header,
 )
@@ -30,9 +31,9 @@ def render_cluster(plan: Plan, nodes: tuple[Node, ...], regenerate: str) -> dict
     files = {}
     for index, node in enumerate(nodes):
         service = _node_service(plan, nodes, index)
-        header = header_lines([plan], regenerate, in_parent=True)
         role = "head: Ray head and the API" if index == 0 else f"worker {index}: Ray worker joining the head"
-        header.insert(2, f"# Node {index + 1} of {len(nodes)}, {node.address} ({node.interface}), {role}")
+        about_node = f"Node {index + 1} of {len(nodes)}, {node.address} ({node.interface}), {role}"
+        header = header_lines(regenerate, [about_node, plan_note(plan)], in_parent=True)
         files[node_directory(index)] = with_header(header, render_services([service]))
     return files
 
