@@ -5,12 +5,9 @@ read-only, the token in .env), and never hold the worker token or the admin pass
 
 from __future__ import annotations
 
-import json
-import os
 import shlex
 import stat
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +29,7 @@ from ascendgen.gpustack import (
     request_from_recipe,
 )
 
-from helpers import REPO, Result
-
-Run = Callable[..., Result]
-Write = Callable[[str, str], Path]
+from helpers import REPO, Run, Write, compose_config, only_service
 
 SEEDS = Path(__file__).parent / "seed_compose"
 EXAMPLES = REPO / "examples"
@@ -51,32 +45,6 @@ DRIVER_PATHS = {
     "/usr/local/Ascend/driver/version.info",
     "/etc/ascend_install.info",
 }
-
-
-@pytest.fixture(scope="module")
-def compose_v2() -> None:
-    done = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not done.stdout.strip().lstrip("v").startswith("2"):
-        pytest.fail("docker compose v2 is missing: run scripts/install-test-deps.sh (the README's test command does)")
-
-
-def compose_config(directory: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("GPUSTACK_")}
-    done = subprocess.run(
-        ["docker", "compose", "config", "--format", "json"],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**environ, **(env or {})},
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
-
-
-def only_service(config: dict[str, Any]) -> dict[str, Any]:
-    (service,) = config["services"].values()
-    return service
 
 
 def raw_service(directory: Path) -> dict[str, Any]:

@@ -3,7 +3,6 @@ passed in as `up` passes the real one. (npu-smi's process table: tests/test_npus
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,9 @@ from ascendgen import dockerengine, runtime
 from ascendgen.composeconfig import ComposeConfig, ServiceConfig
 from ascendgen.preflight import run_preflight
 
-from helpers import Result
+from helpers import Run
 
 # ---- container names held by another deployment (a fake Docker client, no engine) --------------------------
-
-Run = Callable[..., Result]
 
 
 @dataclass

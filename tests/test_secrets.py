@@ -9,7 +9,7 @@ import json
 import stat
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -21,9 +21,7 @@ from hypothesis import strategies as st
 
 from ascendgen.composeconfig import Project, load_compose_config
 
-from helpers import Result
-
-Run = Callable[..., Result]
+from helpers import Run
 
 
 def test_api_key_goes_to_env_file_not_compose(run: Run, tmp_path: Path) -> None:
