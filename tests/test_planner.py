@@ -8,12 +8,14 @@ Model numbers come from the catalog (each checked against the model's config.jso
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ascendgen.catalog import ModelSpec, load_catalog
 from ascendgen.errors import PlanError
 from ascendgen.hardware import NpuType, Platform, ServerProfile
-from ascendgen.images import ImageChoice, ImageFlags, ImageSpec
+from ascendgen.images import ImageChoice, ImageFlags, ImageSpec, tag_key
 from ascendgen.planner import (
     GIB,
     PlanOptions,
@@ -196,10 +198,87 @@ def test_310p_halves_the_kv_budget_only_from_v0_18() -> None:
     assert new.kv_cache_gib == pytest.approx(11.0712, abs=1e-4)
 
 
-def test_bf16_model_on_310p_is_refused() -> None:
-    p310 = NpuType(name="310P3", memory_gib=43.24, visible_gib=43.24, platform="310p")
-    with pytest.raises(PlanError, match="bfloat16, which 310P3"):
-        plan_deployment(model("Qwen3-8B"), npu=p310, platform=P310, server=SERVER, image=IMAGE, options=PlanOptions())
+P310_NPU = NpuType(name="310P3", memory_gib=43.24, visible_gib=43.24, platform="310p")
+DUO = ServerProfile(name="atlas-300i-duo", npu_type="310P3", npu_count=2)
+
+
+def test_bf16_model_on_310p_is_served_as_float16() -> None:
+    # The 310P runs float16 (hardware.yaml serve_dtype); vLLM casts the bf16 weights as it loads them, 2 bytes each
+    # either way, so the numbers are the bf16 model's: 43.24 x 0.9 - 15.2737 weights - 1.0 - 0.5 = 22.1423 GiB of
+    # KV cache (v0.9.2rc1: not yet halved); 22.1423 GiB / (147,456 B x 128) = 1259.65 -> 1,259 blocks = 161,152 tokens
+    p310 = P310.model_copy(update={"serve_dtype": "float16"})
+    p = plan_deployment(model("Qwen3-8B"), npu=P310_NPU, platform=p310, server=DUO, image=IMAGE, options=PlanOptions())
+    assert p.memory.kv_cache_gib == pytest.approx(22.1423, abs=1e-4) and p.kv_cache_tokens == 161_152
+    args = list(p.serve_args)
+    assert args[args.index("--dtype") + 1] == "float16" and args.count("--dtype") == 1
+    assert not any(arg.startswith("--kv-cache-mem") for arg in args)
+    assert any(w.startswith("Qwen3-8B is a bfloat16 checkpoint and 310P3 runs float16: served with --dtype float16")
+               for w in p.warnings)  # fmt: skip
+    fp16 = model("Qwen3-8B").model_copy(update={"dtype": "float16"})  # already float16: no flag, no warning
+    same = plan_deployment(fp16, npu=P310_NPU, platform=p310, server=DUO, image=IMAGE, options=PlanOptions())
+    assert "--dtype" not in same.serve_args and not any("checkpoint" in w for w in same.warnings)
+    assert same.kv_cache_tokens == p.kv_cache_tokens
+    on_a2 = plan("Qwen3-8B")  # bfloat16 runs on the A2 as it is
+    assert "--dtype" not in on_a2.serve_args
+
+
+def test_a_catalogs_own_dtype_flag_is_not_doubled() -> None:
+    p310 = P310.model_copy(update={"serve_dtype": "float16"})
+    mine = model("Qwen3-8B").model_copy(update={"serve_flags": ("--dtype=half",)})
+    p = plan_deployment(mine, npu=P310_NPU, platform=p310, server=DUO, image=IMAGE, options=PlanOptions())
+    assert [a for a in p.serve_args if a.startswith("--dtype")] == ["--dtype"]
+    assert p.serve_args[p.serve_args.index("--dtype") + 1] == "half"
+
+
+def test_bf16_model_on_a_float16_platform_without_serve_dtype_is_refused() -> None:
+    with pytest.raises(
+        PlanError, match=re.escape("bfloat16, which 310P3 (310p) does not run; it needs a float16 build")
+    ):
+        plan_deployment(model("Qwen3-8B"), npu=P310_NPU, platform=P310, server=DUO, image=IMAGE, options=PlanOptions())
+
+
+def test_the_shipped_310p_platform_serves_bf16_as_float16_and_never_honours_kv_cache_memory_bytes() -> None:
+    from ascendgen.hardware import load_hardware
+
+    hardware = load_hardware()
+    p310 = hardware.platform("310p")
+    assert p310.dtypes == ("float16",) and p310.serve_dtype == "float16"
+    assert p310.honours_kv_cache_memory_bytes is False
+    assert all(p.honours_kv_cache_memory_bytes for p in hardware.platforms if p.name != "310p")
+
+
+def test_kv_cache_memory_bytes_is_honoured_only_by_a2_a3_workers_from_v0_19_1rc1() -> None:
+    from ascendgen.images import load_images
+    from ascendgen.planner import kv_cache_memory_honoured
+
+    images = {i.tag: i for i in load_images()}
+    p310 = P310.model_copy(update={"honours_kv_cache_memory_bytes": False})
+    for tag, spec in images.items():
+        choice = ImageChoice(reference=f"x:{tag}", spec=spec)
+        assert kv_cache_memory_honoured(choice, p310) is False, tag
+        assert kv_cache_memory_honoured(choice, A2) is (tag_key(tag) >= tag_key("v0.19.1rc1")), tag
+
+
+@pytest.mark.parametrize("flag", ["--kv-cache-memory-bytes=8000000000", "--kv-cache-memory=8000000000"])
+def test_a_catalog_kv_cache_memory_flag_is_refused_where_it_is_ignored(flag: str) -> None:
+    from ascendgen.images import load_images
+
+    newest = next(i for i in load_images() if i.tag == "v0.23.0.post1")
+    image = ImageChoice(reference="quay.io/ascend/vllm-ascend:v0.23.0.post1-310p", spec=newest)
+    mine = model("Qwen3-8B").model_copy(update={"serve_flags": (flag,)})
+    p310 = P310.model_copy(update={"serve_dtype": "float16", "honours_kv_cache_memory_bytes": False})
+    with pytest.raises(PlanError) as on_310p:
+        plan_deployment(mine, npu=P310_NPU, platform=p310, server=DUO, image=image, options=PlanOptions())
+    assert str(on_310p.value) == (
+        f"Qwen3-8B's serve flag {flag} is not honoured by the 310p worker (vllm_ascend/_310p/worker_310p.py ignores "
+        "it): drop it from serve_flags; --gpu-memory-utilization sets the memory vLLM may use"
+    )
+    with pytest.raises(
+        PlanError, match=re.escape("not honoured by image v0.9.2rc1 (vllm-ascend honours it from v0.19.1rc1)")
+    ):
+        plan_deployment(mine, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
+    on_a2 = plan_deployment(mine, npu=B4, platform=A2, server=SERVER, image=image, options=PlanOptions())
+    assert flag.split("=")[0] in on_a2.serve_args  # honoured there: kept as the catalog wrote it
 
 
 HF_OVERRIDES = (

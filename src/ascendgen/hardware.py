@@ -45,6 +45,11 @@ class Platform(BaseModel):
     name: str
     image_suffix: str = Field(default="", pattern=r"^(-[a-z0-9][a-z0-9.-]*)?$")
     dtypes: Items[Literal["bfloat16", "float16"]]
+    # A checkpoint in a dtype outside `dtypes` is served in this one (`vllm serve --dtype`; vLLM casts the weights as
+    # it loads them). None: such a checkpoint is refused.
+    serve_dtype: Literal["bfloat16", "float16"] | None = None
+    # False: the platform's vllm-ascend worker ignores --kv-cache-memory-bytes, whatever the image's vLLM accepts.
+    honours_kv_cache_memory_bytes: bool = True
     control_devices: Items[str]
     npu_device: str = Field(pattern=r"^/.*\{index\}")
     driver_mounts: Items[str]
@@ -57,6 +62,12 @@ class Platform(BaseModel):
     hccl_reserve_gib: NonNegativeFloat
     drop_env: Items[str] = ()
     dies_per_npu: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _serve_dtype_runs(self) -> Platform:
+        if self.serve_dtype is not None and self.serve_dtype not in self.dtypes:
+            raise ValueError(f"serve_dtype {self.serve_dtype} must be one of the platform's dtypes")
+        return self
 
     @model_validator(mode="after")
     def _absolute_paths(self) -> Platform:

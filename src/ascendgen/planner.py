@@ -28,6 +28,7 @@ MIN_USEFUL_MODEL_LEN = 8192
 DEFAULT_PORT = 8000
 API_KEY_ENV = "VLLM_API_KEY"
 EP_FLAG = "--enable-expert-parallel"
+KV_CACHE_MEMORY_FLAG = "--kv-cache-memory-bytes"
 # Seed 003 (Qwen3-VL-30B-A3B-Instruct, 256 concurrent requests, 2 x 8 x 910B4): one node TP 2500 tok/s;
 # across two nodes TP 2200 (-12%), TP+PP 1800 (-28%), TP+EP 2100 (-16%).
 CROSS_NODE_COST = "cross-node TP/PP/EP cost 12-28% throughput on 910B4 in seed 003's measurement"
@@ -316,11 +317,8 @@ def plan_deployment(
         util = image.spec.gpu_memory_utilization_default
     if not 0 < util <= 1:
         raise PlanError(f"--gpu-memory-utilization {util} must be above 0 and at most 1")
-    if model.dtype not in platform.dtypes:
-        raise PlanError(
-            f"{model.name} is {model.dtype}, which {npu.name} ({platform.name}) does not run; "
-            f"it needs a {'/'.join(platform.dtypes)} build"
-        )
+    dtype = serve_dtype(model, npu, platform)
+    _check_kv_cache_memory_flags(model, image, platform)
     _check_port(options.port)
     _check_host(options.host)
     one_server = Sizing(model, npu, platform, util, image.spec.tag)  # as `ascendgen plan MODEL` plans it alone
@@ -344,8 +342,14 @@ def plan_deployment(
     warnings = _warnings(sizing, image, server, memory, tp, pp, capacity, max_len, requested)
     if options.nodes > 1:
         warnings += _cluster_warnings(one_server, server)
+    if dtype is not None:
+        warnings.append(
+            f"{model.name} is a {model.dtype} checkpoint and {npu.name} runs {'/'.join(platform.dtypes)}: served with "
+            f"--dtype {dtype}, vLLM casts the weights as it loads them (float16 holds values up to 65504, bfloat16 "
+            "far more)"
+        )
     model_path = f"/models/{model.hub_id}"
-    serve_args = _serve_args(model, image, tp, options.port, max_len, util, model_path, options)
+    serve_args = _serve_args(model, image, tp, options.port, max_len, util, model_path, options, dtype=dtype)
     image_env = {k: v for k, v in image.spec.env.items() if k not in platform.drop_env}
     # The seeds set VLLM_USE_MODELSCOPE=True: a model id that is not a local path loads from ModelScope,
     # which is reachable from China where Hugging Face often is not.
@@ -382,6 +386,49 @@ def plan_deployment(
         serve_args=serve_args,
         environment=tuple(environment),
         warnings=tuple(warnings),
+    )
+
+
+def serve_dtype(model: ModelSpec, npu: NpuType, platform: Platform) -> str | None:
+    """The `--dtype` to serve `model` with: None when its checkpoint's dtype runs on the platform; else the platform's
+    serve_dtype (a bfloat16 checkpoint on a 310P: float16, which vLLM casts the weights to as it loads them; same
+    2 bytes per weight and per KV element); refused on a platform without one."""
+    if model.dtype in platform.dtypes:
+        return None
+    if platform.serve_dtype is None:
+        raise PlanError(
+            f"{model.name} is {model.dtype}, which {npu.name} ({platform.name}) does not run; "
+            f"it needs a {'/'.join(platform.dtypes)} build"
+        )
+    return platform.serve_dtype
+
+
+def kv_cache_memory_honoured(image: ImageChoice, platform: Platform) -> bool:
+    """Whether `--kv-cache-memory-bytes` sizes the KV cache with this image on this platform: the image's NPUWorker
+    honours it (images.yaml flags.kv_cache_memory: from v0.19.1rc1) and the platform's worker does too (not the
+    310P's: hardware.yaml honours_kv_cache_memory_bytes). Anything that emits the flag asks this first."""
+    return image.spec.flags.kv_cache_memory and platform.honours_kv_cache_memory_bytes
+
+
+def _is_kv_cache_memory_flag(flag: str) -> bool:
+    """--kv-cache-memory-bytes, or a prefix argparse expands to it (vLLM's own hint writes --kv-cache-memory=N)."""
+    name = flag.split("=", 1)[0]
+    return name.startswith("--kv-cache-mem") and KV_CACHE_MEMORY_FLAG.startswith(name)
+
+
+def _check_kv_cache_memory_flags(model: ModelSpec, image: ImageChoice, platform: Platform) -> None:
+    """A catalog's --kv-cache-memory-bytes where it is not honoured would leave the KV cache sized by
+    gpu-memory-utilization while the plan promised another size: refused."""
+    flag = next((f for f in model.serve_flags if _is_kv_cache_memory_flag(f)), None)
+    if flag is None or kv_cache_memory_honoured(image, platform):
+        return
+    if not platform.honours_kv_cache_memory_bytes:
+        who = f"the {platform.name} worker (vllm_ascend/_310p/worker_310p.py ignores it)"
+    else:
+        who = f"image {image.spec.tag} (vllm-ascend honours it from v0.19.1rc1)"
+    raise PlanError(
+        f"{model.name}'s serve flag {flag} is not honoured by {who}: drop it from serve_flags; "
+        "--gpu-memory-utilization sets the memory vLLM may use"
     )
 
 
@@ -675,6 +722,8 @@ def _serve_args(
     util: float,
     model_path: str,
     options: PlanOptions,
+    *,
+    dtype: str | None = None,
 ) -> tuple[str, ...]:
     args = [model_path, "--served-model-name", model.served_model_name]
     if options.nodes > 1:
@@ -688,6 +737,8 @@ def _serve_args(
     args += ["--port", str(port), "--max-model-len", str(max_len)]
     if util != image.spec.gpu_memory_utilization_default:
         args += ["--gpu-memory-utilization", f"{util:g}"]
+    if dtype is not None and not any(f.split("=", 1)[0] == "--dtype" for f in model.serve_flags):
+        args += ["--dtype", dtype]
     args += _pooling_args(model, image)
     for flag in model.serve_flags:
         if flag == EP_FLAG:
