@@ -86,7 +86,7 @@ def test_a_number_inside_a_longer_one_does_not_count() -> None:
     assert _has_number("Available KV cache memory: 154.98 GiB", "54.98 GiB") is False
 
 
-def test_every_scored_observation_plans(tmp_path: Path) -> None:
+def test_every_scored_observation_plans() -> None:
     # the bench can plan each one (model, NPU type and image are known); what it finds is the bench's business
     from ascendgen.catalog import load_catalog
     from ascendgen.hardware import load_hardware
@@ -131,7 +131,7 @@ GOOD = {
     ],
 )
 def test_the_schema_refuses_what_it_cannot_check(tmp_path: Path, change: dict[str, object], message: str) -> None:
-    assert BENCH.load_observations(_write(tmp_path, GOOD)).__len__() == 1
+    assert len(BENCH.load_observations(_write(tmp_path, GOOD))) == 1
     with pytest.raises(ValueError, match=re.escape(message)):
         BENCH.load_observations(_write(tmp_path, {**GOOD, **change}))
 
