@@ -3,7 +3,7 @@
 Numbers by hand, with the shipped hardware and the default image v0.23.0.post1 (vLLM 0.23: gpu_memory_utilization
 0.92); 1 GiB = 2**30 B, KV blocks of 128 tokens:
     910B4: 29.49 GiB visible x 0.92 = 27.1308 GiB usable; reserves 1.0 activation + 0.5 runtime + 0.25 per HCCL group.
-    310P3: 43.24 x 0.92 = 39.7808 GiB usable; reserves 1.0 + 1.0 + 0.25 per group; KV budget halved (v0.18.0rc1 on).
+    310P3: 42.67 x 0.92 = 39.2564 GiB usable; reserves 1.0 + 1.0 + 0.25 per group; KV budget halved (v0.18.0rc1 on).
 """
 
 from __future__ import annotations
@@ -55,16 +55,17 @@ def test_fit_json_has_one_verdict_per_catalog_model(run: Run) -> None:
 
 def test_fit_rows_by_hand_on_the_default_server(run: Run) -> None:
     fits = rows(run("models", "--fit", "--server", "atlas-800i-a2", "--json"))
-    # Qwen3-8B: 8.2e9 x 2 B = 15.2737 GiB; 27.1308 - 15.2737 - 1.0 - 0.5 = 10.3571 GiB of KV cache;
-    # / (2 x 36 layers x 8 KV heads x 128 x 2 B = 147,456 B x 128) = 589.2 -> 589 blocks = 75,392 tokens;
-    # its 40,960-token context fits: 75,392 / 40,960 = 1.84 requests at once
+    # Qwen3-8B on v0.23.0.post1 (reserves of images from v0.15.0rc1: activation 0.5, runtime 0.3):
+    # 8.2e9 x 2 B = 15.2737 GiB; 27.1308 - 15.2737 - 0.5 - 0.3 = 11.0571 GiB of KV cache;
+    # / (2 x 36 layers x 8 KV heads x 128 x 2 B = 147,456 B x 128) = 629.0 -> 629 blocks = 80,512 tokens;
+    # its 40,960-token context fits (no margin needed): 80,512 / 40,960 = 1.97 requests at once
     assert fits["Qwen3-8B"] | {"image": None} == {
         "name": "Qwen3-8B",
         "fits": "yes",
         "npus": 1,
         "servers": None,
         "max_model_len": 40_960,
-        "max_concurrency": 1.84,
+        "max_concurrency": 1.97,
         "context": 40_960,
         "full_context_npus": None,
         "image": None,
@@ -93,16 +94,18 @@ def test_fit_rows_by_hand_on_the_default_server(run: Run) -> None:
 
 def test_fit_rows_by_hand_on_the_duo(run: Run) -> None:
     fits = rows(run("models", "--fit", "--server", "atlas-300i-duo", "--json"))
-    # Qwen3-14B (bf16, served as float16): 14.8e9 x 2 B = 27.5671 GiB; TP 1: (39.7808 - 27.5671 - 1.0 - 1.0) x 0.5
-    # = 5.1068 GiB; / (2 x 40 x 8 x 128 x 2 B = 163,840 B x 128) = 261.5 -> 261 blocks = 33,408 tokens < 40,960.
-    # TP 2: (39.7808 - 13.7836 - 1.0 - 1.25) x 0.5 = 11.87 GiB; 40,960 x 81,920 B = 3.13 GiB: the full context
+    # Qwen3-14B (bf16, served as float16): 14.8e9 x 2 B = 27.5671 GiB; 310P3 planned at 42.67 GiB x 0.92 =
+    # 39.2564 usable; TP 1: (39.2564 - 27.5671 - 1.0 - 1.0) x 0.5 = 4.8447 GiB; / (2 x 40 x 8 x 128 x 2 B =
+    # 163,840 B x 128) = 248.0 -> 248 blocks = 31,744 tokens < 40,960; 1% margin: ceil(2.48) = 3 blocks kept
+    # back -> 245 blocks = 31,360 tokens (31,744 / 31,360 = 1.01 requests).
+    # TP 2: (39.2564 - 13.7836 - 1.0 - 1.25) x 0.5 = 11.61 GiB; 40,960 x 81,920 B = 3.13 GiB: the full context
     assert (fits["Qwen3-14B"]["fits"], fits["Qwen3-14B"]["npus"], fits["Qwen3-14B"]["max_model_len"]) == (
         "shorter-context",
         1,
-        33_408,
+        31_360,
     )
-    assert fits["Qwen3-14B"]["max_concurrency"] == 1.0 and fits["Qwen3-14B"]["full_context_npus"] == 2
-    assert fits["Qwen3-14B"]["summary"] == "runs with shorter context (33,408 tokens; full context on 2 NPUs)"
+    assert fits["Qwen3-14B"]["max_concurrency"] == 1.01 and fits["Qwen3-14B"]["full_context_npus"] == 2
+    assert fits["Qwen3-14B"]["summary"] == "runs with shorter context (31,360 tokens; full context on 2 NPUs)"
     assert fits["Qwen3-14B"]["image"] == "quay.io/ascend/vllm-ascend:v0.23.0.post1-310p"
     # the W8A8 235B: 220.02 GiB / 8 = 27.50 GiB per chip fits 39.78 usable only from 8 chips: 4 cards
     assert fits["Qwen3-235B-A22B-W8A8"]["summary"] == "does not fit (needs 8 NPUs = 4 x atlas-300i-duo)"
@@ -114,7 +117,7 @@ def test_fit_table_names_every_model_with_its_verdict(run: Run) -> None:
     assert "what fits on atlas-300i-duo (2 x 310P3)" in result.stdout
     lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 4}
     assert [c.strip() for c in lines["Qwen3-14B"].split("│")[2:6]] == [
-        "runs with shorter context (33,408 tokens; full context on 2 NPUs)", "1", "33,408", "1"
+        "runs with shorter context (31,360 tokens; full context on 2 NPUs)", "1", "31,360", "1.01"
     ]  # fmt: skip
     assert [c.strip() for c in lines["Qwen3-235B-A22B-W8A8"].split("│")[2:6]] == [
         "does not fit (needs 8 NPUs = 4 x atlas-300i-duo)", "-", "-", "-"
@@ -170,8 +173,8 @@ def test_fit_reads_four_duo_cards_as_this_host(run: Run, tmp_path: Path, monkeyp
     cards = DUO_CARD + "".join(DUO_CARD.split("+===", 1)[1].split("\n", 1)[1] for _ in range(3))
     fake_npu_smi(tmp_path, monkeypatch, cards)
     host = rows(run("models", "--fit", "--json"))
-    # 8 chips: the W8A8 235B at TP 8, 27.50 GiB of weights per chip; (39.7808 - 27.5027 - 1.0 - 1.5) x 0.5 = 4.89 GiB,
-    # 852 blocks of 128 x 48,128 B: more than its 40,960-token context
+    # 8 chips: the W8A8 235B at TP 8, 27.50 GiB of weights per chip; (39.2564 - 27.5027 - 1.0 - 1.5) x 0.5 = 4.63 GiB,
+    # 806 blocks of 128 x 48,128 B: more than its 40,960-token context
     assert host["Qwen3-235B-A22B-W8A8"]["fits"] == "yes" and host["Qwen3-235B-A22B-W8A8"]["npus"] == 8
     assert "what fits on this-host (8 x 310P3)" in run("models", "--fit").stdout
 

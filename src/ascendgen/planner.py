@@ -8,6 +8,7 @@ KV cache, cut into blocks of 128 tokens (vllm_ascend/utils.py refresh_block_size
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -15,7 +16,7 @@ from typing import Any, Literal
 from ascendgen.catalog import ModelSpec
 from ascendgen.envfile import EnvRef
 from ascendgen.errors import PlanError
-from ascendgen.hardware import NpuType, Platform, ServerProfile
+from ascendgen.hardware import KvCacheMargin, NpuType, Platform, ServerProfile
 from ascendgen.images import ImageChoice, tag_key
 from ascendgen.npuset import format_npus
 
@@ -106,6 +107,7 @@ class Plan:
     serve_args: tuple[str, ...]
     environment: tuple[tuple[str, str | EnvRef], ...]
     warnings: tuple[str, ...] = field(default=())
+    kv_cache_margin_tokens: int = 0  # KV cache tokens kept back from a max-model-len set from the KV capacity
     model_source: Literal["catalog", "files"] = "catalog"  # where the model's numbers came from
     files_read: tuple[str, ...] = ()  # the model directory's files read (config.json, safetensors headers, ...)
 
@@ -137,6 +139,8 @@ class Plan:
             "kv_cache_tokens": self.kv_cache_tokens,
             "max_model_len": self.max_model_len,
             "max_model_len_reason": self.max_model_len_reason,
+            "kv_cache_margin": self.kv_cache_margin_tokens,
+            "kv_cache_margin_percent": self.platform.kv_cache_margin.percent,
             "max_concurrency": self.max_concurrency,
             "port": self.port,
             "image": self.image.reference,
@@ -243,7 +247,8 @@ def memory_per_npu(
     image_tag: str,
     pp: int = 1,
 ) -> MemoryPerNpu:
-    activation = platform.activation_reserve_gib + (platform.vision_activation_extra_gib if model.vision else 0.0)
+    reserves = platform.reserves_for(image_tag)
+    activation = reserves.activation_gib + (reserves.vision_extra_gib if model.vision else 0.0)
     factor = platform.kv_budget_factor
     if platform.kv_budget_factor_since and tag_key(image_tag) < tag_key(platform.kv_budget_factor_since):
         factor = 1.0
@@ -253,7 +258,7 @@ def memory_per_npu(
         usable_gib=npu.visible_gib * gpu_memory_utilization,
         weights_gib=weights_gib(model) / (tp * pp),
         activation_gib=activation,
-        runtime_gib=platform.runtime_reserve_gib + platform.hccl_reserve_gib * hccl_groups(model, tp, pp),
+        runtime_gib=reserves.runtime_gib + reserves.hccl_gib * hccl_groups(model, tp, pp),
         kv_budget_factor=factor,
     )
 
@@ -336,7 +341,9 @@ def plan_deployment(
     memory = sizing.memory(tp, pp)
     bytes_per_token = kv_bytes_per_token(model, tp, pp)
     capacity = kv_capacity_tokens(memory, bytes_per_token)
-    max_len, len_reason = _choose_max_model_len(model, tp, capacity, options.max_model_len)
+    max_len, len_reason, kept_back = _choose_max_model_len(
+        model, tp, capacity, options.max_model_len, platform.kv_cache_margin
+    )
 
     requested = options.max_model_len is not None
     warnings = _warnings(sizing, image, server, memory, tp, pp, capacity, max_len, requested)
@@ -379,6 +386,7 @@ def plan_deployment(
         kv_cache_tokens=capacity,
         max_model_len=max_len,
         max_model_len_reason=len_reason,
+        kv_cache_margin_tokens=kept_back,
         port=options.port,
         model_path=model_path,
         models_dir=options.models_dir,
@@ -697,7 +705,34 @@ def quantized_builds(model: ModelSpec, models: tuple[ModelSpec, ...]) -> tuple[M
     )
 
 
-def _choose_max_model_len(model: ModelSpec, tp: int, capacity: int, requested: int | None) -> tuple[int, str]:
+def kv_cache_kept_back(capacity: int, margin: KvCacheMargin) -> int:
+    """KV cache tokens held back when max-model-len is set from the capacity: `margin.percent` of it, rounded up to
+    whole blocks, leaving at least one block."""
+    blocks = math.ceil(capacity * margin.percent / 100 / BLOCK_TOKENS)
+    return min(blocks * BLOCK_TOKENS, max(0, capacity - BLOCK_TOKENS))
+
+
+def _holds_context(capacity: int, context: int, margin: KvCacheMargin) -> bool:
+    """The full context fits in the KV cache with the margin kept back."""
+    return capacity - kv_cache_kept_back(capacity, margin) >= context
+
+
+def _margin_note(margin: KvCacheMargin) -> str:
+    worst = margin.worst_overestimate_percent
+    if worst > 0:
+        return f"the worst over-estimate in published logs was {worst:g}%"
+    return (
+        f"no published log showed an over-estimate (the closest was {-worst:g}% under); {margin.percent:g}% is kept "
+        "for the models and versions no log covers"
+    )
+
+
+def _choose_max_model_len(
+    model: ModelSpec, tp: int, capacity: int, requested: int | None, margin: KvCacheMargin
+) -> tuple[int, str, int]:
+    """max-model-len, why, and the KV cache tokens kept back as margin. The margin applies when max-model-len comes
+    from the capacity, and decides whether the full context fits: the planner's capacity can be above what vLLM
+    measures, and vLLM refuses a max-model-len above the real one."""
     context = model.max_position_embeddings
     if requested is not None:
         if requested < 1:
@@ -707,10 +742,16 @@ def _choose_max_model_len(model: ModelSpec, tp: int, capacity: int, requested: i
                 f"--max-model-len {requested} does not fit: the KV cache holds {capacity} tokens on TP {tp}; "
                 f"use --max-model-len {capacity} or less, or more NPUs"
             )
-        return requested, "set with --max-model-len"
-    if capacity >= context:
-        return context, "the model's context (max_position_embeddings)"
-    return capacity, f"the KV cache capacity at TP {tp}, below the model's context of {context:,}"
+        return requested, "set with --max-model-len", 0
+    if _holds_context(capacity, context, margin):
+        return context, "the model's context (max_position_embeddings)", 0
+    kept = kv_cache_kept_back(capacity, margin)
+    return (
+        capacity - kept,
+        f"the KV cache capacity at TP {tp}, below the model's context of {context:,}: {capacity:,} tokens of KV cache "
+        f"planned, {kept:,} kept back as margin ({_margin_note(margin)})",
+        kept,
+    )
 
 
 def _serve_args(
@@ -814,7 +855,8 @@ def _full_context_hint(sizing: Sizing, server: ServerProfile, tp: int, pp: int) 
         return ""
     context = sizing.model.max_position_embeddings
     larger = [t for t in valid_tp_sizes(sizing.model, server.npu_count) if t > tp]
-    full = next((t for t in larger if sizing.capacity(t) >= context), None)
+    margin = sizing.platform.kv_cache_margin
+    full = next((t for t in larger if _holds_context(sizing.capacity(t), context, margin)), None)
     if full is None:
         return f"; no TP on {server.name} holds the full context"
     return f"; TP {full} ({full} NPUs) would hold the full context"
