@@ -24,7 +24,8 @@ PACKAGE = REPO / "src" / "ascendgen"
 
 LAYERS: dict[str, tuple[str, ...]] = {
     "cli": ("cli", "__main__"),  # "cli": the package and every module in it
-    "run": ("runtime", "preflight", "doctor", "diagnose", "composeconfig", "dockerengine", "npusmi", "endpoint"),
+    "run": ("runtime", "preflight", "doctor", "diagnose", "composeconfig", "dockerengine", "npusmi", "endpoint",
+            "hostnpus", "fit"),  # fit: what fits on this machine, whose NPUs hostnpus reads
     "write": ("render", "render_cluster", "gpustack", "generated", "catalogfile"),
     "plan": ("plans", "planner", "placement", "cluster", "request", "deployfile", "modeldir"),
     "data": ("__init__", "catalog", "hardware", "images", "yamlfile", "datafiles", "envfile", "npuset", "errors",

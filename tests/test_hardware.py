@@ -1,5 +1,6 @@
 """hardware.py: the built-in NPU types, platforms and server profiles, what a container mounts to reach the
-NPUs on each platform, and the validation of a user's hardware file merged over hardware.yaml."""
+NPUs on each platform, the memory reserves and KV cache margins by image version (310P's its own), and the
+validation of a user's hardware file merged over hardware.yaml."""
 
 from __future__ import annotations
 
@@ -9,6 +10,89 @@ from ascendgen.errors import CatalogError, InputError
 from ascendgen.hardware import DEFAULT_SERVER, load_hardware, npu_mounts
 
 from helpers import Write
+
+
+def test_each_platform_has_reserves_for_every_image_and_a_margin() -> None:
+    hardware = load_hardware()
+    for platform in hardware.platforms:
+        assert platform.reserves_for("v0.9.1") is platform.memory_reserves[0]
+        assert platform.kv_cache_margin.percent >= platform.kv_cache_margin.worst_overestimate_percent
+    a2 = hardware.platform("a2")
+    assert a2.reserves_for("v0.14.0rc1").since == "v0.9.1"
+    assert a2.reserves_for("v0.15.0rc1").since == "v0.15.0rc1"
+    assert a2.reserves_for("v0.23.0").since == "v0.15.0rc1"
+
+
+def test_310p_reserves_are_its_own() -> None:
+    # chosen from 310P logs (float16, eager), not copied from the 910B's: a vision encoder profiles less there
+    hardware = load_hardware()
+    p310, a2 = hardware.platform("310p"), hardware.platform("a2")
+    assert p310.reserves_for("v0.11.0") != a2.reserves_for("v0.11.0")
+    assert p310.reserves_for("v0.11.0").vision_extra_gib < a2.reserves_for("v0.11.0").vision_extra_gib
+    # the 310P3 is planned with the smaller chip of an Atlas 300I Duo card: "total memory: 45816029184"
+    assert hardware.npu_type("310P3").visible_gib == round(45816029184 / 2**30, 2)
+
+
+def test_a_user_file_replaces_the_reserves(write: Write) -> None:
+    path = write(
+        "hw.yaml",
+        """
+        platforms:
+          - name: a2
+            memory_reserves:
+              - {since: v0.9.1, activation_gib: 2.0, runtime_gib: 1.0, hccl_gib: 0.5}
+        """,
+    )
+    a2 = load_hardware([path]).platform("a2")
+    assert len(a2.memory_reserves) == 1
+    assert a2.reserves_for("v0.23.0").activation_gib == 2.0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            """
+            platforms:
+              - name: a2
+                memory_reserves:
+                  - {since: v0.15.0rc1, activation_gib: 0.5, runtime_gib: 0.3, hccl_gib: 0.25}
+                  - {since: v0.9.1, activation_gib: 1.0, runtime_gib: 0.5, hccl_gib: 0.25}
+            """,
+            "memory_reserves must be ordered by 'since', oldest first, each tag once",
+        ),
+        (
+            """
+            platforms:
+              - name: a2
+                memory_reserves: []
+            """,
+            "memory_reserves",
+        ),
+        (
+            """
+            platforms:
+              - name: a2
+                kv_cache_margin: {percent: 0.5, worst_overestimate_percent: 0.8, source: mine}
+            """,
+            "percent must cover worst_overestimate_percent",
+        ),
+        (
+            """
+            platforms:
+              - name: a2
+                memory_reserves:
+                  - {since: latest, activation_gib: 0.5, runtime_gib: 0.3, hccl_gib: 0.25}
+            """,
+            "since",
+        ),
+    ],
+)
+def test_reserves_and_margins_are_checked(write: Write, text: str, message: str) -> None:
+    path = write("hw.yaml", text)
+    with pytest.raises(CatalogError, match=message):
+        load_hardware([path])
+
 
 CONTROL = ("/dev/davinci_manager", "/dev/hisi_hdc", "/dev/devmm_svm")
 DRIVER = (
@@ -29,8 +113,8 @@ HCCN = ("/usr/local/Ascend/driver/tools/hccn_tool", "/etc/hccn.conf")
         ("atlas-800i-a2", "910B4", 8, "a2", 32, 29.49),
         ("atlas-800i-a2-64g", "910B4-1", 8, "a2", 64, 60.96),
         ("atlas-800t-a2", "910B3", 8, "a2", 64, 60.96),
-        ("atlas-800i-a3", "910C", 16, "a3", 64, 61.27),
-        ("atlas-300i-duo", "310P3", 2, "310p", 43.24, 43.24),
+        ("atlas-800i-a3", "910C", 16, "a3", 64, 60.97),
+        ("atlas-300i-duo", "310P3", 2, "310p", 43.24, 42.67),
     ],
 )
 def test_each_server_profile_names_its_npus_and_platform(
@@ -114,7 +198,7 @@ def test_a_user_file_changes_only_the_fields_it_gives(write: Write) -> None:
         """
         platforms:
           - name: a2
-            runtime_reserve_gib: 0.75
+            kv_budget_factor: 0.75
         servers:
           - name: my-box
             npu_type: 910B3
@@ -123,10 +207,13 @@ def test_a_user_file_changes_only_the_fields_it_gives(write: Write) -> None:
     )
     hardware, builtin = load_hardware([path]), load_hardware()
     a2 = hardware.platform("a2")
-    assert a2.runtime_reserve_gib == 0.75
-    assert a2.model_copy(update={"runtime_reserve_gib": 0.5}) == builtin.platform("a2")  # nothing else changed
+    assert a2.kv_budget_factor == 0.75
+    assert a2.model_copy(update={"kv_budget_factor": 1.0}) == builtin.platform("a2")  # nothing else changed
     assert hardware.server("my-box").npu_count == 4
     assert len(hardware.servers) == len(builtin.servers) + 1
+
+
+RESERVES = "platforms:\n  - name: a2\n    memory_reserves:\n      - {{since: v0.9.1, {}}}\n"
 
 
 @pytest.mark.parametrize(
@@ -135,12 +222,12 @@ def test_a_user_file_changes_only_the_fields_it_gives(write: Write) -> None:
         ("npu_types:\n  - name: big\n    memory_gib: 32\n    visible_gib: 33\n    platform: a2\n",
          "visible_gib cannot exceed memory_gib"),
         ("npu_types:\n  - name: none\n    memory_gib: 0\n    visible_gib: 0\n    platform: a2\n", "memory_gib"),
-        ("platforms:\n  - name: a2\n    runtime_reserve_gib: -0.5\n", "runtime_reserve_gib"),
-        ("platforms:\n  - name: a2\n    hccl_reserve_gib: -1\n", "hccl_reserve_gib"),
-        ("platforms:\n  - name: a2\n    activation_reserve_gib: .nan\n", "activation_reserve_gib"),
+        (RESERVES.format("activation_gib: -0.5, runtime_gib: 0.5, hccl_gib: 0.25"), "activation_gib"),
+        (RESERVES.format("activation_gib: 1.0, runtime_gib: 0.5, hccl_gib: -1"), "hccl_gib"),
+        (RESERVES.format("activation_gib: .nan, runtime_gib: 0.5, hccl_gib: 0.25"), "activation_gib"),
+        (RESERVES.format("activation_gib: 1.0, runtime_gib: '0.5', hccl_gib: 0.25"), "runtime_gib"),  # text
         ("platforms:\n  - name: a2\n    kv_budget_factor: 0\n", "kv_budget_factor"),
         ("platforms:\n  - name: a2\n    kv_budget_factor: 1.5\n", "kv_budget_factor"),
-        ("platforms:\n  - name: a2\n    runtime_reserve_gib: '0.5'\n", "runtime_reserve_gib"),  # a number as text
         ("platforms:\n  - name: a2\n    driver_mounts: [usr/local/dcmi]\n", "must be absolute"),
         ("platforms:\n  - name: a2\n    driver_mounts: ['/a:/b']\n", "must be absolute, without ':'"),
         ("platforms:\n  - name: a2\n    npu_device: /dev/davinci\n", "npu_device"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ascendgen.errors import InputError
-from ascendgen.images import REPOSITORY, choose_image, load_images, parse_image_reference
+from ascendgen.images import REPOSITORY, choose_image, load_images, parse_image_reference, tag_key
 
 from helpers import Run
 
@@ -117,7 +117,6 @@ def test_compose_reads_an_accepted_image_as_written(run: Run, tmp_path: Path, im
 
 def test_the_default_image_is_never_older_than_the_models_minimum() -> None:
     from ascendgen.catalog import load_catalog
-    from ascendgen.images import tag_key
 
     needing = [m for m in load_catalog().models if m.min_image]
     assert needing
@@ -169,3 +168,184 @@ def test_pooling_runner_exactly_from_vllm_0_10_1() -> None:
     }
     for image in IMAGES:
         assert image.flags.pooling_runner == (vllm_version(image.vllm) >= (0, 10, 1)), image.tag
+
+
+# ---- tag order, the default image, CANN and drivers -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "older_to_newer",
+    [
+        ["v0.9.2rc1", "v0.9.2", "v0.9.2.post1", "v0.9.2.post2", "v0.9.3rc1"],
+        ["v0.7.3", "v0.7.3.post1", "v0.8.4rc1"],
+        ["v0.23.0rc1", "v0.23.0", "v0.23.0.post1", "v0.24.0rc1", "v0.25.1rc1", "v0.30.0rc1", "v0.30.0rc2"],
+    ],
+)
+def test_post_releases_sort_after_their_base_and_before_the_next_rc(older_to_newer: list[str]) -> None:
+    keys = [tag_key(tag) for tag in older_to_newer]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert tag_key("v0.23.0.post1-310p-openeuler") == tag_key("v0.23.0.post1")  # a suffix names a build, not a release
+
+
+def test_images_are_ordered_by_release_with_the_post_release_after_its_base() -> None:
+    tags = [image.tag for image in IMAGES]
+    assert tags[tags.index("v0.23.0") + 1] == "v0.23.0.post1"
+    assert tags[-1] == "v0.30.0rc2"
+    assert {"v0.26.0rc1", "v0.27.1rc1", "v0.28.0rc1", "v0.29.0rc1", "v0.30.0rc1"} < set(tags)
+
+
+def test_the_default_image_is_the_newest_final_release(run: Run) -> None:
+    # v0.23.0.post1 (release note 2026.09.21) is the newest final release; v0.24.0rc1 .. v0.30.0rc2 are newer rcs
+    finals = [image.tag for image in IMAGES if image.stable]
+    assert finals[-1] == "v0.23.0.post1" and IMAGES[-1].tag != "v0.23.0.post1"
+    choice = choose_image(IMAGES, requested=None, min_tag=None, suffix="")
+    assert choice.reference == f"{REPOSITORY}:v0.23.0.post1" and choice.spec.vllm == "0.23.0"
+    planned = run("plan", "Qwen3-8B", "--dry-run", "--json").json()
+    assert planned["image"] == f"{REPOSITORY}:v0.23.0.post1" and planned["gpu_memory_utilization"] == 0.92
+    assert "--gpu-memory-utilization" not in planned["serve_args"]  # vLLM 0.23's own default, not written
+
+
+def test_every_image_names_its_cann_and_every_cann_its_driver_entry() -> None:
+    from ascendgen.images import load_cann_versions, min_driver_for
+
+    listed = {c.cann for c in load_cann_versions()}
+    unknown = [image.tag for image in IMAGES if image.cann is None]
+    assert unknown == ["v0.30.0rc1"]  # its Dockerfile, release note and published image disagree
+    for image in IMAGES:
+        for cann in (image.cann, image.cann_310p):
+            assert cann is None or cann in listed, (image.tag, cann)
+    by_tag = {image.tag: image for image in IMAGES}
+    assert by_tag["v0.9.2rc1"].cann_for("") == "8.1.rc1"
+    assert by_tag["v0.22.1rc1"].cann_for("a3") == "9.0.0"
+    assert by_tag["v0.22.1rc1"].cann_for("310p-openeuler") == "9.1.0-beta.1"
+    assert by_tag["v0.23.0.post1"].cann_for("310p") == "9.1.0"
+    # Huawei's compatibility matrices: 9.0.X runs on HDK 25.0.X up, 9.1.X from 25.2.X, 9.2.0 from 25.3.X
+    assert [min_driver_for(c) for c in ("8.5.0", "9.0.1", "9.1.0", "9.2.0")] == ["25.0.X", "25.0.X", "25.2.X", "25.3.X"]
+    assert min_driver_for("9.1.0 ") == "25.2.X" and min_driver_for("8.1.RC1") is None  # no stated minimum
+    assert min_driver_for("7.0.0") is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ('images:\n  - tag: v0.9.2rc1\n    cann: "eight"\n', "cann"),
+        ('images:\n  - tag: v0.9.2rc1\n    cann_310p: "8.1.RC1"\n', "cann_310p"),  # as the base image tags write it
+        ('cann_versions:\n  - cann: "9.1.0"\n    min_driver: "newest"\n', "min_driver"),
+        ('cann_versions:\n  - cann: "9.3.0"\n    min_driver: "25.5.X"\n', "source"),
+    ],
+)
+def test_cann_fields_are_checked(write: Callable[[str, str], Path], entry: str, problem: str) -> None:
+    from ascendgen.errors import CatalogError
+
+    with pytest.raises(CatalogError, match=problem):
+        load_images([write("more-images.yaml", entry)])
+
+
+# ---- variants: a 310P or A3 plan gets an image built for it ------------------------------------------------
+
+NO_310P = {"v0.12.0rc1", "v0.13.0"}  # image workflow: 310P jobs `if: false` at v0.12.0rc1, commented out at v0.13.0
+
+
+def test_no_310p_build_of_v0_12_0rc1_through_v0_13_0() -> None:
+    assert {i.tag for i in IMAGES if not i.has_variant("310p")} == {"v0.9.1", *NO_310P}
+    assert {i.tag for i in IMAGES if not i.has_variant("a3")} == {"v0.9.1", "v0.9.2rc1"}
+
+
+def test_a_310p_default_is_always_a_tag_with_a_310p_build() -> None:
+    """Whatever the newest known image is (each prefix of the list) and whatever the model's minimum, a 310P plan
+    gets the newest release built as -310p, or a refusal; never v0.12.0rc1 .. v0.13.0."""
+    for end in range(1, len(IMAGES) + 1):
+        known = IMAGES[:end]
+        for min_tag in (None, "v0.12.0rc1", "v0.13.0"):
+            try:
+                choice = choose_image(known, requested=None, min_tag=min_tag, suffix="-310p", npu="310P3")
+            except InputError as refused:
+                usable = [i for i in known if min_tag is None or tag_key(i.tag) >= tag_key(min_tag)]
+                assert not any(i.has_variant("310p") for i in usable)
+                assert ("has a -310p build, which 310P3 needs" if usable else "is at or above") in str(refused)
+                continue
+            assert choice.spec.tag not in NO_310P and choice.reference == f"{REPOSITORY}:{choice.spec.tag}-310p"
+    up_to_v0_13 = IMAGES[: [i.tag for i in IMAGES].index("v0.13.0") + 1]
+    assert choose_image(up_to_v0_13, requested=None, min_tag=None, suffix="").spec.tag == "v0.13.0"
+    assert choose_image(up_to_v0_13, requested=None, min_tag=None, suffix="-310p").spec.tag == "v0.11.0"
+    assert choose_image(up_to_v0_13, requested=None, min_tag=None, suffix="-a3").spec.tag == "v0.13.0"
+    with pytest.raises(InputError, match=r"no known vllm-ascend image at or above v0\.12\.0rc1 has a -310p build"):
+        choose_image(up_to_v0_13, requested=None, min_tag="v0.12.0rc1", suffix="-310p")
+    assert choose_image(IMAGES, requested=None, min_tag=None, suffix="-310p").spec.tag == "v0.23.0.post1"
+    assert choose_image(IMAGES, requested=None, min_tag=None, suffix="-a3").spec.tag == "v0.23.0.post1"
+
+
+@pytest.mark.parametrize(
+    ("server", "image", "reference"),
+    [
+        ("atlas-300i-duo", "v0.11.0", "v0.11.0-310p"),  # a bare release: the platform's build of it
+        ("atlas-300i-duo", "v0.11.0-310p-openeuler", "v0.11.0-310p-openeuler"),
+        ("atlas-300i-duo", "v0.11.0rc2", "v0.11.0rc2-310p"),  # not in images.yaml: not checked, suffixed
+        ("atlas-800i-a3", "v0.23.0.post1", "v0.23.0.post1-a3"),
+        ("atlas-800i-a2", "v0.13.0-openeuler", "v0.13.0-openeuler"),
+    ],
+)
+def test_a_named_image_is_the_build_for_the_platform(run: Run, server: str, image: str, reference: str) -> None:
+    result = run("plan", "Qwen3-8B", "--server", server, "--image", image, "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["image"] == f"{REPOSITORY}:{reference}"
+
+
+def test_an_image_on_another_registry_is_taken_as_given(run: Run) -> None:
+    mirror = "quay.nju.edu.cn/ascend/vllm-ascend:v0.13.0"  # a mirror or one's own build: ascendgen cannot know it
+    result = run("plan", "Qwen3-8B", "--server", "atlas-300i-duo", "--image", mirror, "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["image"] == mirror
+
+
+@pytest.mark.parametrize(
+    ("server", "image", "message"),
+    [
+        (
+            "atlas-300i-duo",
+            "v0.13.0",
+            "--image 'v0.13.0': vllm-ascend v0.13.0 was not built as v0.13.0-310p, the build 310P3 needs (images.yaml: "
+            "v0.13.0, v0.13.0-openeuler, v0.13.0-a3, v0.13.0-a3-openeuler); the nearest tags that have a -310p "
+            "build: v0.11.0-310p, v0.14.0rc1-310p",
+        ),
+        (
+            "atlas-300i-duo",
+            "v0.12.0rc1-310p",
+            "--image 'v0.12.0rc1-310p': vllm-ascend v0.12.0rc1 was not built as v0.12.0rc1-310p, the build 310P3 "
+            "needs (images.yaml: v0.12.0rc1, v0.12.0rc1-openeuler, v0.12.0rc1-a3, v0.12.0rc1-a3-openeuler); the "
+            "nearest tags that have a -310p build: v0.11.0-310p, v0.14.0rc1-310p",
+        ),
+        (
+            "atlas-300i-duo",
+            "quay.io/ascend/vllm-ascend:v0.11.0",
+            "--image 'quay.io/ascend/vllm-ascend:v0.11.0' is not a -310p image, and 310P3 runs only vllm-ascend's "
+            "-310p builds: use v0.11.0-310p",
+        ),
+        (
+            "atlas-300i-duo",
+            "v0.13.0-openeuler",
+            "--image 'v0.13.0-openeuler' is not a -310p image, and 310P3 runs only vllm-ascend's -310p builds: "
+            "v0.13.0 has none; the nearest tags that have one: v0.11.0-310p, v0.14.0rc1-310p",
+        ),
+        (
+            "atlas-800i-a3",
+            "v0.9.2rc1-a3",
+            "--image 'v0.9.2rc1-a3': vllm-ascend v0.9.2rc1 was not built as v0.9.2rc1-a3, the build 910C needs "
+            "(images.yaml: v0.9.2rc1, v0.9.2rc1-openeuler, v0.9.2rc1-310p, v0.9.2rc1-310p-openeuler); the nearest "
+            "tags that have a -a3 build: v0.10.0rc1-a3",
+        ),
+        (
+            "atlas-800i-a2",
+            "v0.9.1-310p",
+            "--image 'v0.9.1-310p': vllm-ascend v0.9.1 was not built as v0.9.1-310p (images.yaml: v0.9.1, "
+            "v0.9.1-openeuler); the nearest tags that have a -310p build: v0.9.2rc1-310p",
+        ),
+    ],
+)
+def test_a_tag_never_built_for_the_platform_is_refused(
+    run: Run, tmp_path: Path, server: str, image: str, message: str
+) -> None:
+    result = run("plan", "Qwen3-8B", "--server", server, "--image", image, "--out", str(tmp_path))
+    assert result.exit_code == 2, result
+    assert result.stderr == f"error: {message}\n"
+    assert list(tmp_path.iterdir()) == []

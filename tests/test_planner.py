@@ -8,16 +8,19 @@ Model numbers come from the catalog (each checked against the model's config.jso
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ascendgen.catalog import ModelSpec, load_catalog
 from ascendgen.errors import PlanError
-from ascendgen.hardware import NpuType, Platform, ServerProfile
-from ascendgen.images import ImageChoice, ImageFlags, ImageSpec
+from ascendgen.hardware import KvCacheMargin, MemoryReserves, NpuType, Platform, ServerProfile
+from ascendgen.images import ImageChoice, ImageFlags, ImageSpec, tag_key
 from ascendgen.planner import (
     GIB,
     PlanOptions,
     kv_bytes_per_token,
+    kv_cache_kept_back,
     memory_per_npu,
     plan_deployment,
     quantized_builds,
@@ -33,10 +36,10 @@ A2 = Platform(
     npu_device="/dev/davinci{index}",
     driver_mounts=("/usr/local/dcmi",),
     kv_budget_factor=1.0,
-    activation_reserve_gib=1.0,
-    vision_activation_extra_gib=1.5,
-    runtime_reserve_gib=0.5,
-    hccl_reserve_gib=0.25,
+    memory_reserves=(
+        MemoryReserves(since="v0.9.1", activation_gib=1.0, vision_extra_gib=1.5, runtime_gib=0.5, hccl_gib=0.25),
+    ),
+    kv_cache_margin=KvCacheMargin(percent=1.0, worst_overestimate_percent=0.5, source="test"),
 )
 P310 = A2.model_copy(
     update={"name": "310p", "dtypes": ("float16",), "kv_budget_factor": 0.5, "kv_budget_factor_since": "v0.18.0rc1"}
@@ -157,15 +160,92 @@ def test_kv_capacity_bounds_max_model_len() -> None:
     # KV = 26.541 - 15.5996 - 2.5 - 0.75 = 7.6914 GiB
     # KV per token: 2 x 64 layers x (8 / 4 = 2) x 128 x 2 B = 65,536 B
     # tokens: 7.6914 x 2**30 / (65,536 x 128) = 984.5 -> 984 blocks -> 125,952 tokens < 128,000 context
+    # margin (A2's 1%): 1% of 125,952 = 1,259.52 tokens -> 10 blocks = 1,280 kept back -> max-model-len 124,672
     p = plan("Qwen2.5-VL-32B-Instruct")
     assert p.tensor_parallel_size == 4
     assert p.memory.activation_gib == pytest.approx(2.5)
     assert p.kv_bytes_per_token == 65_536
     assert p.kv_cache_tokens == 125_952
-    assert p.max_model_len == 125_952
-    assert p.max_model_len_reason.startswith("the KV cache capacity")
+    assert p.kv_cache_margin_tokens == 1_280
+    assert p.max_model_len == 124_672
+    assert p.max_model_len_reason == (
+        "the KV cache capacity at TP 4, below the model's context of 128,000: 125,952 tokens of KV cache planned, "
+        "1,280 kept back as margin (the worst over-estimate in published logs was 0.5%)"
+    )
+    assert (p.to_json()["kv_cache_margin"], p.to_json()["kv_cache_margin_percent"]) == (1_280, 1.0)
+    assert p.max_concurrency == round(125_952 / 124_672, 2)
+    # a max-model-len the user gives keeps no margin: up to the planned capacity is accepted
+    asked = plan("Qwen2.5-VL-32B-Instruct", tp=4, max_model_len=125_952)
+    assert (asked.max_model_len, asked.kv_cache_margin_tokens) == (125_952, 0)
     with pytest.raises(PlanError, match="--max-model-len 128000 does not fit: the KV cache holds 125952 tokens"):
         plan("Qwen2.5-VL-32B-Instruct", tp=4, max_model_len=128_000)
+
+
+def test_the_margin_also_decides_whether_the_full_context_fits() -> None:
+    # Qwen3-8B on one 910B4 holds 71,040 tokens (test_qwen3_8b_on_one_910b4). A context of 70,912 (one block less)
+    # fits the planned KV cache but not with the margin: 1% of 71,040 = 710.4 tokens -> 6 blocks = 768 kept back,
+    # 71,040 - 768 = 70,272 < 70,912, so max-model-len is 70,272
+    near = model("Qwen3-8B").model_copy(update={"max_position_embeddings": 70_912})
+    p = plan_deployment(near, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
+    assert (p.kv_cache_tokens, p.kv_cache_margin_tokens, p.max_model_len) == (71_040, 768, 70_272)
+    assert p.max_model_len_reason == (
+        "the KV cache capacity at TP 1, below the model's context of 70,912: 71,040 tokens of KV cache planned, "
+        "768 kept back as margin (the worst over-estimate in published logs was 0.5%)"
+    )
+    assert p.to_json()["max_model_len"] == 70_272 and p.to_json()["kv_cache_margin"] == 768
+    # a 2% margin over logs that showed no over-estimate: 1,420.8 tokens -> 12 blocks = 1,536 kept, 69,504
+    wider = A2.model_copy(
+        update={"kv_cache_margin": KvCacheMargin(percent=2.0, worst_overestimate_percent=-0.3, source="test")}
+    )
+    p2 = plan_deployment(near, npu=B4, platform=wider, server=SERVER, image=IMAGE, options=PlanOptions())
+    assert (p2.kv_cache_margin_tokens, p2.max_model_len) == (1_536, 69_504)
+    assert p2.max_model_len_reason.endswith(
+        "1,536 kept back as margin (no published log showed an over-estimate (the closest was 0.3% under); 2% is "
+        "kept for the models and versions no log covers)"
+    )
+    # no margin: the context fits as planned; and Qwen3-8B's own 40,960 fits with the margin, none kept
+    none = A2.model_copy(
+        update={"kv_cache_margin": KvCacheMargin(percent=0.0, worst_overestimate_percent=-0.3, source="test")}
+    )
+    p0 = plan_deployment(near, npu=B4, platform=none, server=SERVER, image=IMAGE, options=PlanOptions())
+    assert (p0.max_model_len, p0.kv_cache_margin_tokens) == (70_912, 0)
+    assert (plan("Qwen3-8B").max_model_len, plan("Qwen3-8B").kv_cache_margin_tokens) == (40_960, 0)
+
+
+def test_kv_cache_kept_back_rounds_up_to_blocks_and_leaves_one() -> None:
+    one = KvCacheMargin(percent=1.0, worst_overestimate_percent=0.0, source="test")
+    assert kv_cache_kept_back(12_800, one) == 128  # 128.0 tokens: one block
+    assert kv_cache_kept_back(12_928, one) == 256  # 129.28 tokens: two blocks
+    assert kv_cache_kept_back(256, one) == 128  # 2.56 tokens round up to a block; one block is left
+    assert kv_cache_kept_back(128, one) == 0  # a single block: nothing can be kept back
+
+
+def test_the_reserves_follow_the_image_version() -> None:
+    # images up to v0.14 count all non-torch memory (1.0 activation, 0.5 runtime), from v0.15.0rc1 only what the
+    # profiling run adds (0.5, 0.3); HCCL 0.25 per group both. Qwen3-30B-A3B at TP 4 with EP joins 2 groups.
+    two = A2.model_copy(
+        update={
+            "memory_reserves": (
+                MemoryReserves(
+                    since="v0.9.1", activation_gib=1.0, vision_extra_gib=1.5, runtime_gib=0.5, hccl_gib=0.25
+                ),
+                MemoryReserves(
+                    since="v0.15.0rc1", activation_gib=0.5, vision_extra_gib=3.1, runtime_gib=0.3, hccl_gib=0.25
+                ),
+            )
+        }
+    )
+    moe = model("Qwen3-30B-A3B")
+    old = memory_per_npu(moe, B4, two, 4, 0.9, "v0.14.0rc1")
+    new = memory_per_npu(moe, B4, two, 4, 0.9, "v0.15.0rc1")
+    older = memory_per_npu(moe, B4, two, 4, 0.9, "v0.7.3")  # before the first entry: the first applies
+    assert (old.activation_gib, old.runtime_gib) == (1.0, 1.0)
+    assert (new.activation_gib, new.runtime_gib) == (0.5, 0.8)
+    assert (older.activation_gib, older.runtime_gib) == (1.0, 1.0)
+    # KV: 26.541 - 14.2027 - 0.5 - 0.8 = 11.0383 GiB from v0.15.0rc1 (10.3383 before, test_qwen3_30b_a3b_...)
+    assert new.kv_cache_gib == pytest.approx(11.0383, abs=1e-4)
+    vision = memory_per_npu(model("Qwen3-VL-8B-Instruct"), B4, two, 1, 0.9, "v0.20.2rc1")
+    assert vision.activation_gib == pytest.approx(3.6)
 
 
 def test_weights_that_do_not_fit_name_the_npus_needed() -> None:
@@ -196,10 +276,87 @@ def test_310p_halves_the_kv_budget_only_from_v0_18() -> None:
     assert new.kv_cache_gib == pytest.approx(11.0712, abs=1e-4)
 
 
-def test_bf16_model_on_310p_is_refused() -> None:
-    p310 = NpuType(name="310P3", memory_gib=43.24, visible_gib=43.24, platform="310p")
-    with pytest.raises(PlanError, match="bfloat16, which 310P3"):
-        plan_deployment(model("Qwen3-8B"), npu=p310, platform=P310, server=SERVER, image=IMAGE, options=PlanOptions())
+P310_NPU = NpuType(name="310P3", memory_gib=43.24, visible_gib=43.24, platform="310p")
+DUO = ServerProfile(name="atlas-300i-duo", npu_type="310P3", npu_count=2)
+
+
+def test_bf16_model_on_310p_is_served_as_float16() -> None:
+    # The 310P runs float16 (hardware.yaml serve_dtype); vLLM casts the bf16 weights as it loads them, 2 bytes each
+    # either way, so the numbers are the bf16 model's: 43.24 x 0.9 - 15.2737 weights - 1.0 - 0.5 = 22.1423 GiB of
+    # KV cache (v0.9.2rc1: not yet halved); 22.1423 GiB / (147,456 B x 128) = 1259.65 -> 1,259 blocks = 161,152 tokens
+    p310 = P310.model_copy(update={"serve_dtype": "float16"})
+    p = plan_deployment(model("Qwen3-8B"), npu=P310_NPU, platform=p310, server=DUO, image=IMAGE, options=PlanOptions())
+    assert p.memory.kv_cache_gib == pytest.approx(22.1423, abs=1e-4) and p.kv_cache_tokens == 161_152
+    args = list(p.serve_args)
+    assert args[args.index("--dtype") + 1] == "float16" and args.count("--dtype") == 1
+    assert not any(arg.startswith("--kv-cache-mem") for arg in args)
+    assert any(w.startswith("Qwen3-8B is a bfloat16 checkpoint and 310P3 runs float16: served with --dtype float16")
+               for w in p.warnings)  # fmt: skip
+    fp16 = model("Qwen3-8B").model_copy(update={"dtype": "float16"})  # already float16: no flag, no warning
+    same = plan_deployment(fp16, npu=P310_NPU, platform=p310, server=DUO, image=IMAGE, options=PlanOptions())
+    assert "--dtype" not in same.serve_args and not any("checkpoint" in w for w in same.warnings)
+    assert same.kv_cache_tokens == p.kv_cache_tokens
+    on_a2 = plan("Qwen3-8B")  # bfloat16 runs on the A2 as it is
+    assert "--dtype" not in on_a2.serve_args
+
+
+def test_a_catalogs_own_dtype_flag_is_not_doubled() -> None:
+    p310 = P310.model_copy(update={"serve_dtype": "float16"})
+    mine = model("Qwen3-8B").model_copy(update={"serve_flags": ("--dtype=half",)})
+    p = plan_deployment(mine, npu=P310_NPU, platform=p310, server=DUO, image=IMAGE, options=PlanOptions())
+    assert [a for a in p.serve_args if a.startswith("--dtype")] == ["--dtype"]
+    assert p.serve_args[p.serve_args.index("--dtype") + 1] == "half"
+
+
+def test_bf16_model_on_a_float16_platform_without_serve_dtype_is_refused() -> None:
+    with pytest.raises(
+        PlanError, match=re.escape("bfloat16, which 310P3 (310p) does not run; it needs a float16 build")
+    ):
+        plan_deployment(model("Qwen3-8B"), npu=P310_NPU, platform=P310, server=DUO, image=IMAGE, options=PlanOptions())
+
+
+def test_the_shipped_310p_platform_serves_bf16_as_float16_and_never_honours_kv_cache_memory_bytes() -> None:
+    from ascendgen.hardware import load_hardware
+
+    hardware = load_hardware()
+    p310 = hardware.platform("310p")
+    assert p310.dtypes == ("float16",) and p310.serve_dtype == "float16"
+    assert p310.honours_kv_cache_memory_bytes is False
+    assert all(p.honours_kv_cache_memory_bytes for p in hardware.platforms if p.name != "310p")
+
+
+def test_kv_cache_memory_bytes_is_honoured_only_by_a2_a3_workers_from_v0_19_1rc1() -> None:
+    from ascendgen.images import load_images
+    from ascendgen.planner import kv_cache_memory_honoured
+
+    images = {i.tag: i for i in load_images()}
+    p310 = P310.model_copy(update={"honours_kv_cache_memory_bytes": False})
+    for tag, spec in images.items():
+        choice = ImageChoice(reference=f"x:{tag}", spec=spec)
+        assert kv_cache_memory_honoured(choice, p310) is False, tag
+        assert kv_cache_memory_honoured(choice, A2) is (tag_key(tag) >= tag_key("v0.19.1rc1")), tag
+
+
+@pytest.mark.parametrize("flag", ["--kv-cache-memory-bytes=8000000000", "--kv-cache-memory=8000000000"])
+def test_a_catalog_kv_cache_memory_flag_is_refused_where_it_is_ignored(flag: str) -> None:
+    from ascendgen.images import load_images
+
+    newest = next(i for i in load_images() if i.tag == "v0.23.0.post1")
+    image = ImageChoice(reference="quay.io/ascend/vllm-ascend:v0.23.0.post1-310p", spec=newest)
+    mine = model("Qwen3-8B").model_copy(update={"serve_flags": (flag,)})
+    p310 = P310.model_copy(update={"serve_dtype": "float16", "honours_kv_cache_memory_bytes": False})
+    with pytest.raises(PlanError) as on_310p:
+        plan_deployment(mine, npu=P310_NPU, platform=p310, server=DUO, image=image, options=PlanOptions())
+    assert str(on_310p.value) == (
+        f"Qwen3-8B's serve flag {flag} is not honoured by the 310p worker (vllm_ascend/_310p/worker_310p.py ignores "
+        "it): drop it from serve_flags; --gpu-memory-utilization sets the memory vLLM may use"
+    )
+    with pytest.raises(
+        PlanError, match=re.escape("not honoured by image v0.9.2rc1 (vllm-ascend honours it from v0.19.1rc1)")
+    ):
+        plan_deployment(mine, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
+    on_a2 = plan_deployment(mine, npu=B4, platform=A2, server=SERVER, image=image, options=PlanOptions())
+    assert flag.split("=")[0] in on_a2.serve_args  # honoured there: kept as the catalog wrote it
 
 
 HF_OVERRIDES = (
@@ -410,9 +567,9 @@ def test_max_model_len_below_the_context_says_why_and_what_would_serve_it() -> N
     # TP 8: 7.7998 GiB weights, KV = 26.541 - 7.7998 - 2.5 - 0.75 = 15.4912 GiB at 32,768 B per token
     # (8 KV heads / 8): 3,966 blocks = 507,648 tokens >= 128,000
     vl = plan("Qwen2.5-VL-32B-Instruct")
-    assert vl.max_model_len_reason == "the KV cache capacity at TP 4, below the model's context of 128,000"
+    assert vl.max_model_len_reason.startswith("the KV cache capacity at TP 4, below the model's context of 128,000: ")
     assert (
-        "max-model-len 125,952 is below Qwen2.5-VL-32B-Instruct's context of 128,000: the KV cache holds only "
+        "max-model-len 124,672 is below Qwen2.5-VL-32B-Instruct's context of 128,000: the KV cache holds only "
         "125,952 tokens at TP 4; TP 8 (8 NPUs) would hold the full context"
     ) in vl.warnings
     asked = plan("Qwen3-8B", max_model_len=32_768)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -19,6 +20,7 @@ from pydantic import (
 
 from ascendgen.datafiles import data_file
 from ascendgen.errors import InputError
+from ascendgen.images import tag_key
 from ascendgen.yamlfile import STRICT_MODEL, Items, did_you_mean, load_merged_sections
 
 _STRICT = STRICT_MODEL
@@ -40,23 +42,78 @@ class NpuType(BaseModel):
         return self
 
 
+class MemoryReserves(BaseModel):
+    """What a vLLM worker takes on each NPU besides the weights and the KV cache, as the worker of the images from
+    `since` on measures it: the peak activation of the profiling run, and non-torch memory (the CANN runtime, and an
+    HCCL buffer for each process group the rank joins)."""
+
+    model_config = _STRICT
+    since: str = Field(pattern=r"^v\d+\.\d+\.\d+")  # the first vllm-ascend image tag these apply to
+    activation_gib: NonNegativeFloat
+    vision_extra_gib: NonNegativeFloat = 0.0  # more activation when a vision encoder is profiled too
+    runtime_gib: NonNegativeFloat
+    hccl_gib: NonNegativeFloat  # per HCCL process group
+
+
+class KvCacheMargin(BaseModel):
+    """The KV cache kept back when the plan sets max-model-len from the KV capacity: the planner's prediction can be
+    above what vLLM measures at start-up, and a max-model-len above the real capacity does not start."""
+
+    model_config = _STRICT
+    percent: float = Field(ge=0, le=50)
+    # the largest over-estimate of KV cache tokens the accuracy bench (bench/accuracy.py) found in the published logs
+    # of this platform; at or below `percent`, which the bench checks
+    worst_overestimate_percent: float = Field(ge=-100, le=50)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _covers_worst(self) -> KvCacheMargin:
+        if self.worst_overestimate_percent > self.percent:
+            raise ValueError("percent must cover worst_overestimate_percent")
+        return self
+
+
 class Platform(BaseModel):
     model_config = _STRICT
     name: str
     image_suffix: str = Field(default="", pattern=r"^(-[a-z0-9][a-z0-9.-]*)?$")
     dtypes: Items[Literal["bfloat16", "float16"]]
+    # A checkpoint in a dtype outside `dtypes` is served in this one (`vllm serve --dtype`; vLLM casts the weights as
+    # it loads them). None: such a checkpoint is refused.
+    serve_dtype: Literal["bfloat16", "float16"] | None = None
+    # False: the platform's vllm-ascend worker ignores --kv-cache-memory-bytes, whatever the image's vLLM accepts.
+    honours_kv_cache_memory_bytes: bool = True
     control_devices: Items[str]
     npu_device: str = Field(pattern=r"^/.*\{index\}")
     driver_mounts: Items[str]
     multinode_mounts: Items[str] = ()
     kv_budget_factor: float = Field(gt=0, le=1)
     kv_budget_factor_since: str | None = None  # the first image tag that applies kv_budget_factor
-    activation_reserve_gib: NonNegativeFloat
-    vision_activation_extra_gib: NonNegativeFloat = 0.0
-    runtime_reserve_gib: NonNegativeFloat
-    hccl_reserve_gib: NonNegativeFloat
+    # by image version, oldest first: an image takes the last entry whose `since` is at or below its tag (the first
+    # entry for older tags)
+    memory_reserves: Items[MemoryReserves] = Field(min_length=1)
+    kv_cache_margin: KvCacheMargin
     drop_env: Items[str] = ()
     dies_per_npu: PositiveInt = 1
+
+    def reserves_for(self, image_tag: str) -> MemoryReserves:
+        """The memory reserves the worker of image `image_tag` (a vllm-ascend tag such as v0.11.0) leaves out."""
+        key = tag_key(image_tag)
+        applicable = [r for r in self.memory_reserves if tag_key(r.since) <= key]
+        return applicable[-1] if applicable else self.memory_reserves[0]
+
+    @model_validator(mode="after")
+    def _reserves_in_order(self) -> Platform:
+        keys = [tag_key(r.since) for r in self.memory_reserves]
+        if any(a >= b for a, b in pairwise(keys)):
+            raise ValueError("memory_reserves must be ordered by 'since', oldest first, each tag once")
+        return self
+
+    @model_validator(mode="after")
+    def _serve_dtype_runs(self) -> Platform:
+        if self.serve_dtype is not None and self.serve_dtype not in self.dtypes:
+            raise ValueError(f"serve_dtype {self.serve_dtype} must be one of the platform's dtypes")
+        return self
 
     @model_validator(mode="after")
     def _absolute_paths(self) -> Platform:

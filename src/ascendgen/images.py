@@ -1,5 +1,5 @@
-"""vllm-ascend container images as data (images.yaml): which vLLM each tag holds, its defaults and flags,
-and the choice of image for a model."""
+"""vllm-ascend container images as data (images.yaml): which vLLM and CANN each tag holds, its defaults, flags and
+variants (-310p, -a3, ...), the host driver each CANN needs, and the choice of image for a model."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -57,14 +58,20 @@ class ImageFlags(BaseModel):
     pooling_runner: bool = False  # True: `--runner pooling` serves a pooling model; False: `--task embed|score`
 
 
+# A CANN version as the base images' tags write it (quay.io/ascend/cann:8.2.rc1-910b-...): 8.2.rc1, 9.1.0, 9.1.0-beta.1.
+_CANN = r"^\d+\.\d+\.(\d+|rc\d+)(-beta\.\d+)?$"
+
+
 class ImageSpec(BaseModel):
     model_config = _STRICT
     tag: str = Field(pattern=r"^v\d+\.\d+\.\d+")
     vllm: str
     transformers: str | None = None
     released: str | None = None
-    variants: Items[str] = ()
+    variants: Items[str] = ()  # the tag suffixes built besides the plain tag: openeuler, a3, 310p, ... (no '-')
     gpu_memory_utilization_default: float = Field(gt=0, le=1)
+    cann: str | None = Field(default=None, pattern=_CANN)  # the CANN inside (None: not known)
+    cann_310p: str | None = Field(default=None, pattern=_CANN)  # the -310p images' CANN where it differs
     env: dict[str, str] = Field(default_factory=dict)
     flags: ImageFlags = ImageFlags()
     source: str
@@ -72,6 +79,26 @@ class ImageSpec(BaseModel):
     @property
     def stable(self) -> bool:
         return "rc" not in self.tag
+
+    def has_variant(self, variant: str) -> bool:
+        """Whether the tag was built with this suffix ('' is the plain tag, always built)."""
+        return variant == "" or variant in self.variants
+
+    def cann_for(self, variant: str) -> str | None:
+        """The CANN inside the image with this suffix (310p, 310p-openeuler, a3, ... or '')."""
+        if variant.startswith("310p") and self.cann_310p is not None:
+            return self.cann_310p
+        return self.cann
+
+
+class CannVersion(BaseModel):
+    """The host driver (Ascend HDK) a CANN version needs, from Huawei's CANN release notes."""
+
+    model_config = _STRICT
+    cann: str = Field(pattern=_CANN)
+    min_driver: str | None = Field(default=None, pattern=r"^\d+\.\d+\.(X|\d+|RC\d+)$")  # "25.2.X": the 25.2 line on
+    recommended_driver: str | None = None
+    source: str = Field(min_length=1)
 
 
 def tag_key(tag: str) -> tuple[int, ...]:
@@ -97,30 +124,72 @@ class ImageChoice:
         return self.version or self.spec.tag
 
 
+def _load(extra: Iterable[Path]) -> dict[str, list[Any]]:
+    return load_merged_sections(
+        (data_file("images.yaml"), *extra),
+        {"images": ImageSpec, "cann_versions": CannVersion},
+        singular={"images": "image", "cann_versions": "CANN version"},
+        key_field={"images": "tag", "cann_versions": "cann"},
+    )
+
+
 def load_images(extra: Iterable[Path] = ()) -> tuple[ImageSpec, ...]:
-    paths = (data_file("images.yaml"), *extra)
-    loaded = load_merged_sections(paths, {"images": ImageSpec}, singular={"images": "image"}, key_field="tag")
-    return tuple(sorted(loaded["images"], key=lambda image: tag_key(image.tag)))
+    """The known images, oldest tag first."""
+    return tuple(sorted(_load(extra)["images"], key=lambda image: tag_key(image.tag)))
+
+
+def load_cann_versions(extra: Iterable[Path] = ()) -> tuple[CannVersion, ...]:
+    return tuple(_load(extra)["cann_versions"])
+
+
+def min_driver_for(cann: str) -> str | None:
+    """The oldest Ascend HDK (driver) line a CANN version runs on, as Huawei's compatibility tables write it
+    ("25.2.X": any 25.2 release or newer); None when no release note states it. `cann` as images.yaml writes it
+    (ImageSpec.cann / cann_for), in any case (8.1.RC1 = 8.1.rc1)."""
+    wanted = cann.strip().lower()
+    return next((c.min_driver for c in load_cann_versions() if c.cann == wanted), None)
 
 
 def choose_image(
-    images: tuple[ImageSpec, ...], *, requested: str | None, min_tag: str | None, suffix: str
+    images: tuple[ImageSpec, ...],
+    *,
+    requested: str | None,
+    min_tag: str | None,
+    suffix: str,
+    npu: str | None = None,
 ) -> ImageChoice:
     """The newest stable image at or above the model's minimum, or `requested` (a tag or a reference) as given:
     a model never gets an image older than its min_image unless the user named that image, and then the plan
-    warns (planner._warnings); with no image at or above the minimum known, the plan is refused."""
+    warns (planner._warnings); with no image at or above the minimum known, the plan is refused.
+
+    `suffix` is the platform's image suffix (hardware.yaml image_suffix: '-310p', '-a3' or ''; `npu` names the NPU
+    type in messages): the default is the newest image built with it (images.yaml variants), a bare release tag
+    (v0.11.0) means that release's build for this platform, and a quay.io/ascend/vllm-ascend tag that was never
+    built (v0.13.0-310p), or a build for another platform, is refused with the nearest tags that have the build."""
+    variant = suffix.removeprefix("-")
     if requested is None:
         usable = [i for i in images if min_tag is None or tag_key(i.tag) >= tag_key(min_tag)]
         if not usable:
             raise InputError(f"no known vllm-ascend image is at or above {min_tag}; pass --image")
-        stable = [i for i in usable if i.stable]
-        spec = (stable or usable)[-1]
+        built = [i for i in usable if i.has_variant(variant)]
+        if not built:
+            raise InputError(
+                f"no known vllm-ascend image at or above {min_tag} has a {suffix} build, which {npu or 'this NPU'} "
+                "needs; pass --image"
+            )
+        stable = [i for i in built if i.stable]
+        spec = (stable or built)[-1]
         return ImageChoice(reference=f"{REPOSITORY}:{spec.tag}{suffix}", spec=spec)
-    reference = f"{REPOSITORY}:{requested}" if not any(c in requested for c in "/:@") else requested  # a bare tag
+    bare = not any(c in requested for c in "/:@")
+    reference = f"{REPOSITORY}:{requested}" if bare else requested  # a bare tag
     tag = parse_image_reference(reference, given=requested)
     base = _TAG.match(tag or "")
     known = {i.tag: i for i in images}
     version = base.group(0) if base else None
+    if version is not None and tag is not None and reference.startswith(f"{REPOSITORY}:"):
+        if bare and tag == version:  # a bare release: this platform's build of it
+            reference, tag = reference + suffix, tag + suffix
+        _check_build(images, requested, version, tag[len(version) :], suffix, npu)
     if version in known:
         return ImageChoice(reference=reference, spec=known[version], version=version)
     older = [i for i in images if base and tag_key(i.tag) <= tag_key(base.group(0))]
@@ -131,6 +200,43 @@ def choose_image(
         note=f"image '{reference}' is not in the image list; planned with the flags of {spec.tag}",
         version=version,
     )
+
+
+def _check_build(
+    images: tuple[ImageSpec, ...], given: str, version: str, rest: str, suffix: str, npu: str | None
+) -> None:
+    """Refuse a vllm-ascend tag `version` + `rest` (-310p-openeuler, ...) that images.yaml says was never built, or
+    that is not this platform's build (`suffix`); a release images.yaml does not list is not checked."""
+    if rest and not rest.startswith("-"):
+        return  # not one of vllm-ascend's suffixes: a tag of one's own
+    named, wanted = rest.removeprefix("-"), suffix.removeprefix("-")
+    spec = next((i for i in images if i.tag == version), None)
+    if wanted and named != wanted and not named.startswith(wanted + "-"):
+        instead = (
+            f"use {version}{suffix}"
+            if spec is None or spec.has_variant(wanted)
+            else f"{version} has none; the nearest tags that have one: {', '.join(_nearest(images, version, wanted))}"
+        )
+        raise InputError(
+            f"--image {given!r} is not a {suffix} image, and {npu or 'this NPU'} runs only vllm-ascend's {suffix} "
+            f"builds: {instead}"
+        )
+    if spec is not None and not spec.has_variant(named):
+        builds = ", ".join((version, *(f"{version}-{v}" for v in spec.variants)))
+        needed = f", the build {npu or 'this NPU'} needs" if wanted and named == wanted else ""
+        nearest = ", ".join(_nearest(images, version, named))
+        raise InputError(
+            f"--image {given!r}: vllm-ascend {version} was not built as {version}{rest}{needed} "
+            f"(images.yaml: {builds}); the nearest tags that have a -{named} build: {nearest}"
+        )
+
+
+def _nearest(images: tuple[ImageSpec, ...], version: str, variant: str) -> list[str]:
+    """The known tags just below and just above `version` that were built with `variant`, with it."""
+    key = tag_key(version)
+    built = [i for i in images if i.has_variant(variant)]
+    around = [i for i in built if tag_key(i.tag) < key][-1:] + [i for i in built if tag_key(i.tag) > key][:1]
+    return [f"{i.tag}-{variant}" for i in around] or ["none known"]
 
 
 def parse_image_reference(reference: str, *, given: str | None = None) -> str | None:

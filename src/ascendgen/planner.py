@@ -8,6 +8,7 @@ KV cache, cut into blocks of 128 tokens (vllm_ascend/utils.py refresh_block_size
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -15,7 +16,7 @@ from typing import Any, Literal
 from ascendgen.catalog import ModelSpec
 from ascendgen.envfile import EnvRef
 from ascendgen.errors import PlanError
-from ascendgen.hardware import NpuType, Platform, ServerProfile
+from ascendgen.hardware import KvCacheMargin, NpuType, Platform, ServerProfile
 from ascendgen.images import ImageChoice, tag_key
 from ascendgen.npuset import format_npus
 
@@ -28,6 +29,7 @@ MIN_USEFUL_MODEL_LEN = 8192
 DEFAULT_PORT = 8000
 API_KEY_ENV = "VLLM_API_KEY"
 EP_FLAG = "--enable-expert-parallel"
+KV_CACHE_MEMORY_FLAG = "--kv-cache-memory-bytes"
 # Seed 003 (Qwen3-VL-30B-A3B-Instruct, 256 concurrent requests, 2 x 8 x 910B4): one node TP 2500 tok/s;
 # across two nodes TP 2200 (-12%), TP+PP 1800 (-28%), TP+EP 2100 (-16%).
 CROSS_NODE_COST = "cross-node TP/PP/EP cost 12-28% throughput on 910B4 in seed 003's measurement"
@@ -105,6 +107,7 @@ class Plan:
     serve_args: tuple[str, ...]
     environment: tuple[tuple[str, str | EnvRef], ...]
     warnings: tuple[str, ...] = field(default=())
+    kv_cache_margin_tokens: int = 0  # KV cache tokens kept back from a max-model-len set from the KV capacity
     model_source: Literal["catalog", "files"] = "catalog"  # where the model's numbers came from
     files_read: tuple[str, ...] = ()  # the model directory's files read (config.json, safetensors headers, ...)
 
@@ -136,6 +139,8 @@ class Plan:
             "kv_cache_tokens": self.kv_cache_tokens,
             "max_model_len": self.max_model_len,
             "max_model_len_reason": self.max_model_len_reason,
+            "kv_cache_margin": self.kv_cache_margin_tokens,
+            "kv_cache_margin_percent": self.platform.kv_cache_margin.percent,
             "max_concurrency": self.max_concurrency,
             "port": self.port,
             "image": self.image.reference,
@@ -242,7 +247,8 @@ def memory_per_npu(
     image_tag: str,
     pp: int = 1,
 ) -> MemoryPerNpu:
-    activation = platform.activation_reserve_gib + (platform.vision_activation_extra_gib if model.vision else 0.0)
+    reserves = platform.reserves_for(image_tag)
+    activation = reserves.activation_gib + (reserves.vision_extra_gib if model.vision else 0.0)
     factor = platform.kv_budget_factor
     if platform.kv_budget_factor_since and tag_key(image_tag) < tag_key(platform.kv_budget_factor_since):
         factor = 1.0
@@ -252,7 +258,7 @@ def memory_per_npu(
         usable_gib=npu.visible_gib * gpu_memory_utilization,
         weights_gib=weights_gib(model) / (tp * pp),
         activation_gib=activation,
-        runtime_gib=platform.runtime_reserve_gib + platform.hccl_reserve_gib * hccl_groups(model, tp, pp),
+        runtime_gib=reserves.runtime_gib + reserves.hccl_gib * hccl_groups(model, tp, pp),
         kv_budget_factor=factor,
     )
 
@@ -316,11 +322,8 @@ def plan_deployment(
         util = image.spec.gpu_memory_utilization_default
     if not 0 < util <= 1:
         raise PlanError(f"--gpu-memory-utilization {util} must be above 0 and at most 1")
-    if model.dtype not in platform.dtypes:
-        raise PlanError(
-            f"{model.name} is {model.dtype}, which {npu.name} ({platform.name}) does not run; "
-            f"it needs a {'/'.join(platform.dtypes)} build"
-        )
+    dtype = serve_dtype(model, npu, platform)
+    _check_kv_cache_memory_flags(model, image, platform)
     _check_port(options.port)
     _check_host(options.host)
     one_server = Sizing(model, npu, platform, util, image.spec.tag)  # as `ascendgen plan MODEL` plans it alone
@@ -338,14 +341,22 @@ def plan_deployment(
     memory = sizing.memory(tp, pp)
     bytes_per_token = kv_bytes_per_token(model, tp, pp)
     capacity = kv_capacity_tokens(memory, bytes_per_token)
-    max_len, len_reason = _choose_max_model_len(model, tp, capacity, options.max_model_len)
+    max_len, len_reason, kept_back = _choose_max_model_len(
+        model, tp, capacity, options.max_model_len, platform.kv_cache_margin
+    )
 
     requested = options.max_model_len is not None
     warnings = _warnings(sizing, image, server, memory, tp, pp, capacity, max_len, requested)
     if options.nodes > 1:
         warnings += _cluster_warnings(one_server, server)
+    if dtype is not None:
+        warnings.append(
+            f"{model.name} is a {model.dtype} checkpoint and {npu.name} runs {'/'.join(platform.dtypes)}: served with "
+            f"--dtype {dtype}, vLLM casts the weights as it loads them (float16 holds values up to 65504, bfloat16 "
+            "far more)"
+        )
     model_path = f"/models/{model.hub_id}"
-    serve_args = _serve_args(model, image, tp, options.port, max_len, util, model_path, options)
+    serve_args = _serve_args(model, image, tp, options.port, max_len, util, model_path, options, dtype=dtype)
     image_env = {k: v for k, v in image.spec.env.items() if k not in platform.drop_env}
     # The seeds set VLLM_USE_MODELSCOPE=True: a model id that is not a local path loads from ModelScope,
     # which is reachable from China where Hugging Face often is not.
@@ -375,6 +386,7 @@ def plan_deployment(
         kv_cache_tokens=capacity,
         max_model_len=max_len,
         max_model_len_reason=len_reason,
+        kv_cache_margin_tokens=kept_back,
         port=options.port,
         model_path=model_path,
         models_dir=options.models_dir,
@@ -382,6 +394,49 @@ def plan_deployment(
         serve_args=serve_args,
         environment=tuple(environment),
         warnings=tuple(warnings),
+    )
+
+
+def serve_dtype(model: ModelSpec, npu: NpuType, platform: Platform) -> str | None:
+    """The `--dtype` to serve `model` with: None when its checkpoint's dtype runs on the platform; else the platform's
+    serve_dtype (a bfloat16 checkpoint on a 310P: float16, which vLLM casts the weights to as it loads them; same
+    2 bytes per weight and per KV element); refused on a platform without one."""
+    if model.dtype in platform.dtypes:
+        return None
+    if platform.serve_dtype is None:
+        raise PlanError(
+            f"{model.name} is {model.dtype}, which {npu.name} ({platform.name}) does not run; "
+            f"it needs a {'/'.join(platform.dtypes)} build"
+        )
+    return platform.serve_dtype
+
+
+def kv_cache_memory_honoured(image: ImageChoice, platform: Platform) -> bool:
+    """Whether `--kv-cache-memory-bytes` sizes the KV cache with this image on this platform: the image's NPUWorker
+    honours it (images.yaml flags.kv_cache_memory: from v0.19.1rc1) and the platform's worker does too (not the
+    310P's: hardware.yaml honours_kv_cache_memory_bytes). Anything that emits the flag asks this first."""
+    return image.spec.flags.kv_cache_memory and platform.honours_kv_cache_memory_bytes
+
+
+def _is_kv_cache_memory_flag(flag: str) -> bool:
+    """--kv-cache-memory-bytes, or a prefix argparse expands to it (vLLM's own hint writes --kv-cache-memory=N)."""
+    name = flag.split("=", 1)[0]
+    return name.startswith("--kv-cache-mem") and KV_CACHE_MEMORY_FLAG.startswith(name)
+
+
+def _check_kv_cache_memory_flags(model: ModelSpec, image: ImageChoice, platform: Platform) -> None:
+    """A catalog's --kv-cache-memory-bytes where it is not honoured would leave the KV cache sized by
+    gpu-memory-utilization while the plan promised another size: refused."""
+    flag = next((f for f in model.serve_flags if _is_kv_cache_memory_flag(f)), None)
+    if flag is None or kv_cache_memory_honoured(image, platform):
+        return
+    if not platform.honours_kv_cache_memory_bytes:
+        who = f"the {platform.name} worker (vllm_ascend/_310p/worker_310p.py ignores it)"
+    else:
+        who = f"image {image.spec.tag} (vllm-ascend honours it from v0.19.1rc1)"
+    raise PlanError(
+        f"{model.name}'s serve flag {flag} is not honoured by {who}: drop it from serve_flags; "
+        "--gpu-memory-utilization sets the memory vLLM may use"
     )
 
 
@@ -656,7 +711,34 @@ def _repository(hub_id: str) -> str:
     return (hub_id.partition("/")[2] or hub_id).lower()
 
 
-def _choose_max_model_len(model: ModelSpec, tp: int, capacity: int, requested: int | None) -> tuple[int, str]:
+def kv_cache_kept_back(capacity: int, margin: KvCacheMargin) -> int:
+    """KV cache tokens held back when max-model-len is set from the capacity: `margin.percent` of it, rounded up to
+    whole blocks, leaving at least one block."""
+    blocks = math.ceil(capacity * margin.percent / 100 / BLOCK_TOKENS)
+    return min(blocks * BLOCK_TOKENS, max(0, capacity - BLOCK_TOKENS))
+
+
+def _holds_context(capacity: int, context: int, margin: KvCacheMargin) -> bool:
+    """The full context fits in the KV cache with the margin kept back."""
+    return capacity - kv_cache_kept_back(capacity, margin) >= context
+
+
+def _margin_note(margin: KvCacheMargin) -> str:
+    worst = margin.worst_overestimate_percent
+    if worst > 0:
+        return f"the worst over-estimate in published logs was {worst:g}%"
+    return (
+        f"no published log showed an over-estimate (the closest was {-worst:g}% under); {margin.percent:g}% is kept "
+        "for the models and versions no log covers"
+    )
+
+
+def _choose_max_model_len(
+    model: ModelSpec, tp: int, capacity: int, requested: int | None, margin: KvCacheMargin
+) -> tuple[int, str, int]:
+    """max-model-len, why, and the KV cache tokens kept back as margin. The margin applies when max-model-len comes
+    from the capacity, and decides whether the full context fits: the planner's capacity can be above what vLLM
+    measures, and vLLM refuses a max-model-len above the real one."""
     context = model.max_position_embeddings
     if requested is not None:
         if requested < 1:
@@ -666,10 +748,16 @@ def _choose_max_model_len(model: ModelSpec, tp: int, capacity: int, requested: i
                 f"--max-model-len {requested} does not fit: the KV cache holds {capacity} tokens on TP {tp}; "
                 f"use --max-model-len {capacity} or less, or more NPUs"
             )
-        return requested, "set with --max-model-len"
-    if capacity >= context:
-        return context, "the model's context (max_position_embeddings)"
-    return capacity, f"the KV cache capacity at TP {tp}, below the model's context of {context:,}"
+        return requested, "set with --max-model-len", 0
+    if _holds_context(capacity, context, margin):
+        return context, "the model's context (max_position_embeddings)", 0
+    kept = kv_cache_kept_back(capacity, margin)
+    return (
+        capacity - kept,
+        f"the KV cache capacity at TP {tp}, below the model's context of {context:,}: {capacity:,} tokens of KV cache "
+        f"planned, {kept:,} kept back as margin ({_margin_note(margin)})",
+        kept,
+    )
 
 
 def _serve_args(
@@ -681,6 +769,8 @@ def _serve_args(
     util: float,
     model_path: str,
     options: PlanOptions,
+    *,
+    dtype: str | None = None,
 ) -> tuple[str, ...]:
     args = [model_path, "--served-model-name", model.served_model_name]
     if options.nodes > 1:
@@ -694,6 +784,8 @@ def _serve_args(
     args += ["--port", str(port), "--max-model-len", str(max_len)]
     if util != image.spec.gpu_memory_utilization_default:
         args += ["--gpu-memory-utilization", f"{util:g}"]
+    if dtype is not None and not any(f.split("=", 1)[0] == "--dtype" for f in model.serve_flags):
+        args += ["--dtype", dtype]
     args += _pooling_args(model, image)
     for flag in model.serve_flags:
         if flag == EP_FLAG:
@@ -769,7 +861,8 @@ def _full_context_hint(sizing: Sizing, server: ServerProfile, tp: int, pp: int) 
         return ""
     context = sizing.model.max_position_embeddings
     larger = [t for t in valid_tp_sizes(sizing.model, server.npu_count) if t > tp]
-    full = next((t for t in larger if sizing.capacity(t) >= context), None)
+    margin = sizing.platform.kv_cache_margin
+    full = next((t for t in larger if _holds_context(sizing.capacity(t), context, margin)), None)
     if full is None:
         return f"; no TP on {server.name} holds the full context"
     return f"; TP {full} ({full} NPUs) would hold the full context"

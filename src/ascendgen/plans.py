@@ -78,7 +78,9 @@ def make_plans(request: PlanRequest) -> list[Plan]:
             if model.kind != "moe":
                 raise InputError(f"--layout ep is for MoE models; {model.name} is dense")
             model = model.model_copy(update={"serve_flags": (*model.serve_flags, EP_FLAG)})
-        image = choose_image(images, requested=request.image, min_tag=model.min_image, suffix=platform.image_suffix)
+        image = choose_image(
+            images, requested=request.image, min_tag=model.min_image, suffix=platform.image_suffix, npu=npu.name
+        )
         options = PlanOptions(
             nodes=nodes,
             pp=pp,

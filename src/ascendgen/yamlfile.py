@@ -364,10 +364,12 @@ def load_merged_sections(
     sections: Mapping[str, type[BaseModel]],
     *,
     singular: Mapping[str, str],
-    key_field: str = "name",
+    key_field: str | Mapping[str, str] = "name",
 ) -> dict[str, list[Any]]:
     """Load named lists (e.g. `models:`) from several files, later files merging over earlier ones field
-    by field: an entry with a known name changes only the fields it gives; a new name adds an entry."""
+    by field: an entry with a known name changes only the fields it gives; a new name adds an entry.
+    `key_field` names the field entries are known by: one for every section, or one per section."""
+    keys = {key: key_field if isinstance(key_field, str) else key_field[key] for key in sections}
     merged: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in sections}
     origin: dict[tuple[str, str], tuple[Path, _Located, int]] = {}
     for path in paths:
@@ -388,9 +390,9 @@ def load_merged_sections(
             seen: set[str] = set()
             for index, item in enumerate(items):
                 line = located.line_of([key, index])
-                name = item.get(key_field) if isinstance(item, dict) else None
+                name = item.get(keys[key]) if isinstance(item, dict) else None
                 if not isinstance(name, str) or not name:
-                    raise CatalogError(f"{path}:{line}: {key}[{index}]: each entry needs a '{key_field}'")
+                    raise CatalogError(f"{path}:{line}: {key}[{index}]: each entry needs a '{keys[key]}'")
                 if name.lower() in seen:
                     raise CatalogError(f"{path}:{line}: {singular[key]} '{name}' is listed twice")
                 seen.add(name.lower())
@@ -408,7 +410,7 @@ def load_merged_sections(
                     path=path,
                     located=located,
                     loc_prefix=[key, index],
-                    what=f"{singular[key]} '{raw[key_field]}'",
+                    what=f"{singular[key]} '{raw[keys[key]]}'",
                 )
             )
     return result

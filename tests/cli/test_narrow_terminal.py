@@ -86,4 +86,31 @@ def test_instances_at_80_columns_keep_model_names_whole(narrow: Run) -> None:
     fits_80(result.stdout)
     table = result.stdout[result.stdout.index("instances on this server") :]
     assert "│ DeepSeek-R1-Distill-Qwen-32B │ 0-3  │ 4  │ 8000 │ 131,072" in table
-    assert "│ Qwen2.5-VL-32B-Instruct      │ 4-7  │ 4  │ 8001 │ 128,000" in table
+    # Qwen2.5-VL-32B-Instruct on the default image (v0.23.0, reserves of images from v0.15.0rc1): 29.49 x 0.92 =
+    # 27.1308 GiB - 15.5996 weights - 3.6 activation (0.5 + 3.1 vision) - 0.55 runtime (0.3 + 0.25 TP group) =
+    # 7.3812 GiB / (65,536 B x 128) = 944 blocks = 120,832 tokens < 128,000; 1% margin: 10 blocks -> 119,552
+    assert "│ Qwen2.5-VL-32B-Instruct      │ 4-7  │ 4  │ 8001 │ 119,552" in table
+
+
+@pytest.mark.parametrize("server", ["atlas-800i-a2", "atlas-300i-duo", "atlas-800i-a3"])
+def test_models_fit_at_80_columns_keeps_names_and_numbers_whole(narrow: Run, server: str) -> None:
+    result = narrow("models", "--fit", "--server", server)
+    assert result.exit_code == 0, result.stderr
+    fits_80(result.stdout)
+    shown = {}
+    for line in result.stdout.splitlines():
+        cells = [cell.strip() for cell in line.replace("┃", "│").split("│")[1:-1]]
+        if cells:
+            shown[cells[0]] = cells[1:]
+    assert shown.pop("Model") == ["Fits", "NPUs", "Max len", "Requests"]
+    for row in narrow("models", "--fit", "--server", server, "--json").json():
+        fits, npus, length, requests = shown.pop(row["name"])
+        assert fits == {"yes": "yes", "shorter-context": "shorter", "no": "no"}[row["fits"]]
+        if row["fits"] == "no":
+            needs = ">64" if row["summary"] == "does not fit (needs more than 64 NPUs)" else row["npus"]
+            assert (npus, length, requests) == (f"needs {needs}" if needs else "-", "-", "-")
+        else:
+            assert (npus, length, requests) == (
+                str(row["npus"]), f"{row['max_model_len']:,}", f"{row['max_concurrency']:g}"
+            )  # fmt: skip
+    assert shown == {}

@@ -104,10 +104,12 @@ def test_deepseek_r1_on_one_a2_server_points_at_servers_and_its_w8a8_build(run: 
 
 
 def test_kv_shortfall_and_a_w8a8_build_from_a_user_catalog(run: Run, write: Write, tmp_path: Path) -> None:
-    # 8 x 910B3: 56.0832 GiB usable; TP 8: 54.7166 GiB of weights fit, + 1.0 activation + 1.0 runtime (TP and
-    # EP groups) = 56.7166 > 56.0832: no KV cache; 8,192 tokens x 48,128 B (2 x 94 layers x 1 KV head x 128
-    # x 2 B) = 0.3672 GiB. TP 16 = 2 servers. A user's W8A8 build (220.02 GiB, see test_planner): TP 4
-    # 55.01 + 2.0 > 56.08; TP 8: 27.5 + 2.0, 26.6 GiB of KV cache: fits on this server.
+    # 8 x 910B3 on the default image (v0.23.0: 0.92, reserves of images from v0.15.0rc1 in hardware.yaml,
+    # activation 0.5, runtime 0.3 + 0.25 for each of the TP and EP groups): 56.0832 GiB usable; TP 8: 54.7166 GiB
+    # of weights + 0.5 + 0.8 = 56.0166, leaving 0.0666 GiB: 0.0666 x 2**30 / (48,128 B x 128) = 11.6 -> 11 blocks
+    # = 1,408 tokens; 8,192 tokens x 48,128 B (2 x 94 layers x 1 KV head x 128 x 2 B) = 0.3672 GiB. TP 16 = 2
+    # servers. A user's W8A8 build (220.02 GiB, see test_planner): TP 4 55.01 + 1.3 > 56.08; TP 8: 27.5 + 1.3,
+    # 27.3 GiB of KV cache: fits on this server.
     entry = load_catalog().get("Qwen3-235B-A22B").model_dump(mode="json", exclude_none=True)
     entry.update(name="Qwen3-235B-A22B-W8A8", hub_id="someone/Qwen3-235B-A22B-W8A8", quantization="w8a8", npus={})
     catalog = write("mine.yaml", yaml.safe_dump({"models": [entry]}))
@@ -115,10 +117,10 @@ def test_kv_shortfall_and_a_w8a8_build_from_a_user_catalog(run: Run, write: Writ
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         "error: Qwen3-235B-A22B does not fit on one atlas-800t-a2 (8 x 910B3): at TP 8 the weights (54.7 GiB per "
-        "NPU) fit, but with the reserves (1.0 GiB activation, 1.0 GiB runtime and HCCL) they take 56.7 of the "
-        "56.1 GiB usable (60.96 GiB x 0.92): no room is left for the KV cache, and 8,192 tokens need 0.37 GiB per "
-        "NPU; it needs 2 servers like this one (16 x 910B3): --node ADDR:IF --node ADDR:IF, one per server, the "
-        "first the Ray head; or the W8A8 build Qwen3-235B-A22B-W8A8 fits on 8 x 910B3 of this server"
+        "NPU) and reserves (0.5 GiB activation, 0.8 GiB runtime and HCCL) leave 0.07 GiB of the 56.1 GiB usable "
+        "(60.96 GiB x 0.92) for the KV cache: 1,408 tokens, short of 8,192 (0.37 GiB); it needs 2 servers like this "
+        "one (16 x 910B3): --node ADDR:IF --node ADDR:IF, one per server, the first the Ray head; or the W8A8 build "
+        "Qwen3-235B-A22B-W8A8 fits on 8 x 910B3 of this server"
     )
     fits = run("plan", "Qwen3-235B-A22B-W8A8", "--npu-type", "910B3", "--catalog", str(catalog), "--dry-run", "--json")
     assert fits.exit_code == 0, fits.stderr

@@ -13,6 +13,8 @@ from rich.text import Text
 from ascendgen.catalog import Catalog, ModelSpec
 from ascendgen.composeconfig import ServiceConfig
 from ascendgen.endpoint import ChatResult
+from ascendgen.fit import ModelFit
+from ascendgen.hardware import ServerProfile
 from ascendgen.npuset import format_npus
 from ascendgen.planner import BLOCK_TOKENS, Plan, kv_cache_layers, kv_dtype_bytes, weights_gib
 from ascendgen.runtime import ContainerState, Progress
@@ -164,6 +166,34 @@ def catalog_table(catalog: Catalog, default_npu: str) -> FitWidth:
             else:
                 row.append(str(model.npus.get(default_npu, "-")))
             table.add_row(*row)
+        layouts.append(table)
+    return FitWidth(*layouts)
+
+
+def fit_table(fits: list[ModelFit], server: ServerProfile) -> FitWidth:
+    """`models --fit`: each model's verdict on `server`, its NPUs, max-model-len and full-length requests at once.
+    Full width: the verdict in words; narrower: yes / shorter / no, and the NPUs a model that does not fit needs."""
+    title = f"what fits on {server.name} ({server.npu_count} x {server.npu_type})"
+    caption = "Requests: requests of max-model-len tokens whose KV cache fits at once (vLLM's 'Maximum concurrency')"
+    layouts = []
+    for wide in (True, False):
+        table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+        table.add_column("Model", style="key", no_wrap=True)
+        table.add_column("Fits", no_wrap=True)
+        table.add_column("NPUs", justify="right", no_wrap=True)
+        table.add_column("max-model-len" if wide else "Max len", justify="right", no_wrap=True)
+        table.add_column("Requests", justify="right", no_wrap=True)
+        for fit in fits:
+            style = {"yes": "success", "shorter-context": "warning", "no": "error"}[fit.fits]
+            verdict = fit.summary if wide else {"yes": "yes", "shorter-context": "shorter", "no": "no"}[fit.fits]
+            npus = str(fit.npus) if fit.fits != "no" else ("-" if wide or fit.needs is None else f"needs {fit.needs}")
+            table.add_row(
+                fit.model.name,
+                Text(verdict, style=style),
+                npus,
+                "-" if fit.max_model_len is None else f"{fit.max_model_len:,}",
+                "-" if fit.max_concurrency is None else f"{fit.max_concurrency:g}",
+            )
         layouts.append(table)
     return FitWidth(*layouts)
 
