@@ -1,5 +1,6 @@
 """npu-smi, the Ascend driver's NPU tool, in one place: where it is, `npu-smi info` run with a timeout, and the
-process table that says which NPUs are busy. Used by preflight (before `up`) and doctor (the host report)."""
+process table that says which NPUs are busy. Used by preflight (before `up`), doctor (the host report) and
+hostnpus (this machine's NPUs, for `models --fit`)."""
 
 from __future__ import annotations
 
