@@ -8,7 +8,8 @@ imports from a layer above its own, not even inside a function:
     data   the catalogs, hardware and images data, strict file reading, small shared types
 
 Besides the layers: the planner and its helpers are pure (data in, data out: no processes, network, Docker,
-templates, terminal or environment); one module talks to the Docker SDK; one renders Jinja; only cli/ prints.
+templates, terminal or environment); one module talks to the Docker SDK, one renders Jinja, three run commands
+(docker compose, npu-smi); only cli/ prints.
 Read with `ast`, so a module is never imported to be checked."""
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ RUN_ONLY = ("subprocess", "socket", "docker", "urllib.request", "http", "request
 ONLY_IN = {
     "docker": ("dockerengine",),  # one way to the engine: dockerengine.connect_docker
     "jinja2": ("render",),  # one Jinja environment: render.jinja_environment
+    "subprocess": ("composeconfig", "runtime", "npusmi"),  # the commands run: `docker compose ...` and npu-smi
     "typer": ("cli",),
     "rich": ("cli",),  # all terminal output through cli/termui.py and cli/tables.py
 }
