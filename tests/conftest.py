@@ -1,7 +1,9 @@
-"""Shared fixtures: run the CLI in-process as a user would, and build small trees (catalogs) inline."""
+"""Shared fixtures: run the CLI in-process as a user would, build small trees (catalogs) inline, and require
+Compose v2 where a test asks what Compose itself reads (helpers.compose_config)."""
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -43,3 +45,11 @@ def write(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def compose_v2() -> None:
+    """Compose v2's `docker compose config` (no engine needed); a test that needs it fails, never skips, without."""
+    done = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not done.stdout.strip().lstrip("v").startswith("2"):
+        pytest.fail("docker compose v2 is missing: run scripts/install-test-deps.sh (the README's test command does)")

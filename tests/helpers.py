@@ -7,7 +7,7 @@ import os
 import resource
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,28 @@ class Result:
 
     def json(self) -> Any:
         return json.loads(self.stdout)
+
+
+Run = Callable[..., Result]  # the `run` fixture (conftest.py): `ascendgen ARGS...` in-process
+Write = Callable[[str, str], Path]  # the `write` fixture: a dedented text file under tmp_path
+
+
+def compose_config(directory: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """What Compose v2 reads from the compose file in `directory` (`docker compose config --format json`, no
+    engine needed), with `env` over the shell's environment (GPUSTACK_* variables of the shell left out)."""
+    environ = {name: value for name, value in os.environ.items() if not name.startswith("GPUSTACK_")}
+    done = subprocess.run(
+        ["docker", "compose", "config", "--format", "json"],
+        cwd=directory, capture_output=True, text=True, check=False, env={**environ, **(env or {})},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def only_service(config: dict[str, Any]) -> dict[str, Any]:
+    """The one service of a compose file (as parsed, or as `compose_config` gives it)."""
+    (service,) = config["services"].values()
+    return service
 
 
 def bounded_ascendgen(*args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -12,9 +12,8 @@ import pytest
 
 from ascendgen.catalog import load_catalog
 
-from helpers import Result, tiny_model_entry
+from helpers import Run, tiny_model_entry
 
-Run = Callable[..., Result]
 DUO = ("--server", "atlas-300i-duo")
 
 

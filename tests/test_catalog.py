@@ -3,7 +3,6 @@ name the file, the line, the entry and the field."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from ascendgen.catalog import load_catalog
 from ascendgen.errors import CatalogError, InputError
 
-from helpers import tiny_model_entry
+from helpers import Write, tiny_model_entry
 
 SEED_MODELS = [
     "Qwen3-8B",
@@ -40,8 +39,6 @@ EXPECTED_MODELS = [
     "DeepSeek-V3",
     "DeepSeek-R1",
 ]
-
-Write = Callable[[str, str], Path]
 
 
 def test_builtin_catalog_covers_the_seeds_and_more() -> None:

@@ -6,7 +6,6 @@ Qwen3-VL-30B-A3B-Instruct (config.json): 48 layers, 32 heads, 4 KV heads, head_d
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,8 @@ from ascendgen.cluster import layout_sizes, parse_node
 from ascendgen.errors import InputError, PlanError
 from ascendgen.planner import PlanOptions, plan_deployment
 
-from helpers import Result
+from helpers import Run
 
-Run = Callable[..., Result]
 NODES = ["--node", "192.168.0.147:enp1s0", "--node", "192.168.0.35:enp1s0"]
 
 

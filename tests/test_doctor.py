@@ -4,7 +4,6 @@ the engine rows run in tests/e2e/test_doctor.py against a real engine."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,7 @@ from ascendgen.doctor import (
 from ascendgen.hardware import Platform, ServerProfile, load_hardware
 
 from fakehost import QWEN3_8B_CONFIG, FakeHost, NpuProcess, make_fake_npu_host, write_hardware_file, write_model
-from helpers import Result
-
-Run = Callable[..., Result]
+from helpers import Run
 
 
 @pytest.fixture

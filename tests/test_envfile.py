@@ -22,11 +22,7 @@ UNSET = "UNSET-SENTINEL"  # what the probe compose file shows for a name .env le
 SHELL = {"SHELL_VAR": "from-shell", "EMPTY_VAR": ""}  # the environment compose and read_env_file both see
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compose_v2() -> None:
-    done = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not done.stdout.strip().lstrip("v").startswith("2"):
-        pytest.fail("docker compose v2 is missing: run scripts/install-test-deps.sh (the README's test command does)")
+pytestmark = pytest.mark.usefixtures("compose_v2")  # every test here asks Compose v2 itself
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import REPO, Result
+from helpers import REPO, Result, only_service
 
 EXAMPLES = REPO / "examples"
 SEEDS = Path(__file__).parent / "seed_compose"
@@ -23,11 +23,6 @@ SINGLE_INSTANCE = {
     "qwen2.5-vl-32b-instruct": "qwen2.5-vl-32b-instruct.yml",
     "deepseek-v3-pruning": "deepseek-v3-pruning.yml",
 }
-
-
-def only_service(compose: dict[str, Any]) -> dict[str, Any]:
-    (service,) = compose["services"].values()
-    return service
 
 
 def flags(command: list[str]) -> dict[str, str | None]:

@@ -16,9 +16,8 @@ import pytest
 
 from ascendgen.catalog import load_catalog
 
-from helpers import Result
+from helpers import Result, Run
 
-Run = Callable[..., Result]
 SAMPLES = Path(__file__).parent / "fixtures" / "npu-smi"  # real `npu-smi info` outputs (README.md there)
 DUO_CARD = (SAMPLES / "atlas-300i-duo.txt").read_text(encoding="utf-8")
 A3_DIES = (SAMPLES / "a3-two-npus.txt").read_text(encoding="utf-8")
@@ -157,7 +156,7 @@ def fake_npu_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, *, 
     script.write_text(f'#!/bin/sh\n[ "$1" = info ] || exit 1\ncat "{bin_dir}/info.txt"\nexit {code}\n')
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    monkeypatch.setattr("ascendgen.hostnpus.NPU_SMI", str(tmp_path / "no-npu-smi"))
+    monkeypatch.setattr("ascendgen.npusmi.NPU_SMI", str(tmp_path / "no-npu-smi"))
 
 
 def test_fit_reads_a_300i_duo_from_npu_smi(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -198,9 +197,8 @@ def test_fit_without_a_working_npu_smi_shows_the_default_server(
     fake_npu_smi(tmp_path, monkeypatch, "dcmi module initialize failed. ret is -8005\n", code=1)
     failed = run("models", "--fit", "--json")
     assert failed.exit_code == 0
-    assert failed.stderr.startswith("`") and "info` failed (exit 1): showing the default server atlas-800i-a2" in (
-        failed.stderr
-    )
+    failure = "info` failed (exit 1: dcmi module initialize failed. ret is -8005)"  # npu-smi's last line, as doctor
+    assert failed.stderr.startswith("`") and f"{failure}: showing the default server atlas-800i-a2" in failed.stderr
     assert json.loads(failed.stdout) == run("models", "--fit", "--server", "atlas-800i-a2", "--json").json()
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     none = run("models", "--fit")

@@ -5,12 +5,9 @@ read-only, the token in .env), and never hold the worker token or the admin pass
 
 from __future__ import annotations
 
-import json
-import os
 import shlex
 import stat
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,14 +15,21 @@ from typing import Any
 import pytest
 import yaml
 
-from ascendgen.cli import gpustack as gpustack_cli
 from ascendgen.errors import InputError
-from ascendgen.gpustack import TOKEN_HINT, check_server_url
+from ascendgen.gpustack import (
+    SERVER_FLAGS,
+    TOKEN_HINT,
+    WORKER_FLAGS,
+    ServerRequest,
+    WorkerRequest,
+    check_server_url,
+    recipe_command,
+    render_recipe,
+    request_from_flags,
+    request_from_recipe,
+)
 
-from helpers import REPO, Result
-
-Run = Callable[..., Result]
-Write = Callable[[str, str], Path]
+from helpers import REPO, Run, Write, compose_config, only_service
 
 SEEDS = Path(__file__).parent / "seed_compose"
 EXAMPLES = REPO / "examples"
@@ -41,32 +45,6 @@ DRIVER_PATHS = {
     "/usr/local/Ascend/driver/version.info",
     "/etc/ascend_install.info",
 }
-
-
-@pytest.fixture(scope="module")
-def compose_v2() -> None:
-    done = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not done.stdout.strip().lstrip("v").startswith("2"):
-        pytest.fail("docker compose v2 is missing: run scripts/install-test-deps.sh (the README's test command does)")
-
-
-def compose_config(directory: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("GPUSTACK_")}
-    done = subprocess.run(
-        ["docker", "compose", "config", "--format", "json"],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**environ, **(env or {})},
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
-
-
-def only_service(config: dict[str, Any]) -> dict[str, Any]:
-    (service,) = config["services"].values()
-    return service
 
 
 def raw_service(directory: Path) -> dict[str, Any]:
@@ -342,7 +320,7 @@ def test_regenerate_line_reproduces_the_file_without_secrets(run: Run, tmp_path:
     again = tmp_path / "again"
     assert run(*recipe[1:], "--out", str(again)).exit_code == 0
     assert (again / "compose.yml").read_text() == text
-    assert gpustack_cli.render_recipe(recipe, first) == text
+    assert render_recipe(recipe, first) == text
 
 
 def test_bootstrap_password_goes_to_env_file(compose_v2: None, run: Run, tmp_path: Path) -> None:
@@ -397,7 +375,7 @@ def test_npus_host_root_and_other_platforms(compose_v2: None, run: Run, write: W
     assert "--npus 4-7 --token-from-env --hardware ../hw.yaml\n" in text  # relative to the compose file
     service = only_service(compose_config(out, {"GPUSTACK_TOKEN": PLACEHOLDER_TOKEN}))
     assert service["devices"][3] == {"source": "/host/dev/davinci4", "target": "/dev/davinci4", "permissions": "rwm"}
-    assert gpustack_cli.render_recipe(shlex.split(text.splitlines()[1].split(": ", 1)[1]), out) == text
+    assert render_recipe(shlex.split(text.splitlines()[1].split(": ", 1)[1]), out) == text
 
     duo = run("gpustack", "server", "--server", "atlas-300i-duo", "--out", str(tmp_path / "duo"))
     assert duo.exit_code == 0, duo.stderr
@@ -464,7 +442,7 @@ def test_example_is_what_its_recipe_writes(example: str) -> None:
     directory = EXAMPLES / example
     text = (directory / "compose.yml").read_text()
     line = next(line for line in text.splitlines() if line.startswith("# Regenerate (in this directory): "))
-    assert gpustack_cli.render_recipe(shlex.split(line.split(": ", 1)[1]), directory) == text
+    assert render_recipe(shlex.split(line.split(": ", 1)[1]), directory) == text
 
 
 def test_examples_hold_no_secrets(compose_v2: None) -> None:
@@ -492,4 +470,105 @@ def test_server_url_validation_is_an_input_error() -> None:
 )
 def test_bad_recipe_is_an_input_error(recipe: str, tmp_path: Path) -> None:
     with pytest.raises(InputError):
-        gpustack_cli.render_recipe(shlex.split(recipe), tmp_path)
+        render_recipe(shlex.split(recipe), tmp_path)
+
+
+# ---- the requests and their flag tables (request.py's Flag, recipe_args, parse_recipe) ----------------------
+
+
+def test_every_flag_of_each_table_reads_back_as_written(tmp_path: Path) -> None:
+    """A flag added to SERVER_FLAGS or WORKER_FLAGS is written and read through the table: each set here."""
+    hardware = str(tmp_path / "hw" / "mine.yaml")
+    requests = [
+        ServerRequest(port=9090, image_tag="v0.7.0", models_dir="/data/m", cpu_only=True, bootstrap_password=True),
+        ServerRequest(npus=(0, 1, 2, 3), server="atlas-800i-a2", hardware_files=(hardware,)),
+        WorkerRequest(
+            server_url=SEED_URL,
+            npus=(4, 5),
+            image_tag="v0.7.0",
+            models_dir="/data/m",
+            server="atlas-800i-a2",
+            hardware_files=(hardware,),
+        ),
+    ]
+    written: set[str] = set()
+    for request in requests:
+        command = recipe_command(request, relative_to=tmp_path / "deploy")
+        written |= {word for word in shlex.split(command) if word.startswith("--")}
+        assert "../hw/mine.yaml" in command or not request.hardware_files
+        back = request_from_recipe(shlex.split(command), tmp_path / "deploy")
+        resolved = tuple(str(Path(path).resolve()) for path in back.hardware_files)
+        assert back.model_copy(update={"hardware_files": resolved}) == request
+    assert written == {flag.option for flag in (*SERVER_FLAGS, *WORKER_FLAGS)}
+
+
+@pytest.mark.parametrize(
+    ("request_", "recipe"),
+    [
+        (ServerRequest(), "ascendgen gpustack server"),
+        (ServerRequest(npus=(7, 5, 6), port=8080), "ascendgen gpustack server --npus 5-7"),  # a default: left out
+        (ServerRequest(cpu_only=True, bootstrap_password=True),
+         "ascendgen gpustack server --cpu-only --bootstrap-password-from-env"),
+        (WorkerRequest(server_url=SEED_URL + "/"),
+         f"ascendgen gpustack worker --server-url {SEED_URL} --token-from-env"),
+    ],
+)  # fmt: skip
+def test_the_canonical_recipe(request_: ServerRequest | WorkerRequest, recipe: str) -> None:
+    assert recipe_command(request_) == recipe
+
+
+@pytest.mark.parametrize(
+    ("command", "given", "message"),
+    [
+        ("server", {"port": 0}, "--port 0: a TCP port is 1-65535"),
+        ("server", {"npus": "3-1"}, "--npus '3-1': "),
+        ("server", {"image_tag": "a:b"}, "--image-tag 'a:b': a docker tag"),
+        ("server", {"models_dir": "models"}, "--models-dir 'models': give the host directory as an absolute path"),
+        ("server", {"cpu_only": True, "npus": "0-3"}, "--cpu-only runs no worker and uses no NPUs"),
+        ("worker", {"server_url": "gopher://x"}, "--server-url 'gopher://x': expected the GPUStack server's"),
+    ],
+)
+def test_bad_flags_are_refused_naming_the_flag(command: str, given: dict[str, object], message: str) -> None:
+    with pytest.raises(InputError) as refused:
+        request_from_flags(command, given)  # type: ignore[arg-type]
+    assert str(refused.value).startswith(message)
+    assert "\n" not in str(refused.value)
+
+
+def test_recipe_words_are_read_as_the_table_says(tmp_path: Path) -> None:
+    assert request_from_recipe(["ascendgen", "gpustack", "server", "--port=9000", "--npus", "0,1"], tmp_path) == (
+        ServerRequest(port=9000, npus=(0, 1))
+    )
+    for words, message in [
+        (["server", "--port", "http"], "--port 'http': not a number"),
+        (["server", "--cpu-only=yes"], "--cpu-only takes no value"),
+        (["server", "--npus"], "--npus needs a value"),
+        (["server", "extra"], "unexpected argument 'extra'"),
+        (["worker", "--token-from-env"], "--server-url is missing"),
+        (["worker", "--server-url", SEED_URL, "--port", "9000"], "unknown option --port"),  # a worker has no port
+    ]:
+        with pytest.raises(InputError, match=message):
+            request_from_recipe(["ascendgen", "gpustack", *words], tmp_path)
+
+
+def test_a_path_compose_reads_as_written_is_recorded_as_written(compose_v2: None, run: Run, tmp_path: Path) -> None:
+    """The header keeps a recipe one line by escaping line breaks only: a no-break space in --models-dir is
+    recorded as it is, so that `check` regenerates the same file."""
+    models_dir = "/data/my\u00a0models"
+    assert run("gpustack", "server", "--models-dir", models_dir, "--out", str(tmp_path)).exit_code == 0
+    text = (tmp_path / "compose.yml").read_text()
+    assert f"--models-dir '{models_dir}'\n" in text
+    assert run("check", str(tmp_path)).exit_code == 0
+    models = next(v for v in only_service(compose_config(tmp_path))["volumes"] if v["target"] == "/models")
+    assert models["source"] == models_dir
+
+
+def test_a_name_with_a_line_break_stays_inside_the_header(run: Run, write: Write, tmp_path: Path) -> None:
+    name = "evil\nservices: {}"
+    hardware = write("hw.yaml", 'servers:\n  - name: "evil\\nservices: {}"\n    npu_type: 910B4\n    npu_count: 8\n')
+    out = tmp_path / "out"
+    result = run("gpustack", "server", "--server", name, "--hardware", str(hardware), "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    text = (out / "compose.yml").read_text()
+    assert "# GPUStack server with its built-in worker on 910B4 NPUs 0-7 (evil\\nservices: {}), port 8080\n" in text
+    assert list(yaml.safe_load(text)["services"]) == ["gpustack"]

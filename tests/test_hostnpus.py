@@ -60,5 +60,5 @@ def test_the_host_is_the_profile_with_its_npus_or_one_made_from_them() -> None:
 
 def test_without_npu_smi_there_is_no_host(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr("ascendgen.hostnpus.NPU_SMI", str(tmp_path) + "/npu-smi")
+    monkeypatch.setattr("ascendgen.npusmi.NPU_SMI", str(tmp_path) + "/npu-smi")
     assert read_host_npus(load_hardware()) == (None, "no npu-smi on this machine")

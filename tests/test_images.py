@@ -13,9 +13,8 @@ import pytest
 from ascendgen.errors import InputError
 from ascendgen.images import REPOSITORY, choose_image, load_images, parse_image_reference, tag_key
 
-from helpers import Result
+from helpers import Run
 
-Run = Callable[..., Result]
 IMAGES = load_images()
 SHA256 = "sha256:" + "0123456789abcdef" * 4
 

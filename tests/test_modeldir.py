@@ -5,7 +5,6 @@ comment beside it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,8 @@ from ascendgen.errors import InputError
 from ascendgen.modeldir import read_model_dir, resolve_model, served_path_in
 from ascendgen.planner import GIB, kv_bytes_per_token, weights_gib
 
-from helpers import Result, make_model_dir
+from helpers import Run, make_model_dir
 
-Run = Callable[..., Result]
 BF16 = "BF16"
 
 

@@ -496,6 +496,11 @@ def test_quantized_builds_are_found_by_hub_repository_and_shape() -> None:
     # a build of another shape under a matching name is not offered
     odd = model("DeepSeek-R1-W8A8").model_copy(update={"name": "odd", "num_layers": 2})
     assert quantized_builds(model("DeepSeek-R1"), (odd,)) == ()
+    # a user catalog's hub id without an organisation is its own repository name
+    plain = model("DeepSeek-R1").model_copy(update={"hub_id": "DeepSeek-R1"})
+    build = model("DeepSeek-R1-W8A8").model_copy(update={"hub_id": "DeepSeek-R1-W8A8"})
+    assert quantized_builds(plain, (build,)) == (build,)
+    assert quantized_builds(model("Qwen3-8B").model_copy(update={"hub_id": "Qwen3-8B"}), catalog) == ()
 
 
 def qwen3_235b_w8a8() -> ModelSpec:

@@ -1,76 +1,21 @@
-"""Preflight without an engine: reading npu-smi's process table (format from DESIGN.md 4b, A2 servers), and
-container names held by other deployments, seen through a fake Docker client passed in as `up` passes the
-real one."""
+"""Preflight without an engine: container names held by other deployments, seen through a fake Docker client
+passed in as `up` passes the real one. (npu-smi's process table: tests/test_npusmi.py.)"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ascendgen import runtime
-from ascendgen.cli import project
-from ascendgen.composeconfig import ComposeModel, ServiceConfig
-from ascendgen.preflight import parse_npu_smi_processes, run_preflight
+from ascendgen import dockerengine, runtime
+from ascendgen.composeconfig import ComposeConfig, ServiceConfig
+from ascendgen.preflight import run_preflight
 
-from helpers import Result
-
-NPU_SMI_A2 = """\
-+------------------------------------------------------------------------------------------------+
-| npu-smi 24.1.rc3                 Version: 24.1.rc3                                             |
-+---------------------------+---------------+----------------------------------------------------+
-| NPU   Name                | Health        | Power(W)    Temp(C)           Hugepages-Usage(page)|
-| Chip                      | Bus-Id        | AICore(%)   Memory-Usage(MB)  HBM-Usage(MB)        |
-+===========================+===============+====================================================+
-| 0     910B4               | OK            | 93.4        45                0    / 0             |
-| 0                         | 0000:C1:00.0  | 0           0    / 0          19887/ 32768         |
-+===========================+===============+====================================================+
-| 1     910B4               | OK            | 86.0        44                0    / 0             |
-| 0                         | 0000:C2:00.0  | 0           0    / 0          2883 / 32768         |
-+===========================+===============+====================================================+
-+---------------------------+---------------+----------------------------------------------------+
-| NPU     Chip              | Process id    | Process name             | Process memory(MB)      |
-+===========================+===============+====================================================+
-| 0       0                 | 124528        | python3.8                | 17400                   |
-+===========================+===============+====================================================+
-| No running processes found in NPU 1                                                            |
-+===========================+===============+====================================================+
-"""
-
-
-def test_busy_npus_from_process_table() -> None:
-    assert parse_npu_smi_processes(NPU_SMI_A2) == {0: (124528, "python3.8")}
-
-
-def test_idle_server_has_no_busy_npus() -> None:
-    table_start = NPU_SMI_A2.index("| NPU     Chip")
-    idle = NPU_SMI_A2[:table_start] + (
-        "| NPU     Chip              | Process id    | Process name             | Process memory(MB)      |\n"
-        "+===========================+===============+====================================================+\n"
-        "| No running processes found in NPU 0                                                            |\n"
-        "| No running processes found in NPU 1                                                            |\n"
-    )
-    assert parse_npu_smi_processes(idle) == {}
-
-
-def test_no_output() -> None:
-    assert parse_npu_smi_processes("") == {}
-
-
-def test_process_seen_from_a_container_has_no_name() -> None:
-    row = "| 3       0                 | 8812          |                          | 30000                   |"
-    table = NPU_SMI_A2.replace(
-        "| 0       0                 | 124528        | python3.8                | 17400                   |", row
-    )
-    assert parse_npu_smi_processes(table) == {3: (8812, "unnamed")}
-
+from helpers import Run
 
 # ---- container names held by another deployment (a fake Docker client, no engine) --------------------------
-
-Run = Callable[..., Result]
 
 
 @dataclass
@@ -127,7 +72,7 @@ def service(name: str = "vllm-qwen3-8b", container_name: str | None = "vllm-qwen
 
 
 def name_problems(client: FakeDocker, project: str = "b", project_dir: Path = Path("/srv/b")) -> list[str]:
-    report = run_preflight(ComposeModel(project, (service(),)), [service()], client, project_dir=project_dir)
+    report = run_preflight(ComposeConfig(project, (service(),)), [service()], client, project_dir=project_dir)
     return [p for p in report.problems if "container name" in p]
 
 
@@ -169,7 +114,7 @@ def test_up_reports_the_other_deployment_before_starting_anything(
     for out in (first, second):
         assert run("plan", "Qwen3-8B", "--host", "127.0.0.1", "--out", str(out)).exit_code == 0
     held = FakeContainer("vllm-qwen3-8b", compose_labels("first", "vllm-qwen3-8b", str(first)))
-    monkeypatch.setattr(project, "docker_client", lambda: FakeDocker(held))
+    monkeypatch.setattr(dockerengine, "docker_client", lambda timeout_s: FakeDocker(held))
     calls: list[Any] = []
     monkeypatch.setattr(runtime, "compose_up", lambda *args: calls.append(args))
     result = run("up", str(second))

@@ -9,7 +9,7 @@ import json
 import stat
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -19,11 +19,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ascendgen.composeconfig import Project, load_compose_model
+from ascendgen.composeconfig import Project, load_compose_config
 
-from helpers import Result
-
-Run = Callable[..., Result]
+from helpers import Run
 
 
 def test_api_key_goes_to_env_file_not_compose(run: Run, tmp_path: Path) -> None:
@@ -98,7 +96,7 @@ NASTY_KEYS = [
 
 def compose_key(directory: Path) -> str | None:
     """VLLM_API_KEY as Compose resolves it for the (first) service: what the container gets."""
-    (service, *_) = load_compose_model(Project(directory=directory, file=None)).services
+    (service, *_) = load_compose_config(Project(directory=directory, file=None)).services
     return service.api_key
 
 

@@ -5,7 +5,6 @@ duplicate keys refused with both lines; strict types (no boolean or text for a n
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,7 @@ from ascendgen.hardware import load_hardware
 from ascendgen.images import load_images
 from ascendgen.yamlfile import MAX_INPUT_BYTES, UnreadableFileError, read_text_file
 
-from helpers import Result, bounded_ascendgen, tiny_model_entry
-
-Run = Callable[..., Result]
-Write = Callable[[str, str], Path]
-
+from helpers import Run, Write, bounded_ascendgen, tiny_model_entry
 
 # ---------------------------------------------------------------------------------- what is read at all
 

@@ -1,30 +1,15 @@
-"""One model across several servers with Ray: the layouts, the nodes, and a compose file per node.
-
-The head runs `ray start --head` and then `vllm serve ... --distributed-executor-backend ray`; each
-worker runs `ray start --address=HEAD:6379 --node-ip-address=SELF --block`. Every node sets the
-interfaces HCCL, Gloo and TP use, lets Ray leave ASCEND_RT_VISIBLE_DEVICES alone, and mounts hccn_tool
-and /etc/hccn.conf besides the usual driver set (seed 003; vllm-ascend multi-node docs)."""
+"""One model across several servers with Ray, as planned: the layouts and the nodes. render_cluster.py lays
+the plan out as a compose file per node."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from ascendgen.errors import InputError
-from ascendgen.planner import Plan
-from ascendgen.render import (
-    LABEL_PREFIX,
-    Service,
-    build_service,
-    header_lines,
-    render_services,
-    with_header,
-)
 
-RAY_PORT = 6379
 Layout = Literal["tp", "tp-pp", "ep"]
 LAYOUTS: dict[str, str] = {
     "tp": "tensor parallel across all NPUs of all nodes (TP 16 over 2 x 8)",
@@ -111,67 +96,3 @@ def layout_sizes(layout: str, nodes: int, npus_per_node: int) -> tuple[int, int,
 
 def node_directory(index: int) -> str:
     return "head" if index == 0 else f"worker-{index}"
-
-
-def render_cluster(plan: Plan, nodes: tuple[Node, ...], regenerate: str) -> dict[str, str]:
-    """compose.yml text per node directory (head, worker-1, ...)."""
-    files = {}
-    for index, node in enumerate(nodes):
-        service = _node_service(plan, nodes, index)
-        header = header_lines([plan], regenerate, in_parent=True)
-        role = "head: Ray head and the API" if index == 0 else f"worker {index}: Ray worker joining the head"
-        header.insert(2, f"# Node {index + 1} of {len(nodes)}, {node.address} ({node.interface}), {role}")
-        files[node_directory(index)] = with_header(header, render_services([service]))
-    return files
-
-
-def _node_service(plan: Plan, nodes: tuple[Node, ...], index: int) -> Service:
-    base = build_service(plan, multinode=True)
-    node, head = nodes[index], nodes[0]
-    visible = ",".join(str(i) for i in plan.npus)  # device numbers inside the container are the host's
-    environment = (
-        *base.environment,
-        ("HCCL_IF_IP", node.address),
-        ("HCCL_SOCKET_IFNAME", node.interface),
-        ("GLOO_SOCKET_IFNAME", node.interface),
-        ("TP_SOCKET_IFNAME", node.interface),
-        ("RAY_EXPERIMENTAL_NOSET_ASCEND_RT_VISIBLE_DEVICES", "1"),
-        ("ASCEND_RT_VISIBLE_DEVICES", visible),
-    )
-    ray = ["ray", "start", "--disable-usage-stats", f"--node-ip-address={node.address}"]
-    if index == 0:
-        lines = [
-            shlex.join([*ray, "--head", f"--port={RAY_PORT}"]) + " &&",
-            "exec vllm serve " + shlex.quote(plan.serve_args[0]),
-            *_flag_lines(plan.serve_args[1:]),
-        ]
-        return replace(
-            base,
-            environment=environment,
-            entrypoint=("sh", "-c"),
-            shell_lines=tuple(lines),
-            labels=(*base.labels, (f"{LABEL_PREFIX}.role", "head")),
-        )
-    name = f"{base.name}-worker"
-    labels = tuple((k, v) for k, v in base.labels if not k.endswith((".port", ".served-model-name")))
-    return replace(
-        base,
-        name=name,
-        container_name=name,
-        environment=environment,
-        entrypoint=("ray",),
-        command_lines=(("start", "--block", "--disable-usage-stats"),
-                       (f"--address={host_port(head.address, RAY_PORT)}",), (f"--node-ip-address={node.address}",)),
-        healthcheck=None,
-        labels=(*labels, (f"{LABEL_PREFIX}.role", f"worker-{index}")),
-    )  # fmt: skip
-
-
-def _flag_lines(args: tuple[str, ...]) -> list[str]:
-    lines: list[list[str]] = []
-    for arg in args:
-        if arg.startswith("--") or not lines:
-            lines.append([arg])
-        else:
-            lines[-1].append(arg)
-    return [shlex.join(line) for line in lines]

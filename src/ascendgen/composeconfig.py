@@ -1,5 +1,6 @@
-"""A deployment as docker compose sees it: the effective model of compose.yml (plus compose.override.yml,
-exactly as `docker compose` merges them), read through `docker compose config --format json`."""
+"""A deployment as docker compose sees it: the effective configuration of compose.yml (plus
+compose.override.yml, exactly as `docker compose` merges them), read through `docker compose config --format
+json`."""
 
 from __future__ import annotations
 
@@ -153,7 +154,9 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
-class ComposeModel:
+class ComposeConfig:
+    """What `docker compose config` says of a deployment: its project name and its services."""
+
     project_name: str
     services: tuple[ServiceConfig, ...]
 
@@ -182,7 +185,7 @@ def compose_available() -> str | None:
     return version if done.returncode == 0 and version.startswith("2") else None
 
 
-def load_compose_model(project: Project) -> ComposeModel:
+def load_compose_config(project: Project) -> ComposeConfig:
     done = subprocess.run(
         [*project.compose_args(), "config", "--format", "json"],
         capture_output=True,
@@ -196,7 +199,7 @@ def load_compose_model(project: Project) -> ComposeModel:
         raise InputError(f"docker compose cannot read the deployment in {project.directory}: {last}")
     data = _unescape(json.loads(done.stdout))
     services = tuple(_service(name, raw) for name, raw in sorted((data.get("services") or {}).items()))
-    return ComposeModel(project_name=str(data.get("name", project.directory.name)), services=services)
+    return ComposeConfig(project_name=str(data.get("name", project.directory.name)), services=services)
 
 
 def _unescape(value: Any) -> Any:

@@ -9,46 +9,42 @@ be reached), so the checks stay testable without one."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import stat
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from ascendgen.composeconfig import compose_available
+from ascendgen.errors import first_line
 from ascendgen.hardware import Platform, ServerProfile
 from ascendgen.npuset import format_npus
-from ascendgen.preflight import parse_npu_smi_processes
+from ascendgen.npusmi import INFO_TIMEOUT_S, NPU_SMI, NpuSmiFailed, find_npu_smi, npu_smi_info, parse_processes
 
 __all__ = [
     "CheckRow",
     "Status",
-    "check_compose",
+    "check_compose_v2",
     "check_docker_runtime",
     "check_driver",
     "check_engine",
     "check_models_dir",
     "check_npu_devices",
     "check_npu_smi",
-    "connect_engine",
     "on_host",
     "run_doctor",
 ]
 
 Status = Literal["ok", "warning", "error"]
 
-# Where the Ascend driver installer puts these (Ascend HDK installation guide; the seeds mount them).
+# Where the Ascend driver installer puts it (Ascend HDK installation guide; the seeds mount it).
 DRIVER_VERSION_INFO = "/usr/local/Ascend/driver/version.info"
-NPU_SMI = "/usr/local/bin/npu-smi"
 # Ascend Docker Runtime's install directory; it registers itself in daemon.json as the runtime "ascend"
 # (gitee.com/ascend/ascend-docker-runtime, README: installation).
 ASCEND_DOCKER_RUNTIME_DIR = "/usr/local/Ascend/Ascend-Docker-Runtime"
 ASCEND_RUNTIME_NAME = "ascend"
-NPU_SMI_TIMEOUT_S = 30  # npu-smi info answers in about a second; a hung driver makes it hang
-ENGINE_TIMEOUT_S = 10
+ENGINE_TIMEOUT_S = 10  # per call of the client doctor asks: a host check should not wait 30 s for an engine
 
 
 @dataclass(frozen=True)
@@ -71,30 +67,18 @@ def run_doctor(
     platform: Platform,
     models_dir: Path,
     engine_reason: str | None = None,
-    npu_smi_timeout_s: float = NPU_SMI_TIMEOUT_S,
+    npu_smi_timeout_s: float = INFO_TIMEOUT_S,
 ) -> list[CheckRow]:
     """Every check, in the order a user fixes them: engine, compose, NPUs, driver, npu-smi, runtime, models."""
     return [
         check_engine(client, engine_reason),
-        check_compose(),
+        check_compose_v2(),
         check_npu_devices(server, platform),
         check_driver(server, platform),
         check_npu_smi(server, platform, timeout_s=npu_smi_timeout_s),
         check_docker_runtime(client, server),
         check_models_dir(models_dir),
     ]
-
-
-def connect_engine(timeout_s: float = ENGINE_TIMEOUT_S) -> tuple[Any | None, str | None]:
-    """A docker SDK client that answered a ping, or None and the first line of why not."""
-    try:
-        import docker  # type: ignore[import-untyped]
-
-        client = docker.from_env(timeout=timeout_s)
-        client.ping()
-        return client, None
-    except Exception as exc:  # the SDK raises DockerException, requests' errors, FileNotFoundError...
-        return None, _first_line(exc)
 
 
 # ---------------------------------------------------------------------------------------------- docker
@@ -106,7 +90,7 @@ def check_engine(client: Any | None, reason: str | None = None) -> CheckRow:
         try:
             version = client.version()
         except Exception as exc:
-            client, reason = None, _first_line(exc)
+            client, reason = None, first_line(exc)
         else:
             arch = f", {version.get('Os', '')}/{version.get('Arch', '')}" if version.get("Arch") else ""
             return CheckRow(name, "ok", f"{version.get('Version', '?')} (API {version.get('ApiVersion', '?')}{arch})")
@@ -120,7 +104,7 @@ def check_engine(client: Any | None, reason: str | None = None) -> CheckRow:
     return CheckRow(name, "error", detail, fix)
 
 
-def check_compose() -> CheckRow:
+def check_compose_v2() -> CheckRow:
     name = "Docker Compose v2"
     version = compose_available()
     if version is not None:
@@ -289,12 +273,12 @@ def _driver_version(path: Path) -> tuple[str | None, str | None]:
     return None, f"{path} has no Version= line"
 
 
-def check_npu_smi(server: ServerProfile, platform: Platform, *, timeout_s: float = NPU_SMI_TIMEOUT_S) -> CheckRow:
+def check_npu_smi(server: ServerProfile, platform: Platform, *, timeout_s: float = INFO_TIMEOUT_S) -> CheckRow:
     """npu-smi is there and answers; NPUs that already run a process are named (they cannot serve twice)."""
     name = "npu-smi"
-    npu_smi = _npu_smi_path(server, platform)
+    looked = on_host(server, _platform_path(platform, "npu-smi", NPU_SMI))
+    npu_smi = find_npu_smi([looked])
     if npu_smi is None:
-        looked = on_host(server, _platform_path(platform, "npu-smi", NPU_SMI))
         return CheckRow(
             name,
             "warning",
@@ -302,25 +286,9 @@ def check_npu_smi(server: ServerProfile, platform: Platform, *, timeout_s: float
             "install the Ascend driver (npu-smi ships with it)",
         )
     try:
-        done = subprocess.run([npu_smi, "info"], capture_output=True, text=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired:
-        return CheckRow(
-            name,
-            "warning",
-            f"`{npu_smi} info` did not answer within {timeout_s:g} s",
-            "the driver may be hung: check `dmesg`, or reboot",
-        )
-    except OSError as exc:
-        return CheckRow(name, "warning", f"{npu_smi} cannot run ({exc.strerror or exc})", "reinstall the Ascend driver")
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["no output"])[-1]
-        return CheckRow(
-            name,
-            "warning",
-            f"`{npu_smi} info` failed (exit {done.returncode}: {last.strip()})",
-            "run `npu-smi info` by hand; is the driver loaded?",
-        )
-    busy = parse_npu_smi_processes(done.stdout)
+        busy = parse_processes(npu_smi_info(npu_smi, timeout_s=timeout_s))
+    except NpuSmiFailed as exc:
+        return CheckRow(name, "warning", exc.detail, exc.fix)
     if busy:
         held = "; ".join(f"NPU {npu}: pid {pid} ({proc})" for npu, (pid, proc) in sorted(busy.items()))
         return CheckRow(
@@ -330,13 +298,6 @@ def check_npu_smi(server: ServerProfile, platform: Platform, *, timeout_s: float
             "stop those processes (or their containers), or plan on free NPUs with --npus",
         )
     return CheckRow(name, "ok", f"{npu_smi}: no processes on any NPU")
-
-
-def _npu_smi_path(server: ServerProfile, platform: Platform) -> str | None:
-    host = on_host(server, _platform_path(platform, "npu-smi", NPU_SMI))
-    if host.is_file() and os.access(host, os.X_OK):
-        return str(host)
-    return shutil.which("npu-smi")
 
 
 def _platform_path(platform: Platform, basename: str, default: str) -> str:
@@ -399,10 +360,5 @@ def _config_problem(config: Path) -> str | None:
     except OSError as exc:
         return exc.strerror or type(exc).__name__
     except ValueError as exc:
-        return f"not JSON: {_first_line(exc)}"
+        return f"not JSON: {first_line(exc)}"
     return None if isinstance(data, dict) else "not a JSON object"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

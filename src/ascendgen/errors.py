@@ -29,3 +29,9 @@ class CatalogError(InputError):
 
 class PlanError(InputError):
     """A deployment that cannot work: wrong TP, weights that do not fit, a length above the KV cache."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception as one line for a message: the first line of its text, or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ascendgen.cluster import render_cluster
 from ascendgen.envfile import ENV_FILE, GITIGNORE, ignore_env_in_git, updated_env_text
 from ascendgen.errors import AscendgenError, InputError
 from ascendgen.planner import Plan
 from ascendgen.plans import make_plans
 from ascendgen.render import COMPOSE_FILE, read_generated, render_compose
+from ascendgen.render_cluster import render_cluster
 from ascendgen.request import PlanRequest, recipe_command
 from ascendgen.safetext import has_control_chars, one_line
 from ascendgen.yamlfile import UnreadableFileError, read_text_file
@@ -275,7 +275,7 @@ def compose_targets(target: Path) -> list[Path]:
     return [target / "head" / COMPOSE_FILE, *(d / COMPOSE_FILE for d in workers)]
 
 
-def check_compose(target: Path, render_recipe: RecipeRenderer, *, allow_outside: bool = False) -> CheckResult:
+def check_drift(target: Path, render_recipe: RecipeRenderer, *, allow_outside: bool = False) -> CheckResult:
     """Re-render `target` from the recipe in its header with today's catalog and templates. The recipe may
     name only files inside the git repository holding it (else its own directory), unless `allow_outside`:
     a header is plain text anyone can edit, and `check` runs in CI."""

@@ -1,8 +1,10 @@
 """GPUStack on Ascend (seed 000): a GPUStack server, optionally with its built-in worker on the NPUs, and
-GPUStack workers that join it, as compose files. The builders are pure (request + hardware in, a frozen
-`GpustackService` out); rendering reuses render.py's Jinja environment and `q` filter; generated.py's
-`write_deployment` writes the result, as it does for `plan`. Secrets (the worker token, the admin bootstrap
-password) go to `.env` and reach the container as `${NAME:?...}` references, never as text in compose.yml.
+GPUStack workers that join it, as compose files. The vLLM path's parts, reused: each command's request is a
+strict pydantic model with a flag table (SERVER_FLAGS, WORKER_FLAGS) that writes and reads its recipe through
+request.py's `recipe_args` / `parse_recipe`; the builders are pure (request + hardware in, a frozen
+`GpustackService` out); rendering uses render.py's Jinja environment, header and round-trip check;
+generated.py's `write_deployment` writes the result. Secrets (the worker token, the admin bootstrap password)
+go to `.env` and reach the container as `${NAME:?...}` references, never as text in compose.yml.
 
 GPUStack facts used here, read from github.com/gpustack/gpustack at tag v0.7.1 (2025-08-21, the last v0.7
 release; seed 000 ran `latest-npu` on 2025-07-30, which was v0.7.0 then):
@@ -31,23 +33,32 @@ release; seed 000 ran `latest-npu` on 2025-07-30, which was v0.7.0 then):
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-import yaml
+from pydantic import AfterValidator, BaseModel, field_validator, model_validator
 
 from ascendgen.envfile import EnvRef
 from ascendgen.errors import AscendgenError, InputError
-from ascendgen.hardware import Hardware, Platform, ServerProfile, npu_mounts
+from ascendgen.hardware import Hardware, Platform, ServerProfile, load_hardware, npu_mounts
 from ascendgen.npuset import format_npus
 from ascendgen.plans import check_models_dir, resolve_server
-from ascendgen.render import _environment, header_lines, with_header
+from ascendgen.render import check_round_trip, header_lines, jinja_environment, with_header
+from ascendgen.request import (
+    FileLocator,
+    Flag,
+    Npus,
+    parse_recipe,
+    rebase,
+    recipe_args,
+    validate_flags,
+)
+from ascendgen.yamlfile import STRICT_MODEL, Items
 
 __all__ = [
     "BOOTSTRAP_PASSWORD_ENV",
@@ -55,17 +66,24 @@ __all__ = [
     "DEFAULT_IMAGE_TAG",
     "DEFAULT_MODELS_DIR",
     "DEFAULT_PORT",
+    "SERVER_FLAGS",
     "TOKEN_ENV",
     "TOKEN_HINT",
+    "WORKER_FLAGS",
     "GpustackService",
     "ServerRequest",
     "WorkerRequest",
     "bootstrap_secrets",
+    "build",
     "build_server",
     "build_worker",
     "check_secret",
     "check_server_url",
+    "recipe_command",
     "render_gpustack",
+    "render_recipe",
+    "request_from_flags",
+    "request_from_recipe",
     "worker_secrets",
 ]
 
@@ -93,68 +111,139 @@ _ENV_UNSAFE = re.compile(r"[\s$#'\"`\\]")
 Role = Literal["server", "worker"]
 
 
-@dataclass(frozen=True)
-class ServerRequest:
+def _check_tag(tag: str) -> str:
+    if not _TAG.match(tag):
+        raise ValueError(f"--image-tag '{tag}': a docker tag like 'latest' or 'v0.7.1'")
+    return tag
+
+
+def _check_models_dir(path: str) -> str:
+    try:
+        return check_models_dir(path)  # the same rule as `plan`
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+
+
+ImageTag = Annotated[str, AfterValidator(_check_tag)]
+ModelsDir = Annotated[str, AfterValidator(_check_models_dir)]
+
+
+class ServerRequest(BaseModel):
     """What the user chose for `ascendgen gpustack server`: the recipe compose.yml is regenerated from."""
 
-    npus: tuple[int, ...] | None = None  # None: every NPU of the server profile
+    model_config = STRICT_MODEL
+
+    npus: Npus | None = None  # None: every NPU of the server profile
+    image_tag: ImageTag = DEFAULT_IMAGE_TAG
+    models_dir: ModelsDir = DEFAULT_MODELS_DIR
     port: int = DEFAULT_PORT
-    image_tag: str = DEFAULT_IMAGE_TAG
-    models_dir: str = DEFAULT_MODELS_DIR
     cpu_only: bool = False
     bootstrap_password: bool = False  # the container takes GPUSTACK_BOOTSTRAP_PASSWORD from .env
     server: str | None = None
-    hardware_files: tuple[str, ...] = ()
+    hardware_files: Items[str] = ()
 
-    def command(self, *, relative_to: Path | None = None) -> str:
-        """The canonical `ascendgen gpustack server ...` line (fixed order, defaults left out, no secrets), with
-        file paths relative to `relative_to` (the directory compose.yml is written to)."""
-        args = ["ascendgen", "gpustack", "server"]
-        if self.cpu_only:
-            args.append("--cpu-only")
-        args += _common_args(self.server, self.npus, self.port, self.image_tag, self.models_dir)
-        if self.bootstrap_password:
-            args.append("--bootstrap-password-from-env")
-        for path in self.hardware_files:
-            args += ["--hardware", _relative(path, relative_to)]
-        return shlex.join(args)
+    @field_validator("port")
+    @classmethod
+    def _tcp_port(cls, port: int) -> int:
+        if not 1 <= port <= 65535:
+            raise ValueError(f"--port {port}: a TCP port is 1-65535")
+        return port
+
+    @model_validator(mode="after")
+    def _cpu_only_takes_no_npus(self) -> ServerRequest:
+        if self.cpu_only and (self.npus is not None or self.server is not None or self.hardware_files):
+            raise ValueError("--cpu-only runs no worker and uses no NPUs: drop --npus, --server and --hardware")
+        return self
 
 
-@dataclass(frozen=True)
-class WorkerRequest:
+class WorkerRequest(BaseModel):
     """What the user chose for `ascendgen gpustack worker`. The token is not part of it: whether it came as
-    `--token` (now in .env) or comes from the environment, compose.yml is the same."""
+    `--token` (now in .env) or comes from the environment, compose.yml is the same, and the recipe always says
+    `--token-from-env`, so that it holds no secret."""
 
+    model_config = STRICT_MODEL
+
+    npus: Npus | None = None
     server_url: str
-    npus: tuple[int, ...] | None = None
-    image_tag: str = DEFAULT_IMAGE_TAG
-    models_dir: str = DEFAULT_MODELS_DIR
+    image_tag: ImageTag = DEFAULT_IMAGE_TAG
+    models_dir: ModelsDir = DEFAULT_MODELS_DIR
     server: str | None = None
-    hardware_files: tuple[str, ...] = ()
+    hardware_files: Items[str] = ()
+    token_from_env: Literal[True] = True
 
-    def command(self, *, relative_to: Path | None = None) -> str:
-        """As ServerRequest.command; always `--token-from-env`, so that the recipe needs no secret."""
-        args = ["ascendgen", "gpustack", "worker", "--server-url", self.server_url]
-        args += _common_args(self.server, self.npus, DEFAULT_PORT, self.image_tag, self.models_dir)
-        args.append("--token-from-env")
-        for path in self.hardware_files:
-            args += ["--hardware", _relative(path, relative_to)]
-        return shlex.join(args)
-
-
-def _relative(path: str, base: Path | None) -> str:
-    return path if base is None else os.path.relpath(Path(path).resolve(), base.resolve())
+    @field_validator("server_url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        try:
+            return check_server_url(url)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
 
 
-def _common_args(server: str | None, npus: tuple[int, ...] | None, port: int, tag: str, models_dir: str) -> list[str]:
-    options: list[tuple[str, object]] = [
-        ("--server", server),
-        ("--npus", format_npus(npus) if npus else None),
-        ("--port", port if port != DEFAULT_PORT else None),
-        ("--image-tag", tag if tag != DEFAULT_IMAGE_TAG else None),
-        ("--models-dir", models_dir if models_dir != DEFAULT_MODELS_DIR else None),
-    ]
-    return [part for flag, value in options if value is not None for part in (flag, str(value))]
+GpustackRequest = ServerRequest | WorkerRequest
+
+# Each command's options as its recipe records them, in the order it writes them (request.py's Flag).
+SERVER_FLAGS: tuple[Flag, ...] = (
+    Flag("--cpu-only", "cpu_only", switch=True),
+    Flag("--server", "server"),
+    Flag("--npus", "npus", npus=True),
+    Flag("--port", "port", number=int),
+    Flag("--image-tag", "image_tag"),
+    Flag("--models-dir", "models_dir"),
+    Flag("--bootstrap-password-from-env", "bootstrap_password", switch=True),
+    Flag("--hardware", "hardware_files", repeated=True, path=True),
+)
+WORKER_FLAGS: tuple[Flag, ...] = (
+    Flag("--server-url", "server_url"),
+    Flag("--server", "server"),
+    Flag("--npus", "npus", npus=True),
+    Flag("--image-tag", "image_tag"),
+    Flag("--models-dir", "models_dir"),
+    Flag("--token-from-env", "token_from_env", switch=True),
+    Flag("--hardware", "hardware_files", repeated=True, path=True),
+)
+_COMMANDS: dict[str, tuple[type[GpustackRequest], tuple[Flag, ...]]] = {
+    "server": (ServerRequest, SERVER_FLAGS),
+    "worker": (WorkerRequest, WORKER_FLAGS),
+}
+
+
+def request_from_flags(command: Literal["server", "worker"], given: Mapping[str, object]) -> GpustackRequest:
+    """A command's flags (fields of its request, as typed; None: not given) as its request."""
+    model, flags = _COMMANDS[command]
+    return validate_flags(model, {name: value for name, value in given.items() if value is not None}, flags)
+
+
+def recipe_command(request: GpustackRequest, *, relative_to: Path | None = None) -> str:
+    """The canonical `ascendgen gpustack server|worker ...` line (the table's order, defaults left out, no
+    secrets), with file paths relative to `relative_to` (the directory compose.yml is written to)."""
+    command = "server" if isinstance(request, ServerRequest) else "worker"
+    flags = _COMMANDS[command][1]
+    return shlex.join(["ascendgen", "gpustack", command, *recipe_args(request, flags, relative_to=relative_to)])
+
+
+def request_from_recipe(args: Sequence[str], base: Path, locate: FileLocator | None = None) -> GpustackRequest:
+    """A recorded `ascendgen gpustack server|worker ...` line (every word) back as its request, file paths
+    taken relative to `base` (the compose file's directory), or found by `locate` (flag, path as recorded)."""
+    line = shlex.join(args)
+    if list(args[:2]) != ["ascendgen", "gpustack"] or len(args) < 3 or args[2] not in _COMMANDS:
+        raise InputError(f"not an 'ascendgen gpustack server|worker' recipe: {line}")
+    model, flags = _COMMANDS[args[2]]
+    find = locate or (lambda _flag, path: rebase(path, base))
+    arguments, given = parse_recipe(args[3:], flags, recipe=f"recipe '{line}'", locate=find)
+    if arguments:
+        raise InputError(f"recipe '{line}': unexpected argument {arguments[0]!r}")
+    if model is WorkerRequest and "server_url" not in given:
+        raise InputError(f"recipe '{line}': --server-url is missing")
+    return validate_flags(model, given, flags)
+
+
+def render_recipe(args: Sequence[str], base: Path, locate: FileLocator | None = None) -> str:
+    """compose.yml as a recorded `ascendgen gpustack server|worker ...` line writes it today (for `check`):
+    recorded recipes hold no secrets, so nothing is read from .env or written."""
+    request = request_from_recipe(args, base, locate)
+    service = build(request, load_hardware([Path(path) for path in request.hardware_files]))
+    return render_gpustack(service, regenerate=recipe_command(request, relative_to=base))
 
 
 @dataclass(frozen=True)
@@ -176,6 +265,17 @@ class GpustackService:
     @property
     def command(self) -> list[str]:
         return [arg for line in self.command_lines for arg in line]
+
+    def planned(self) -> dict[str, object]:
+        """What compose must read back from the rendered service (render.check_round_trip)."""
+        return {
+            "image": self.image,
+            "container_name": self.container_name,
+            "devices": list(self.devices),
+            "volumes": list(self.volumes),
+            "command": self.command,
+            "environment": {name: str(ref) for name, ref in self.environment},
+        }
 
 
 # ---- validation ---------------------------------------------------------------------------------------------
@@ -213,12 +313,6 @@ def check_secret(name: str, value: str, flag: str) -> str:
             f"choose a {name} without them"
         )
     return value
-
-
-def _check_common(image_tag: str, models_dir: str) -> None:
-    if not _TAG.match(image_tag):
-        raise InputError(f"--image-tag '{image_tag}': a docker tag like 'latest' or 'v0.7.1'")
-    check_models_dir(models_dir)  # the same rule as `plan`
 
 
 def _npus_on(profile: ServerProfile, npus: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -292,15 +386,16 @@ def _shared_volumes(models_dir: str) -> tuple[str, ...]:
     return (f"{models_dir}:{MODELS_TARGET}:ro", f"{DATA_VOLUME}:{DATA_DIR}")
 
 
+def build(request: GpustackRequest, hardware: Hardware) -> GpustackService:
+    if isinstance(request, ServerRequest):
+        return build_server(request, hardware)
+    return build_worker(request, hardware)
+
+
 def build_server(request: ServerRequest, hardware: Hardware) -> GpustackService:
-    _check_common(request.image_tag, request.models_dir)
-    if not 1 <= request.port <= 65535:
-        raise InputError(f"--port {request.port}: a TCP port is 1-65535")
     environment = ((BOOTSTRAP_PASSWORD_ENV, EnvRef(BOOTSTRAP_PASSWORD_ENV)),) if request.bootstrap_password else ()
     port_line = ("--port", str(request.port))
     if request.cpu_only:
-        if request.npus is not None or request.server is not None or request.hardware_files:
-            raise InputError("--cpu-only runs no worker and uses no NPUs: drop --npus, --server and --hardware")
         return GpustackService(
             role="server",
             name=CONTAINER_NAME,
@@ -330,8 +425,7 @@ def build_server(request: ServerRequest, hardware: Hardware) -> GpustackService:
 
 
 def build_worker(request: WorkerRequest, hardware: Hardware) -> GpustackService:
-    _check_common(request.image_tag, request.models_dir)
-    server_url = check_server_url(request.server_url)
+    server_url = request.server_url
     host = _npu_host(hardware, request.server, request.npus)
     return _npu_service(
         "worker",
@@ -384,45 +478,14 @@ def bootstrap_secrets(
 
 
 def render_gpustack(service: GpustackService, *, regenerate: str) -> str:
-    lines = [*header_lines([], regenerate), f"# {service.summary}"]
+    notes = [service.summary]
     for name, _ in service.environment:
-        lines.append(f"# {name} comes from .env beside this file (or the shell); it is never written here.")
+        notes.append(f"{name} comes from .env beside this file (or the shell); it is never written here.")
     if service.role == "worker":
-        lines.append(f"# Get the token on the GPUStack server: {TOKEN_HINT}")
-    # a name from a hardware file must not end the comment and start YAML of its own
-    lines = ["".join(c if c.isprintable() else repr(c)[1:-1] for c in line) for line in lines]
-    body = _environment().get_template("gpustack.yml.j2").render(svc=service).strip("\n") + "\n"
-    text = with_header(lines, body)
-    _check_round_trip(text, service)
-    return text
-
-
-def _check_round_trip(text: str, service: GpustackService) -> None:
-    """The rendered file must read back as exactly what was meant (compose un-doubles `$$`)."""
-    parsed: Any = yaml.safe_load(text)
-    got = parsed["services"][service.name]
-    expected: dict[str, Any] = {
-        "image": service.image,
-        "container_name": service.container_name,
-        "devices": list(service.devices),
-        "volumes": list(service.volumes),
-        "command": service.command,
-        "environment": {name: str(ref) for name, ref in service.environment},
-    }
-
-    def unescape(value: Any) -> Any:
-        if isinstance(value, str):
-            return value.replace("$$", "$")
-        if isinstance(value, list):
-            return [unescape(v) for v in value]
-        if isinstance(value, dict):
-            return {k: unescape(v) for k, v in value.items()}
-        return value
-
-    for key, value in expected.items():
-        actual = got.get(key, [] if isinstance(value, list) else {} if isinstance(value, dict) else None)
-        # EnvRefs are written without `$$`: compare them as written
-        if (actual if key == "environment" else unescape(actual)) != value:
-            raise AscendgenError(f"internal error: rendered {key} of {service.name} does not read back as planned")
+        notes.append(f"Get the token on the GPUStack server: {TOKEN_HINT}")
+    body = jinja_environment().get_template("gpustack.yml.j2").render(svc=service).strip("\n") + "\n"
+    text = with_header(header_lines(regenerate, notes), body)
+    parsed = check_round_trip(text, [service])
     if parsed.get("volumes") != {service.data_volume: {"name": service.data_volume}}:
         raise AscendgenError("internal error: the data volume is not declared")
+    return text

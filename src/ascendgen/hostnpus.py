@@ -4,17 +4,15 @@ evaluates when no server is named. Reads the host (runs npu-smi); prints nothing
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from ascendgen import npusmi
 from ascendgen.errors import InputError
 from ascendgen.hardware import Hardware, NpuType, ServerProfile
+from ascendgen.npusmi import INFO_TIMEOUT_S, NpuSmiFailed, npu_smi_info
 
-NPU_SMI = "/usr/local/bin/npu-smi"  # where the Ascend driver installs it (and what the compose files mount)
-NPU_SMI_TIMEOUT_S = 30  # `npu-smi info` answers in about a second; a hung driver makes it hang
 HOST_SERVER = "this-host"
 
 # Chip names npu-smi prints that differ from hardware.yaml's NPU type names. A3 (910C) dies print as "Ascend910",
@@ -55,27 +53,20 @@ class HostNpus:
 
 
 def find_npu_smi() -> str | None:
-    on_path = shutil.which("npu-smi")
-    if on_path is not None:
-        return on_path
-    return NPU_SMI if Path(NPU_SMI).is_file() else None
+    """This machine's npu-smi: where the driver installs it, else on PATH."""
+    return npusmi.find_npu_smi([Path(npusmi.NPU_SMI)])
 
 
-def read_host_npus(hardware: Hardware, *, timeout_s: float = NPU_SMI_TIMEOUT_S) -> tuple[HostNpus | None, str]:
+def read_host_npus(hardware: Hardware, *, timeout_s: float = INFO_TIMEOUT_S) -> tuple[HostNpus | None, str]:
     """This machine's NPUs from `npu-smi info`, or None with the reason (no npu-smi, it failed, no NPU listed). An
     NPU npu-smi names but hardware.yaml does not know, or several kinds at once, is refused: pass --npu-type."""
     npu_smi = find_npu_smi()
     if npu_smi is None:
         return None, "no npu-smi on this machine"
     try:
-        done = subprocess.run([npu_smi, "info"], capture_output=True, text=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired:
-        return None, f"`{npu_smi} info` did not answer within {timeout_s:g} s"
-    except OSError as exc:
-        return None, f"{npu_smi} cannot run ({exc.strerror or exc})"
-    if done.returncode != 0:
-        return None, f"`{npu_smi} info` failed (exit {done.returncode})"
-    chips = parse_npu_smi_chips(done.stdout)
+        chips = parse_npu_smi_chips(npu_smi_info(npu_smi, timeout_s=timeout_s))
+    except NpuSmiFailed as exc:
+        return None, exc.detail
     if not chips:
         return None, f"`{npu_smi} info` lists no NPU"
     kinds = Counter(chips)

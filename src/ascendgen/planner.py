@@ -695,14 +695,20 @@ def quantized_builds(model: ModelSpec, models: tuple[ModelSpec, ...]) -> tuple[M
     repository named after the model's (vllm-ascend/DeepSeek-R1-W8A8 for deepseek-ai/DeepSeek-R1)."""
     if model.quantization is not None:
         return ()
-    repo = model.hub_id.split("/", 1)[1].lower() + "-"
+    repo = _repository(model.hub_id) + "-"
     return tuple(
         m
         for m in models
         if m.quantization is not None
-        and m.hub_id.split("/", 1)[1].lower().startswith(repo)
+        and _repository(m.hub_id).startswith(repo)
         and (m.architecture, m.num_layers, m.hidden_size) == (model.architecture, model.num_layers, model.hidden_size)
     )
+
+
+def _repository(hub_id: str) -> str:
+    """The repository part of a hub id, lower case: `qwen3-8b` for Qwen/Qwen3-8B (a user catalog may give a
+    hub id without an organisation: the id itself)."""
+    return (hub_id.partition("/")[2] or hub_id).lower()
 
 
 def kv_cache_kept_back(capacity: int, margin: KvCacheMargin) -> int:

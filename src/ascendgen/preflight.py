@@ -10,13 +10,13 @@ import shlex
 import shutil
 import socket
 import stat
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ascendgen.composeconfig import ComposeModel, ServiceConfig, compose_available
+from ascendgen.composeconfig import ComposeConfig, ServiceConfig, compose_available
+from ascendgen.npusmi import NPU_SMI, NpuSmiFailed, find_npu_smi, npu_smi_info, parse_processes
 from ascendgen.render import LABEL_PREFIX
 from ascendgen.runtime import container_states
 
@@ -40,7 +40,7 @@ class PreflightReport:
 
 
 def run_preflight(
-    model: ComposeModel, services: list[ServiceConfig], client: Any | None, *, project_dir: Path | None = None
+    config: ComposeConfig, services: list[ServiceConfig], client: Any | None, *, project_dir: Path | None = None
 ) -> PreflightReport:
     """`client` is a docker SDK client, or None when the engine could not be reached (already reported).
     `project_dir` is the deployment's directory, which compose records on its containers."""
@@ -48,8 +48,8 @@ def run_preflight(
     if compose_available() is None:
         report.problems.append("Docker Compose v2 is missing: install the compose plugin (`docker compose version`)")
     if client is not None:
-        report.problems += _taken_by_other_deployments(client, model, services, project_dir)
-        states = container_states(client, model, services)
+        report.problems += _taken_by_other_deployments(client, config, services, project_dir)
+        states = container_states(client, config, services)
         report.running = {name for name, state in states.items() if state.status == "running"}
     for service in services:
         report.problems += _device_problems(service)
@@ -60,26 +60,15 @@ def run_preflight(
     report.problems += _shared_npus(services)
     starting = [s for s in services if s.name not in report.running]
     if client is not None:
-        report.problems += _npus_held_by_containers(client, model.project_name, starting)
+        report.problems += _npus_held_by_containers(client, config.project_name, starting)
         report.images_to_pull, disk = _images(client, services)
         report.problems += disk
     report.problems += _npus_held_by_processes(starting)
     return report
 
 
-def engine_problem(client_factory: Any) -> tuple[Any | None, str | None]:
-    """A docker SDK client, or the one-line reason the engine cannot be reached."""
-    try:
-        client = client_factory()
-        client.ping()
-        return client, None
-    except Exception as exc:  # the SDK raises DockerException, requests' errors, FileNotFoundError...
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return None, f"the Docker Engine is not reachable ({reason}): start it (`systemctl start docker`)"
-
-
 def _taken_by_other_deployments(
-    client: Any, model: ComposeModel, services: list[ServiceConfig], project_dir: Path | None
+    client: Any, config: ComposeConfig, services: list[ServiceConfig], project_dir: Path | None
 ) -> Iterable[str]:
     """Containers that hold a service's container_name, or that compose would take for one of our services
     (same project name, another directory), but belong to another deployment: `docker compose up` fails on
@@ -91,7 +80,7 @@ def _taken_by_other_deployments(
     for container in client.containers.list(all=True):
         labels = container.labels or {}
         project = labels.get(COMPOSE_PROJECT)
-        same_project = project is not None and project == model.project_name
+        same_project = project is not None and project == config.project_name
         service = by_name.get(container.name)
         if service is None and same_project and labels.get(COMPOSE_SERVICE) in ours:
             service = labels[COMPOSE_SERVICE]
@@ -241,15 +230,15 @@ def _npu_of(path: str) -> int | None:
 
 
 def _npus_held_by_processes(services: list[ServiceConfig]) -> Iterable[str]:
-    """Busy NPUs from `npu-smi info`'s process table, where npu-smi exists on the host."""
-    npu_smi = _npu_smi_path(services)
+    """Busy NPUs from `npu-smi info`'s process table, where npu-smi exists on the host (and answers)."""
+    mounted = (service.host_path_of(NPU_SMI) for service in services)
+    npu_smi = find_npu_smi(path for path in mounted if path is not None)
     if npu_smi is None:
         return
     try:
-        done = subprocess.run([npu_smi, "info"], capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return
-    busy = parse_npu_smi_processes(done.stdout)
+        busy = parse_processes(npu_smi_info(npu_smi))
+    except NpuSmiFailed:
+        return  # doctor reports a failing npu-smi; here it only adds what it can
     for service in services:
         for npu in service.npus:
             if npu in busy:
@@ -258,34 +247,6 @@ def _npus_held_by_processes(services: list[ServiceConfig]) -> Iterable[str]:
                     f"{service.name}: NPU {npu} is in use by process {pid} ({name}) per npu-smi "
                     "(stop it, or plan on free NPUs with --npus)"
                 )
-
-
-def _npu_smi_path(services: list[ServiceConfig]) -> str | None:
-    for service in services:
-        host = service.host_path_of("/usr/local/bin/npu-smi")
-        if host is not None and os.access(host, os.X_OK) and host.is_file():
-            return str(host)
-    return shutil.which("npu-smi")
-
-
-# npu-smi prints an empty process name for processes it sees from another PID namespace (a container).
-_PROCESS_ROW = re.compile(r"^\|\s*(\d+)\s+\d+\s*\|\s*(\d+)\s*\|\s*(\S*)\s*\|\s*\d+\s*\|\s*$")
-
-
-def parse_npu_smi_processes(output: str) -> dict[int, tuple[int, str]]:
-    """NPU index -> (pid, process name) from the process table at the end of `npu-smi info`."""
-    busy: dict[int, tuple[int, str]] = {}
-    in_table = False
-    for line in output.splitlines():
-        if "Process id" in line:
-            in_table = True
-            continue
-        if not in_table:
-            continue
-        match = _PROCESS_ROW.match(line.strip())
-        if match:
-            busy.setdefault(int(match.group(1)), (int(match.group(2)), match.group(3) or "unnamed"))
-    return busy
 
 
 def _images(client: Any, services: list[ServiceConfig]) -> tuple[list[str], list[str]]:

@@ -12,9 +12,9 @@ import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from ascendgen.cluster import Node, parse_node
 from ascendgen.errors import InputError
@@ -30,6 +30,25 @@ Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 Count = Annotated[int, Field(strict=True, gt=0)]
 Share = Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)]
 
+
+def _npus_from_text(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be NPU indices like '0-3', '4,5,6,7' or [4, 5], not a boolean")
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        value = ",".join(str(v) for v in value)
+    if isinstance(value, str):
+        try:
+            return parse_npus(value)
+        except InputError as exc:
+            raise ValueError(str(exc).removeprefix(f"--npus '{value}': ")) from None
+    return value
+
+
+# NPU indices, written as '0-3' or '4,5,6,7' (or a YAML list of ints)
+Npus = Annotated[tuple[int, ...], BeforeValidator(_npus_from_text)]
+
 _STRICT = STRICT_MODEL
 
 
@@ -40,27 +59,11 @@ class InstanceRequest(BaseModel):
 
     model: str = Field(min_length=1)
     tp: Count | None = None
-    npus: tuple[int, ...] | None = None  # written as '0-3' or '4,5,6,7'
+    npus: Npus | None = None
     port: Port | None = None
     max_model_len: Count | None = None
     served_name: str | None = None
     gpu_memory_utilization: Share | None = None
-
-    @field_validator("npus", mode="before")
-    @classmethod
-    def _npus_from_text(cls, value: object) -> object:
-        if isinstance(value, bool):
-            raise ValueError("must be NPU indices like '0-3', '4,5,6,7' or [4, 5], not a boolean")
-        if isinstance(value, int):
-            value = str(value)
-        if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            value = ",".join(str(v) for v in value)
-        if isinstance(value, str):
-            try:
-                return parse_npus(value)
-            except InputError as exc:
-                raise ValueError(str(exc).removeprefix(f"--npus '{value}': ")) from None
-        return value
 
     @field_validator("model", "served_name")
     @classmethod
@@ -126,28 +129,31 @@ class PlanRequest(BaseModel):
 
 @dataclass(frozen=True)
 class Flag:
-    """One `plan` option as the recipe records it: the flag, the field it sets, where that field lives."""
+    """One option as a recipe records it: the flag, the field it sets, how its value is written and read.
+    PLAN_FLAGS is `plan`'s table; gpustack.py has one per GPUStack command."""
 
     option: str
     field: str
-    per_instance: bool = False  # a field of the (single) instance, not of the request
+    per_instance: bool = False  # a field of the (single) instance, not of the request (`plan` only)
     switch: bool = False  # a boolean flag without a value
     repeated: bool = False  # given once per item of a tuple field
     path: bool = False  # a file path, recorded relative to the compose file's directory
+    number: type[int] | type[float] | None = None  # the value is a number, read back as this type
+    npus: bool = False  # NPU indices, written as '0-3' or '4,5,6,7'
 
 
 # In the order the recipe writes them. `--port` is the instance's port with one model and the first port with
 # several; the reader and writer treat it so (see _port_flag).
 PLAN_FLAGS: tuple[Flag, ...] = (
-    Flag("--tp", "tp", per_instance=True),
-    Flag("--npus", "npus", per_instance=True),
-    Flag("--gpu-memory-utilization", "gpu_memory_utilization", per_instance=True),
-    Flag("--max-model-len", "max_model_len", per_instance=True),
-    Flag("--port", "port", per_instance=True),
+    Flag("--tp", "tp", per_instance=True, number=int),
+    Flag("--npus", "npus", per_instance=True, npus=True),
+    Flag("--gpu-memory-utilization", "gpu_memory_utilization", per_instance=True, number=float),
+    Flag("--max-model-len", "max_model_len", per_instance=True, number=int),
+    Flag("--port", "port", per_instance=True, number=int),
     Flag("--served-name", "served_name", per_instance=True),
     Flag("--server", "server"),
     Flag("--npu-type", "npu_type"),
-    Flag("--port", "first_port"),
+    Flag("--port", "first_port", number=int),
     Flag("--image", "image"),
     Flag("--models-dir", "models_dir"),
     Flag("--host", "host"),
@@ -158,15 +164,13 @@ PLAN_FLAGS: tuple[Flag, ...] = (
     Flag("--hardware", "hardware", repeated=True, path=True),
 )
 _BY_FIELD = {flag.field: flag for flag in PLAN_FLAGS}
+RequestT = TypeVar("RequestT", bound=BaseModel)
 _REQUEST_DEFAULTS = {name: info.default for name, info in PlanRequest.model_fields.items()}
 
 
-def flag_for(field: str) -> str:
+def flag_for(field: str, flags: Sequence[Flag] = PLAN_FLAGS) -> str:
     """The option that sets `field` (for messages)."""
-    if field == "first_port":
-        return "--port"
-    flag = _BY_FIELD.get(field)
-    return flag.option if flag else field
+    return next((flag.option for flag in flags if flag.field == field), field)
 
 
 def request_from_flags(models: Sequence[str], given: Mapping[str, Any]) -> PlanRequest:
@@ -188,10 +192,7 @@ def request_from_flags(models: Sequence[str], given: Mapping[str, Any]) -> PlanR
         )
     single_port = {"port": port} if port is not None and len(models) == 1 else {}
     raw = {"instances": [{"model": name, **per_instance, **single_port} for name in models], **given}
-    try:
-        return PlanRequest.model_validate(raw)
-    except ValidationError as exc:
-        raise InputError(_flag_message(exc)) from None
+    return validate_flags(PlanRequest, raw, PLAN_FLAGS)
 
 
 def _unset(value: object) -> bool:
@@ -199,16 +200,26 @@ def _unset(value: object) -> bool:
     return value is None or value is False or (isinstance(value, list | tuple) and not value)
 
 
-def _flag_message(exc: ValidationError) -> str:
+def validate_flags(model: type[RequestT], raw: Mapping[str, Any], flags: Sequence[Flag]) -> RequestT:
+    """`raw` (fields as the flags gave them) validated as `model`; a refusal is an InputError naming the flag."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(flag_message(exc, flags)) from None
+
+
+def flag_message(exc: ValidationError, flags: Sequence[Flag]) -> str:
+    """A validation error as one line naming the flag that set the field (and the value, when it is short)."""
     error = exc.errors()[0]
     loc = [part for part in error["loc"] if not isinstance(part, int)]
     field = str(loc[-1]) if loc and loc[-1] != "instances" else ""
     message = str(error["msg"]).removeprefix("Value error, ")
-    if not field or message.startswith(flag_for(field)):  # the validator named the flag itself
+    option = flag_for(field, flags)
+    if not field or message.startswith(option):  # the validator named the flag itself
         return message
     value = error.get("input")
     shown = f" {value!r}" if isinstance(value, str | int | float) and not isinstance(value, bool) else ""
-    return f"{flag_for(field)}{shown}: {message}"
+    return f"{option}{shown}: {message}"
 
 
 # ---- the recipe: the `ascendgen plan ...` line in a compose file's header ------------------------------------
@@ -218,7 +229,7 @@ def recipe_command(request: PlanRequest, *, relative_to: Path | None = None) -> 
     """The canonical `ascendgen plan ...` line that reproduces `request` (PLAN_FLAGS' order, defaults left
     out), with file paths relative to `relative_to` (the directory the compose file is written to)."""
     if request.deployment_file is not None:  # the file holds everything else, catalogs included
-        return shlex.join(["ascendgen", "plan", "-f", _relative(request.deployment_file, relative_to)])
+        return shlex.join(["ascendgen", "plan", "-f", relative_path(request.deployment_file, relative_to)])
     return shlex.join(
         ["ascendgen", "plan", *(_model_word(i.model) for i in request.instances), *_recipe_flags(request, relative_to)]
     )
@@ -241,18 +252,43 @@ def _recipe_flags(request: PlanRequest, relative_to: Path | None) -> Iterator[st
             value, default = (request.first_port if single is None else None), DEFAULT_PORT
         else:
             value, default = getattr(request, flag.field), _REQUEST_DEFAULTS[flag.field]
-        if value is None or value == default:
-            continue
-        if flag.switch:
-            yield flag.option
-        elif flag.repeated:
-            for item in value:
-                yield from (flag.option, _relative(item, relative_to) if flag.path else str(item))
-        else:
-            yield from (flag.option, format_npus(value) if flag.field == "npus" else str(value))
+        if value is not None and value != default:
+            yield from flag_words(flag, value, relative_to)
 
 
-def _relative(path: str, base: Path | None) -> str:
+def recipe_args(request: BaseModel, flags: Sequence[Flag], *, relative_to: Path | None = None) -> list[str]:
+    """The words that reproduce `request`, a model whose fields `flags` set: in the table's order, each switch
+    that is on and each other flag whose field is neither None nor its default, file paths relative to
+    `relative_to`."""
+    defaults = {name: info.default for name, info in type(request).model_fields.items()}
+    words: list[str] = []
+    for flag in flags:
+        value = getattr(request, flag.field)
+        if value is not None and (flag.switch or value != defaults[flag.field]):
+            words += flag_words(flag, value, relative_to)
+    return words
+
+
+def flag_words(flag: Flag, value: Any, relative_to: Path | None) -> list[str]:
+    """One flag as a recipe writes it: a switch alone, a repeated flag once per item, a path relative to
+    `relative_to`, NPU indices as ranges."""
+    if flag.switch:
+        return [flag.option] if value else []
+    if flag.repeated:
+        return [word for item in value for word in (flag.option, _text(flag, item, relative_to))]
+    return [flag.option, _text(flag, value, relative_to)]
+
+
+def _text(flag: Flag, value: Any, relative_to: Path | None) -> str:
+    if flag.npus:
+        return format_npus(value)
+    if flag.path:
+        return relative_path(str(value), relative_to)
+    return str(value)
+
+
+def relative_path(path: str, base: Path | None) -> str:
+    """`path` relative to `base` (the directory a compose file is written to), or as given without a base."""
     if base is None:
         return path
     return os.path.relpath(Path(path).resolve(), base.resolve())
@@ -261,63 +297,71 @@ def _relative(path: str, base: Path | None) -> str:
 def request_from_recipe(args: Sequence[str], base: Path, locate: FileLocator | None = None) -> PlanRequest:
     """Read a recorded `ascendgen plan ...` line (the words after `plan`) back into a PlanRequest, file paths
     taken relative to `base` (the compose file's directory), or found by `locate` (flag, path as recorded)."""
-    find = locate or (lambda _flag, path: _rebase(path, base))
+    find = locate or (lambda _flag, path: rebase(path, base))
     recipe = f"recipe 'ascendgen plan {shlex.join(args)}'"
-    by_option: dict[str, list[Flag]] = {}
-    for flag in PLAN_FLAGS:
-        by_option.setdefault(flag.option, []).append(flag)
-    models: list[str] = []
+    if "-f" in args or "--file" in args:
+        if len(args) != 2 or args[0] not in ("-f", "--file"):
+            raise InputError(f"{recipe}: -f takes one deployment file and nothing else")
+        from ascendgen.deployfile import load_deployment
+
+        return load_deployment(Path(find("-f", args[1])))
+    models, given = parse_recipe(args, PLAN_FLAGS, recipe=recipe, locate=find)
+    return request_from_flags(models, given)
+
+
+def parse_recipe(
+    args: Sequence[str], flags: Sequence[Flag], *, recipe: str, locate: FileLocator
+) -> tuple[list[str], dict[str, Any]]:
+    """The words of a recorded command as (its arguments, {field: value}) by the flag table: numbers read as
+    their type, switches as True, repeated flags as lists, file paths found by `locate` (flag, path as recorded).
+    `recipe` names the line in messages."""
+    by_option: dict[str, Flag] = {}
+    for flag in flags:
+        by_option.setdefault(flag.option, flag)  # `plan --port`: the instance's port (request_from_flags sorts it)
+    arguments: list[str] = []
     given: dict[str, Any] = {}
     words = list(args)
     while words:
         word = words.pop(0)
-        if word in ("-f", "--file"):
-            if not words or len(args) != 2:
-                raise InputError(f"{recipe}: -f takes one deployment file and nothing else")
-            from ascendgen.deployfile import load_deployment
-
-            return load_deployment(Path(find("-f", words[0])))
         if not word.startswith("-"):
-            models.append(word)
+            arguments.append(word)
             continue
-        option, has_value, inline = word.partition("=")
-        flags = by_option.get(option)
-        if flags is None:
+        option, has_value, value = word.partition("=")
+        found = by_option.get(option)
+        if found is None:
             raise InputError(f"{recipe}: unknown option {option}")
-        flag = flags[0]
-        if flag.switch:
+        if found.switch:
             if has_value:
                 raise InputError(f"{recipe}: {option} takes no value")
-            given[flag.field] = True
+            given[found.field] = True
             continue
         if not has_value:
             if not words:
                 raise InputError(f"{recipe}: {option} needs a value")
-            inline = words.pop(0)
-        value = find(option, inline) if flag.path else inline
-        if flag.repeated:
-            given.setdefault(flag.field, []).append(value)
+            value = words.pop(0)
+        read = _read_value(found, value, locate)
+        if found.repeated:
+            given.setdefault(found.field, []).append(read)
         else:
-            given[flag.field] = value
-    return request_from_flags(models, _typed(given))
+            given[found.field] = read
+    return arguments, given
 
 
-def _typed(given: Mapping[str, Any]) -> dict[str, Any]:
-    """Recipe words are text; numbers are written as the CLI writes them."""
-    numbers = {"tp": int, "max_model_len": int, "port": int, "gpu_memory_utilization": float}
-    typed: dict[str, Any] = {}
-    for name, value in given.items():
-        convert = numbers.get(name)
+def _read_value(flag: Flag, value: str, locate: FileLocator) -> Any:
+    if flag.path:
+        return locate(flag.option, value)
+    if flag.number is not None:
         try:
-            typed[name] = convert(value) if convert else value
+            return flag.number(value)
         except ValueError:
-            raise InputError(f"{flag_for(name)} {value!r}: not a number") from None
-    return typed
+            raise InputError(f"{flag.option} {value!r}: not a number") from None
+    return value
 
 
 # (the flag, the path as the recipe records it) -> the path to read
 FileLocator = Callable[[str, str], str]
 
 
-def _rebase(path: str, base: Path) -> str:
+def rebase(path: str, base: Path) -> str:
+    """A recorded path as read from `base` (where the recipe runs)."""
     return path if Path(path).is_absolute() else str(base / path)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ascendgen.composeconfig import ComposeModel, Project, ServiceConfig, run_compose
+from ascendgen.composeconfig import ComposeConfig, Project, ServiceConfig, run_compose
 from ascendgen.diagnose import Diagnosis, diagnose
 from ascendgen.endpoint import is_healthy, served_models
 from ascendgen.errors import AscendgenError
@@ -44,10 +44,10 @@ class ContainerState:
         return max(0.0, (datetime.now(UTC) - self.started_at).total_seconds())
 
 
-def container_states(client: Any, model: ComposeModel, services: list[ServiceConfig]) -> dict[str, ContainerState]:
+def container_states(client: Any, config: ComposeConfig, services: list[ServiceConfig]) -> dict[str, ContainerState]:
     found: dict[str, Any] = {}
     for container in client.containers.list(
-        all=True, filters={"label": f"com.docker.compose.project={model.project_name}"}
+        all=True, filters={"label": f"com.docker.compose.project={config.project_name}"}
     ):
         found[container.labels.get("com.docker.compose.service", "")] = container
     states = {}
@@ -119,10 +119,10 @@ class UpOutcome:
     new_container_ids: list[str]
 
 
-def compose_up(client: Any, project: Project, model: ComposeModel, services: list[ServiceConfig]) -> UpOutcome:
-    before = container_states(client, model, services)
+def compose_up(client: Any, project: Project, config: ComposeConfig, services: list[ServiceConfig]) -> UpOutcome:
+    before = container_states(client, config, services)
     done = run_compose(project, "up", "-d", "--no-build", "--pull", "never", *[s.name for s in services])
-    after = container_states(client, model, services)
+    after = container_states(client, config, services)
     new_ids = [
         state.container_id
         for name, state in after.items()
@@ -160,7 +160,7 @@ class Progress:
 
 def wait_until_ready(
     client: Any,
-    model: ComposeModel,
+    config: ComposeConfig,
     services: list[ServiceConfig],
     *,
     timeout_s: float,
@@ -172,7 +172,7 @@ def wait_until_ready(
     ready: dict[str, bool] = {s.name: False for s in services}
     while True:
         elapsed = time.monotonic() - started
-        states = container_states(client, model, services)
+        states = container_states(client, config, services)
         failures = []
         for service in services:
             if ready[service.name]:

@@ -6,13 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from fakehost import FakeHost
-from helpers import Result
-
-Run = Callable[..., Result]
+from helpers import Run
 
 
 def inspect(container: str) -> dict:  # type: ignore[type-arg]

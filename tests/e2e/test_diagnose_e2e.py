@@ -7,9 +7,8 @@ import json
 from collections.abc import Callable
 
 from deployment import Deployment
-from helpers import Result
+from helpers import Run
 
-Run = Callable[..., Result]
 Deploy = Callable[..., Deployment]
 
 

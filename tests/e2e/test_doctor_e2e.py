@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from fakehost import FakeHost, NpuProcess
-from helpers import Result
-
-Run = Callable[..., Result]
+from helpers import Result, Run
 
 CHECKS = [
     "Docker Engine",

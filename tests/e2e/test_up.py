@@ -14,9 +14,8 @@ import pytest
 
 from deployment import Deployment
 from fakehost import FakeHost, NpuProcess
-from helpers import Result
+from helpers import Result, Run
 
-Run = Callable[..., Result]
 Deploy = Callable[..., Deployment]
 
 

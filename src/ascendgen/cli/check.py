@@ -13,7 +13,7 @@ from ascendgen.cli import termui
 from ascendgen.errors import InputError
 
 if TYPE_CHECKING:
-    from ascendgen.request import PlanRequest
+    from ascendgen.request import FileLocator, PlanRequest
 
 
 def check(
@@ -36,11 +36,11 @@ def check(
     Example: [bold]ascendgen check deploy/*/compose.yml[/] (in CI or a pre-commit hook)
     """
     from ascendgen.errors import AscendgenError
-    from ascendgen.generated import check_compose, compose_targets
+    from ascendgen.generated import check_drift, compose_targets
 
     failed = 0
     for target in [path for given in files or [Path(".")] for path in compose_targets(given)]:
-        result = check_compose(target, render_recipe, allow_outside=allow_outside)
+        result = check_drift(target, render_recipe, allow_outside=allow_outside)
         if result.ok:
             termui.success(f"{result.path}: up to date")
             continue
@@ -55,24 +55,31 @@ def check(
 def render_recipe(args: list[str], base: Path, root: Path | None = None) -> dict[str, str]:
     """What a recorded `ascendgen ...` line writes today, per directory below `base` (for `check`); with a
     `root`, the files it names must lie inside it."""
-    from ascendgen.cli import gpustack
     from ascendgen.generated import render_plan_recipe
+    from ascendgen.gpustack import render_recipe as render_gpustack_recipe
 
     if args[:2] == ["ascendgen", "plan"]:
         return render_plan_recipe(_recipe_request(args[2:], base, root), base)
     if args[:2] == ["ascendgen", "gpustack"]:
-        return {".": gpustack.render_recipe(args, base, root)}
+        return {".": render_gpustack_recipe(args, base, _locator(base, root))}
     raise InputError(f"unknown recipe: {shlex.join(args)}")
+
+
+def _locator(base: Path, root: Path | None) -> FileLocator:
+    """Where a file a recipe names is read: relative to `base`, and inside `root` when there is one."""
+    from ascendgen.generated import recipe_file
+
+    return lambda flag, path: str(recipe_file(Path(path), base, root, flag))
 
 
 def _recipe_request(args: list[str], base: Path, root: Path | None) -> PlanRequest:
     """A recorded `ascendgen plan ...` line as a PlanRequest, file paths taken relative to `base` (the compose
     file's directory). With a `root`, every file it reads (its own, and those a deployment file lists) must lie
     inside `root`."""
-    from ascendgen.generated import confine, recipe_file
+    from ascendgen.generated import confine
     from ascendgen.request import request_from_recipe
 
-    request = request_from_recipe(args, base, lambda flag, path: str(recipe_file(Path(path), base, root, flag)))
+    request = request_from_recipe(args, base, _locator(base, root))
     if root is not None and request.deployment_file is not None:  # the files it lists, before they are read
         recorded = args[-1]  # `-f FILE` is the whole of such a recipe
         for listed in (*request.catalogs, *request.hardware):

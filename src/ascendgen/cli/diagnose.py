@@ -143,17 +143,17 @@ def _read_service(
 ) -> tuple[str, LogText, Mapping[str, int]]:
     if name is None and directory is None and file is None and not _compose_here():
         raise InputError("give a log FILE, - for stdin, or a SERVICE (there is no compose.yml here)")
-    _, model, services = project.open_deployment(directory, file, None)
+    _, config, services = project.open_deployment(directory, file, None)
     if name is None:
         if len(services) != 1:
-            raise InputError(f"several services in this deployment: name one ({', '.join(model.names)})")
+            raise InputError(f"several services in this deployment: name one ({', '.join(config.names)})")
         service = services[0]
-    elif name in model.names:
-        service = model.service(name)
+    elif name in config.names:
+        service = config.service(name)
     else:
-        raise InputError(f"'{name}' is neither a file nor a service of this deployment ({', '.join(model.names)})")
+        raise InputError(f"'{name}' is neither a file nor a service of this deployment ({', '.join(config.names)})")
     client = project.engine()
-    state = container_states(client, model, [service])[service.name]
+    state = container_states(client, config, [service])[service.name]
     if state.container_id is None:
         raise AscendgenError(f"{service.name} has no container (never started, or removed): no log to read")
     return f"the log of {service.name}", container_log(client, state.container_id), service.model_facts

@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ascendgen.cli import termui
-from ascendgen.doctor import CheckRow, connect_engine, run_doctor
+from ascendgen.dockerengine import connect_docker
+from ascendgen.doctor import ENGINE_TIMEOUT_S, CheckRow, run_doctor
 from ascendgen.errors import AscendgenError
 from ascendgen.hardware import load_hardware
 from ascendgen.plans import resolve_server
@@ -35,7 +36,7 @@ def doctor(
     known = load_hardware(hardware or ())
     profile = resolve_server(known, server, None)
     platform = known.platform(known.npu_type(profile.npu_type).platform)
-    client, reason = connect_engine()
+    client, reason = connect_docker(timeout_s=ENGINE_TIMEOUT_S)
     rows = run_doctor(client, server=profile, platform=platform, models_dir=models_dir, engine_reason=reason)
     if as_json:
         termui.print_json([row.to_json() for row in rows])

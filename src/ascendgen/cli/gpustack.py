@@ -3,8 +3,6 @@ into a request, lets ascendgen.gpustack build and render it, writes the files an
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -12,27 +10,23 @@ import typer
 
 from ascendgen.cli import termui
 from ascendgen.envfile import ENV_FILE, generate_secret, read_env_file
-from ascendgen.errors import InputError
-from ascendgen.generated import recipe_file, write_deployment
+from ascendgen.generated import write_deployment
 from ascendgen.gpustack import (
     DEFAULT_IMAGE_TAG,
     DEFAULT_MODELS_DIR,
     DEFAULT_PORT,
     TOKEN_HINT,
     GpustackService,
-    ServerRequest,
-    WorkerRequest,
     bootstrap_secrets,
-    build_server,
-    build_worker,
-    check_server_url,
+    build,
+    recipe_command,
     render_gpustack,
+    request_from_flags,
     worker_secrets,
 )
 from ascendgen.hardware import load_hardware
-from ascendgen.npuset import parse_npus
 
-__all__ = ["gpustack_app", "register", "render_recipe"]
+__all__ = ["gpustack_app", "register"]
 
 gpustack_app = typer.Typer(
     name="gpustack",
@@ -102,9 +96,11 @@ def server(
         new_secret=generate_secret,
     )
     with_password = bootstrap_password is not None or generate_password or bootstrap_password_from_env
-    request = _server_request(npus, port, image_tag, models_dir, cpu_only, with_password, server, hardware or [])
-    service = build_server(request, load_hardware(hardware or []))
-    _write(service, request.command(relative_to=out), out, secrets, force=force)
+    given = {"npus": npus, "port": port, "image_tag": image_tag, "models_dir": models_dir, "cpu_only": cpu_only,
+             "bootstrap_password": with_password, "server": server, "hardware_files": _paths(hardware)}  # fmt: skip
+    request = request_from_flags("server", given)
+    service = build(request, load_hardware(hardware or []))
+    _write(service, recipe_command(request, relative_to=out), out, secrets, force=force)
     termui.info(f"workers join with the token the server keeps: {TOKEN_HINT}")
 
 
@@ -135,10 +131,12 @@ def worker(
 
     Example: [bold]ascendgen gpustack worker --server-url http://172.16.33.106:8080 --token TOKEN[/]
     """
-    request = _worker_request(server_url, npus, image_tag, models_dir, server, hardware or [])
-    service = build_worker(request, load_hardware(hardware or []))
+    given = {"server_url": server_url, "npus": npus, "image_tag": image_tag, "models_dir": models_dir,
+             "server": server, "hardware_files": _paths(hardware)}  # fmt: skip
+    request = request_from_flags("worker", given)
+    service = build(request, load_hardware(hardware or []))
     secrets = worker_secrets(token, token_from_env=token_from_env, env_file=read_env_file(out))
-    _write(service, request.command(relative_to=out), out, secrets, force=force)
+    _write(service, recipe_command(request, relative_to=out), out, secrets, force=force)
 
 
 def _write(service: GpustackService, regenerate: str, out: Path, secrets: dict[str, str], *, force: bool) -> None:
@@ -150,68 +148,8 @@ def _write(service: GpustackService, regenerate: str, out: Path, secrets: dict[s
     termui.success(f"wrote {written}")
 
 
-def _server_request(
-    npus: str | None,
-    port: int,
-    image_tag: str,
-    models_dir: str,
-    cpu_only: bool,
-    bootstrap_password: bool,
-    server: str | None,
-    hardware: Sequence[Path],
-) -> ServerRequest:
-    return ServerRequest(
-        npus=parse_npus(npus) if npus is not None else None,
-        port=port,
-        image_tag=image_tag,
-        models_dir=models_dir,
-        cpu_only=cpu_only,
-        bootstrap_password=bootstrap_password,
-        server=server,
-        hardware_files=tuple(str(p) for p in hardware),
-    )
-
-
-def _worker_request(
-    server_url: str, npus: str | None, image_tag: str, models_dir: str, server: str | None, hardware: Sequence[Path]
-) -> WorkerRequest:
-    return WorkerRequest(
-        server_url=check_server_url(server_url),
-        npus=parse_npus(npus) if npus is not None else None,
-        image_tag=image_tag,
-        models_dir=models_dir,
-        server=server,
-        hardware_files=tuple(str(p) for p in hardware),
-    )
-
-
-def render_recipe(args: list[str], base: Path, root: Path | None = None) -> str:
-    """compose.yml as a recorded `ascendgen gpustack server|worker ...` line writes it today, read with the
-    commands' own parsers and file paths taken relative to `base` (the compose file's directory). For
-    `ascendgen check`: recorded recipes hold no secrets, so nothing is read from .env or written. With a
-    `root`, the --hardware files must lie inside it."""
-    if args[:2] != ["ascendgen", "gpustack"] or len(args) < 3 or args[2] not in ("server", "worker"):
-        raise InputError(f"not an 'ascendgen gpustack server|worker' recipe: {shlex.join(args)}")
-    group = typer.main.get_command(gpustack_app)
-    command = group.get_command(None, args[2])  # type: ignore[attr-defined]
-    try:
-        p = command.make_context(args[2], list(args[3:]), resilient_parsing=False).params
-    except typer.TyperException as exc:  # an option this version no longer knows, a missing value
-        raise InputError(f"recipe '{shlex.join(args)}': {exc.format_message()}") from None
-    hardware = [recipe_file(path, base, root, "--hardware") for path in p.get("hardware") or []]
-    service: GpustackService
-    if args[2] == "server":
-        with_password = bool(
-            p["bootstrap_password"] is not None or p["generate_password"] or p["bootstrap_password_from_env"]
-        )
-        server_request = _server_request(
-            p["npus"], p["port"], p["image_tag"], p["models_dir"], p["cpu_only"], with_password, p["server"], hardware
-        )
-        service = build_server(server_request, load_hardware(hardware))
-        return render_gpustack(service, regenerate=server_request.command(relative_to=base))
-    worker_request = _worker_request(p["server_url"], p["npus"], p["image_tag"], p["models_dir"], p["server"], hardware)
-    service = build_worker(worker_request, load_hardware(hardware))
-    return render_gpustack(service, regenerate=worker_request.command(relative_to=base))
+def _paths(hardware: list[Path] | None) -> list[str]:
+    return [str(path) for path in hardware or []]
 
 
 def register(app: typer.Typer) -> None:

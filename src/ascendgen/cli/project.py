@@ -5,32 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ascendgen.composeconfig import ComposeModel, Project, ServiceConfig, load_compose_model, locate_project
+from ascendgen.composeconfig import ComposeConfig, Project, ServiceConfig, load_compose_config, locate_project
+from ascendgen.dockerengine import connect_docker, unreachable
 from ascendgen.errors import AscendgenError
-from ascendgen.preflight import engine_problem
-
-
-def docker_client() -> Any:
-    import docker  # type: ignore[import-untyped]
-
-    return docker.from_env(timeout=30)
 
 
 def open_deployment(
     directory: Path | None, file: Path | None, only: list[str] | None
-) -> tuple[Project, ComposeModel, list[ServiceConfig]]:
+) -> tuple[Project, ComposeConfig, list[ServiceConfig]]:
     """The project, compose's view of it, and the services asked for (all when `only` is empty)."""
     project = locate_project(directory, file)
-    model = load_compose_model(project)
-    services = [model.service(name) for name in only] if only else list(model.services)
+    config = load_compose_config(project)
+    services = [config.service(name) for name in only] if only else list(config.services)
     if not services:
         raise AscendgenError(f"no services in {project.directory}")
-    return project, model, services
+    return project, config, services
 
 
 def engine() -> Any:
     """A docker SDK client that answers, or the one-line reason it does not."""
-    client, problem = engine_problem(docker_client)
-    if problem:
-        raise AscendgenError(problem)
+    client, reason = connect_docker()
+    if client is None:
+        raise AscendgenError(unreachable(reason or "no answer"))
     return client

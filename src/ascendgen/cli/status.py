@@ -23,8 +23,8 @@ def status(
     from ascendgen.cli.tables import status_rows, status_table
     from ascendgen.runtime import container_states, is_ready
 
-    _, model, services = project.open_deployment(directory, file, None)
-    states = container_states(project.engine(), model, services)
+    _, config, services = project.open_deployment(directory, file, None)
+    states = container_states(project.engine(), config, services)
     ready = {s.name: is_ready(s, states[s.name]) for s in services}
     if as_json:
         termui.print_json(status_rows(services, states, ready))

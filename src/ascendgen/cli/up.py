@@ -11,7 +11,7 @@ from ascendgen.cli import termui
 from ascendgen.cli.options import DirArg, FileOpt, ServiceOpt
 
 if TYPE_CHECKING:
-    from ascendgen.composeconfig import ComposeModel, ServiceConfig
+    from ascendgen.composeconfig import ComposeConfig, ServiceConfig
     from ascendgen.runtime import Failure
 
 DEFAULT_TIMEOUT_S = 1800  # large models take many minutes to load
@@ -31,15 +31,16 @@ def up(
     from rich.markup import escape
 
     from ascendgen.cli import project as deployment
+    from ascendgen.dockerengine import connect_docker, unreachable
     from ascendgen.endpoint import base_url, curl_example
     from ascendgen.errors import AscendgenError
-    from ascendgen.preflight import engine_problem, run_preflight
+    from ascendgen.preflight import run_preflight
     from ascendgen.runtime import UpFailed, compose_pull, compose_up, remove_containers
 
-    project, model, services = deployment.open_deployment(directory, file, service)
-    client, engine = engine_problem(deployment.docker_client)
-    report = run_preflight(model, services, client, project_dir=project.directory)
-    problems = ([engine] if engine else []) + report.problems
+    project, config, services = deployment.open_deployment(directory, file, service)
+    client, reason = connect_docker()
+    report = run_preflight(config, services, client, project_dir=project.directory)
+    problems = ([unreachable(reason)] if reason else []) + report.problems
     if problems:
         for problem in problems:
             termui.error(problem)
@@ -54,7 +55,7 @@ def up(
                 "(plan with --generate-api-key, or --host 127.0.0.1)"
             )
     try:
-        outcome = compose_up(client, project, model, services)
+        outcome = compose_up(client, project, config, services)
     except UpFailed as exc:
         if rollback:
             remove_containers(client, exc.new_container_ids)
@@ -63,7 +64,7 @@ def up(
         termui.info(f"started: {', '.join(outcome.created)}")
     if outcome.unchanged:
         termui.info(f"unchanged, already running: {', '.join(outcome.unchanged)}")
-    elapsed, failures = _wait(client, model, services, timeout)
+    elapsed, failures = _wait(client, config, services, timeout)
     if failures:
         _report_failures(failures)
         if rollback and outcome.new_container_ids:
@@ -83,17 +84,19 @@ def up(
             termui.out.print(escape(curl), soft_wrap=True)
 
 
-def _wait(client: Any, model: ComposeModel, services: list[ServiceConfig], timeout: int) -> tuple[float, list[Failure]]:
+def _wait(
+    client: Any, config: ComposeConfig, services: list[ServiceConfig], timeout: int
+) -> tuple[float, list[Failure]]:
     from rich.live import Live
 
     from ascendgen.cli.tables import progress_table
     from ascendgen.runtime import wait_until_ready
 
     if not termui.err.is_terminal:
-        return wait_until_ready(client, model, services, timeout_s=timeout)
+        return wait_until_ready(client, config, services, timeout_s=timeout)
     with Live(console=termui.err, transient=True) as live:
         return wait_until_ready(
-            client, model, services, timeout_s=timeout, on_progress=lambda p: live.update(progress_table(p))
+            client, config, services, timeout_s=timeout, on_progress=lambda p: live.update(progress_table(p))
         )
 
 

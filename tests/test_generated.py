@@ -8,14 +8,12 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from helpers import Result
+from helpers import Result, Run
 
-Run = Callable[..., Result]
 TWO_NODES = ["--node", "10.0.0.1:eth0", "--node", "10.0.0.2:eth0"]
 GPUSTACK_WORKER = ["gpustack", "worker", "--server-url", "http://10.0.0.1:8080", "--token", "tok123"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,7 @@ from ascendgen import runtime
 from ascendgen.cli import diagnose as diagnose_cli
 from ascendgen.cli import project
 
-from helpers import FakeClient, FakeContainer, Result
-
-Run = Callable[..., Result]
+from helpers import FakeClient, FakeContainer, Run
 
 OOM = "RuntimeError: NPU out of memory. Tried to allocate 2.00 GiB (NPU 0; 29.50 GiB total capacity)"
 ECHO = "RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {}"

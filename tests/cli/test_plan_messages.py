@@ -7,17 +7,14 @@ Reserves: activation 1.0 GiB; runtime 0.5 GiB + 0.25 per HCCL group (TP, and EP 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
 from ascendgen.catalog import load_catalog
 
-from helpers import Result
+from helpers import Run, Write
 
-Run = Callable[..., Result]
-Write = Callable[[str, str], Path]
 USABLE_B4 = "27.1 GiB usable (29.49 GiB x 0.92)"
 SMALLEST_30B = (
     # Qwen3-30B-A3B: 30.5e9 x 2 B = 56.8107 GiB of weights; TP 2: 28.4054 GiB per NPU > 27.1308

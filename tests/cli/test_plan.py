@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import Result
-
-Run = Callable[..., Result]
+from helpers import Run
 
 JSON_KEYS = {
     "model",

@@ -3,7 +3,6 @@ and comments stay), validated, written atomically, and `plan NAME --catalog FILE
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,7 @@ import yaml
 from ascendgen.catalog import load_catalog
 from ascendgen.modeldir import read_model_dir
 
-from helpers import Result, make_model_dir
-
-Run = Callable[..., Result]
+from helpers import Run, make_model_dir
 
 CONFIG = {
     "architectures": ["Qwen3ForCausalLM"],

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
-from helpers import Result, git_repository
-
-Run = Callable[..., Result]
-Write = Callable[[str, str], Path]
+from helpers import Run, Write, git_repository
 
 
 def services(directory: Path) -> dict:  # type: ignore[type-arg]

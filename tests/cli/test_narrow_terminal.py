@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 import typer
 
 from ascendgen.catalog import load_catalog
 from ascendgen.cli.app import app
 
-from helpers import Result
-
-Run = Callable[..., Result]
+from helpers import Run
 
 
 @pytest.fixture

@@ -6,16 +6,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import REPO, Result, bounded_ascendgen, git_repository, tiny_model_entry
-
-Run = Callable[..., Result]
-Write = Callable[[str, str], Path]
+from helpers import REPO, Run, Write, bounded_ascendgen, git_repository, tiny_model_entry
 
 
 @pytest.fixture

@@ -15,27 +15,7 @@ import pytest
 
 from ascendgen.catalog import load_catalog
 
-from helpers import REPO, Result
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture(scope="module")
-def compose_v2() -> None:
-    done = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not done.stdout.strip().lstrip("v").startswith("2"):
-        pytest.fail("docker compose v2 is missing: run scripts/install-test-deps.sh (the README's test command does)")
-
-
-def compose_config(directory: Path) -> dict[str, Any]:
-    # the GPUStack worker example takes its token from the environment (.env is never committed)
-    env = {**os.environ, "GPUSTACK_TOKEN": "placeholder-token"}
-    done = subprocess.run(
-        ["docker", "compose", "config", "--format", "json"], cwd=directory, capture_output=True, text=True,
-        check=False, env=env,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+from helpers import REPO, Run, compose_config
 
 
 def targets(devices: list[Any]) -> list[str]:
@@ -44,7 +24,8 @@ def targets(devices: list[Any]) -> list[str]:
 
 @pytest.mark.parametrize("example", sorted(p.parent for p in (REPO / "examples").glob("**/compose.yml")))
 def test_examples_pass_compose_config(compose_v2: None, example: Path) -> None:
-    config = compose_config(example)
+    # the GPUStack worker example takes its token from the environment (.env is never committed)
+    config = compose_config(example, {"GPUSTACK_TOKEN": "placeholder-token"})
     assert 1 <= len(config["services"]) <= 2
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,7 @@ import typer
 from ascendgen import runtime
 from ascendgen.cli.app import app
 
-from helpers import Result
-
-Run = Callable[..., Result]
+from helpers import Run
 
 
 @pytest.mark.parametrize("args", [[], ["gpustack"]], ids=["ascendgen", "ascendgen gpustack"])
