@@ -67,11 +67,18 @@ class ImageSpec(BaseModel):
     gpu_memory_utilization_default: float = Field(gt=0, le=1)
     env: dict[str, str] = Field(default_factory=dict)
     flags: ImageFlags = ImageFlags()
+    cann: str | None = None  # the CANN release inside the image (its Dockerfile's base image)
     source: str
 
     @property
     def stable(self) -> bool:
         return "rc" not in self.tag
+
+
+def min_driver_for(cann: str) -> str | None:
+    """The oldest Ascend driver (HDK) release that runs this CANN, from Huawei's compatibility table; None where
+    none is published. Stub: images.yaml does not record the CANN of its tags yet (issue 9 adds it)."""
+    return None
 
 
 def tag_key(tag: str) -> tuple[int, ...]:
