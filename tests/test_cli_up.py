@@ -257,3 +257,18 @@ def test_calibrate_after_ups(run: Run, planned: Path, engine: Engine) -> None:
     assert "910B4 with quay.io/ascend/vllm-ascend:v0.9.2rc1 (2 starts): vLLM's KV cache is" in " ".join(
         text.stdout.split()
     )
+
+
+def test_up_replan_never_overwrites_a_hand_edit(
+    run: Run, planned: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compose = planned / "compose.yml"
+    compose.write_text(compose.read_text().replace("restart: unless-stopped", "restart: always"))
+    engine.container.log = REFUSAL
+    monkeypatch.setattr(runtime, "wait_until_ready", lambda *a, **k: (30.0, [kv_failure(engine)]))
+    result = run("up", str(planned), "--replan")
+    assert result.exit_code == 1 and "restart: always" in compose.read_text()
+    err = " ".join(result.stderr.split())
+    assert "was edited by hand since ascendgen wrote it" in err
+    assert "--max-model-len 20480 --port 8011 --image v0.9.2rc1 --host 127.0.0.1 --force" in err
+    assert err.endswith("error: compose.yml was not rewritten; nothing was started again")

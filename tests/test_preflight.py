@@ -389,7 +389,8 @@ def test_ray_wants_its_object_store_in_dev_shm(tmp_path: Path, monkeypatch: pyte
     ]
     assert list(preflight._shm_warnings(dataclasses.replace(head, shm_size=10 * 2**30))) == []
     # not a Ray service: vLLM alone needs no such object store
-    assert list(preflight._shm_warnings(dataclasses.replace(service(), shm_size=2**30))) == []
+    vllm = dataclasses.replace(service(), shm_size=2**30, command=("serve", "/models/Qwen/Qwen3-8B"))
+    assert list(preflight._shm_warnings(vllm)) == []
 
 
 def test_a_small_host_needs_less_shm_for_ray(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -403,9 +404,10 @@ def test_a_small_host_needs_less_shm_for_ray(tmp_path: Path, monkeypatch: pytest
 
 def test_shm_size_missing_or_above_the_hosts_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     meminfo(tmp_path, monkeypatch, 2)
-    (unset,) = preflight._shm_warnings(dataclasses.replace(service(), shm_size=None))
+    vllm = dataclasses.replace(service(), command=("serve", "/models/Qwen/Qwen3-8B"))
+    (unset,) = preflight._shm_warnings(dataclasses.replace(vllm, shm_size=None))
     assert unset.startswith("vllm-qwen3-8b: shm_size is not set, so Docker gives the container 64 MiB of /dev/shm")
-    (too_big,) = preflight._shm_warnings(dataclasses.replace(service(), shm_size=4 * 2**30))
+    (too_big,) = preflight._shm_warnings(dataclasses.replace(vllm, shm_size=4 * 2**30))
     assert too_big.startswith("vllm-qwen3-8b: shm_size 4.0 GiB is more than the 2.0 GiB of memory this host has")
 
 
@@ -495,3 +497,11 @@ def test_up_refuses_an_old_driver_before_pulling(
         f"newer; this host's driver is 24.1.rc3 ({host.driver_version_info})"
     ) in result.stderr
     assert "error: preflight found 1 problem(s); nothing was started" in result.stderr
+
+
+def test_a_service_without_an_engine_needs_no_shm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    meminfo(tmp_path, monkeypatch, 2)
+    cpu_server = dataclasses.replace(service(), shm_size=None, command=("--disable-worker",))  # GPUStack, CPU only
+    assert list(preflight._shm_warnings(cpu_server)) == []
+    vllm = dataclasses.replace(service(), shm_size=None, command=("serve", "/models/Qwen/Qwen3-8B"))
+    assert len(list(preflight._shm_warnings(vllm))) == 1

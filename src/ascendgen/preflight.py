@@ -11,7 +11,7 @@ import shutil
 import socket
 import stat
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -396,9 +396,7 @@ _RAY_START = re.compile(r"\bray start\b[^&;|]*")  # one `ray start ...` of a she
 _RAY_PORT = re.compile(r"--port[= ](\d+)")
 
 
-def _multinode_checks(
-    services: list[ServiceConfig], network: Callable[[], HostNetwork | None] = lambda: read_host_network()
-) -> tuple[list[str], list[str]]:
+def _multinode_checks(services: list[ServiceConfig]) -> tuple[list[str], list[str]]:
     """For the services of a multi-node deployment (HCCL_IF_IP or *_SOCKET_IFNAME set): the interfaces and the
     node's address are this host's, hccn_tool and /etc/hccn.conf are there, and on the head Ray's port is free."""
     problems: list[str] = []
@@ -406,7 +404,7 @@ def _multinode_checks(
     nodes = [s for s in services if "HCCL_IF_IP" in s.environment or any(v in s.environment for v in IFNAME_VARIABLES)]
     if not nodes:
         return problems, warnings
-    host = network()
+    host = read_host_network()
     for service in nodes:
         if host is not None:
             problems += _network_problems(service, host)
@@ -543,6 +541,9 @@ DEV_SHM = Path("/dev/shm")
 
 
 def _shm_warnings(service: ServiceConfig) -> Iterable[str]:
+    """For a service that runs vLLM or Ray: /dev/shm too small for them, or larger than the host's memory."""
+    if not service.serve_command and not starts_ray(service):
+        return  # a GPUStack server, or anything else that runs no engine here
     available = _available_memory()
     if service.ipc == "host":
         shm = _free_bytes(DEV_SHM)

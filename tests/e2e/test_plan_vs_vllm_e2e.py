@@ -51,8 +51,9 @@ def test_a_kv_cache_too_small_names_the_plan_that_starts(run: Run, deploy: Deplo
     result = run("up", str(d.directory), "--timeout", "60")
     assert result.exit_code == 1
     assert "vLLM computed that its KV cache holds 16,384 tokens, less than --max-model-len 32,768" in result.stderr
-    assert f"cd {d.directory} && ascendgen plan Qwen3-8B --max-model-len 16384 --port {d.port}" in result.stderr
-    assert f"ascendgen up {d.directory} --replan" in result.stderr
+    where = d.directory.resolve()
+    assert f"cd {where} && ascendgen plan Qwen3-8B --max-model-len 16384 --port {d.port}" in result.stderr
+    assert f"ascendgen up {where} --replan" in result.stderr
     assert "--max-model-len 32768" in (d.directory / "compose.yml").read_text()  # nothing rewritten
 
 

@@ -48,8 +48,7 @@ def up(
     if failures and fix is not None and replan:
         _report_failures(failures, notes)
         termui.warning(f"replanning with --max-model-len {fix.max_model_len:,}, the length vLLM computed fits")
-        for path in fix.write():
-            termui.info(f"rewrote {path}")
+        _rewrite(fix)
         project, model, services = deployment.open_deployment(directory, file, service)
         outcome, elapsed, failures = _start(client, project, model, services, timeout, rollback)
         fix, notes = _kv_fix(client, project, model, failures)
@@ -184,6 +183,19 @@ def _kv_fix(
         return replan_for(project, shortfall), notes
     except AscendgenError as exc:  # CannotReplan, or a recipe that no longer reads
         return None, [*notes, f"to start it: {exc}"]
+
+
+def _rewrite(fix: Replan) -> None:
+    from ascendgen.errors import AscendgenError
+
+    try:
+        written = fix.write()
+    except AscendgenError as exc:
+        termui.error(str(exc))
+        termui.info(f"to write it anyway (local changes belong in compose.override.yml): {fix.command} --force")
+        raise AscendgenError("compose.yml was not rewritten; nothing was started again") from None
+    for path in written:
+        termui.info(f"rewrote {path}")
 
 
 def _up(project: Project) -> str:
