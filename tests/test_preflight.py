@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -277,12 +276,11 @@ def test_the_nodes_interface_and_address_on_this_host_pass(monkeypatch: pytest.M
 
 def test_an_interface_this_host_does_not_have(monkeypatch: pytest.MonkeyPatch) -> None:
     problems = network_problems(node_service(node_env("192.168.0.147", "ens3")), monkeypatch)
-    assert len(problems) == 3  # HCCL, Gloo and TP each name it
-    assert problems[0] == (
-        "vllm-qwen3-vl: network interface 'ens3' (HCCL_SOCKET_IFNAME) does not exist on this host, which has enp1s0, "
-        "eth1, lo: start each node's directory on its own server, or replan with --node ADDRESS:INTERFACE as "
-        "`ip -br addr` shows this server's"
-    )
+    assert problems == [
+        "vllm-qwen3-vl: network interface 'ens3' (HCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME, TP_SOCKET_IFNAME) does not "
+        "exist on this host, which has enp1s0, eth1, lo: start each node's directory on its own server, or replan "
+        "with --node ADDRESS:INTERFACE as `ip -br addr` shows this server's"
+    ]
     gloo_prefix = {**node_env("192.168.0.147", "enp1s0"), "GLOO_SOCKET_IFNAME": "enp"}  # Gloo takes names only
     (problem,) = network_problems(node_service(gloo_prefix), monkeypatch)
     assert "'enp' (GLOO_SOCKET_IFNAME) does not exist" in problem
@@ -413,17 +411,16 @@ def test_shm_size_missing_or_above_the_hosts_memory(tmp_path: Path, monkeypatch:
 
 def test_ipc_host_uses_the_hosts_dev_shm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     meminfo(tmp_path, monkeypatch, 500)
-    shm = tmp_path / "shm"
-    shm.mkdir()
-    monkeypatch.setattr(preflight, "DEV_SHM", shm)
+    free = {str(tmp_path / "shm"): 2 * 2**30}
+    monkeypatch.setattr(preflight, "DEV_SHM", tmp_path / "shm")
+    monkeypatch.setattr(preflight, "_free_bytes", lambda path: free[str(path)])
     head = dataclasses.replace(node_service(node_env("127.0.0.1", "lo")), shm_size=None, ipc="host")
-    warnings = list(preflight._shm_warnings(head))
-    free = os.statvfs(shm).f_bavail * os.statvfs(shm).f_frsize
-    if free < 10**10:
-        (warning,) = warnings
-        assert f"the host's {shm} (ipc: host) has" in warning
-    else:
-        assert warnings == []
+    (warning,) = preflight._shm_warnings(head)  # shm_size does not apply with ipc: host: not "not set"
+    assert warning.startswith(f"vllm-qwen3-vl: the host's {tmp_path / 'shm'} (ipc: host) has 2.0 GiB free, less than")
+    assert warning.endswith(f"free the host's {tmp_path / 'shm'}, or remount it larger (`mount -o remount,size=10G "
+                            f"{tmp_path / 'shm'}`)")  # fmt: skip
+    free[str(tmp_path / "shm")] = 11 * 2**30
+    assert list(preflight._shm_warnings(head)) == []
 
 
 # ---- the image's CANN against the host's driver -----------------------------------------------------------------

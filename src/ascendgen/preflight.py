@@ -251,10 +251,11 @@ def _npus_held_by_containers(
             where is None or project_dir is None or _same_dir(where, project_dir)
         ):
             continue  # our own containers: compose recreates them
+        whose, stop = _holder(labels, container.name)
         for npu in sorted(n for n in _container_npus(container.attrs or {}) if n in wanted):
             yield (
-                f"{wanted[npu]}: NPU {npu} is held by running container '{container.name}' "
-                f"{_holder(labels, container.name)}, or plan on free NPUs with --npus)"
+                f"{wanted[npu]}: NPU {npu} is held by running container '{container.name}' {whose} ({stop}, or plan "
+                "on free NPUs with --npus)"
             )
 
 
@@ -269,14 +270,14 @@ def _container_npus(attrs: dict[str, Any]) -> set[int]:
     return {n for n in npus if n is not None}
 
 
-def _holder(labels: dict[str, str], name: str) -> str:
-    """Whose container it is, and the command that stops it (the sentence's end after `NPU n is held by ...`)."""
+def _holder(labels: dict[str, str], name: str) -> tuple[str, str]:
+    """Whose container it is (its deployment's directory, else its compose project), and how to stop it."""
     where, project = labels.get(COMPOSE_WORKING_DIR), labels.get(COMPOSE_PROJECT)
     if where:
-        return f"of the deployment in {where} (stop it there: `ascendgen down {shlex.quote(where)}`"
+        return f"of the deployment in {where}", f"stop it there: `ascendgen down {shlex.quote(where)}`"
     if project:
-        return f"of compose project '{project}' (stop it: `docker compose -p {shlex.quote(project)} down`"
-    return f"started without compose (stop it: `docker stop {shlex.quote(name)}`"
+        return f"of compose project '{project}'", f"stop it: `docker compose -p {shlex.quote(project)} down`"
+    return "started without compose", f"stop it: `docker stop {shlex.quote(name)}`"
 
 
 def _npu_of(path: str) -> int | None:
@@ -438,17 +439,18 @@ def _network_problems(service: ServiceConfig, host: HostNetwork) -> Iterable[str
     from ascendgen.cluster import host_port
 
     named: dict[str, list[str]] = {}
+    missing: dict[str, list[str]] = {}
     for variable in IFNAME_VARIABLES:
         for name, exact in _interface_names(service.environment.get(variable, "")):
             prefix_ok = not exact and variable != "GLOO_SOCKET_IFNAME"
-            if name in host.interfaces or (prefix_ok and any(i.startswith(name) for i in host.interfaces)):
-                named.setdefault(name, []).append(variable)
-                continue
-            yield (
-                f"{service.name}: network interface '{name}' ({variable}) does not exist on this host, which has "
-                f"{', '.join(sorted(host.interfaces)) or 'none'}: start each node's directory on its own server, or "
-                "replan with --node ADDRESS:INTERFACE as `ip -br addr` shows this server's"
-            )
+            found = name in host.interfaces or (prefix_ok and any(i.startswith(name) for i in host.interfaces))
+            (named if found else missing).setdefault(name, []).append(variable)
+    for name, variables in missing.items():
+        yield (
+            f"{service.name}: network interface '{name}' ({', '.join(variables)}) does not exist on this host, which "
+            f"has {', '.join(sorted(host.interfaces)) or 'none'}: start each node's directory on its own server, or "
+            "replan with --node ADDRESS:INTERFACE as `ip -br addr` shows this server's"
+        )
     raw = service.environment.get("HCCL_IF_IP")
     if not raw or not host.knows_addresses:
         return
@@ -567,10 +569,16 @@ def _shm_warnings(service: ServiceConfig) -> Iterable[str]:
         return
     needed = min(int(available * RAY_OBJECT_STORE_SHARE), RAY_SHM_CAP_BYTES)
     if shm < needed:
+        gib = -(-needed // 2**30)
+        fix = (
+            f"free the host's {DEV_SHM}, or remount it larger (`mount -o remount,size={gib}G {DEV_SHM}`)"
+            if service.ipc == "host"
+            else f"set shm_size: {gib}g for this service in compose.override.yml"
+        )
         yield (
             f"{service.name}: {what}, less than the object store Ray sizes on this host ({_size(needed)}: 30% of the "
             f'{_size(available)} of available memory, at most 10 GB): Ray keeps it in /tmp instead ("This will harm '
-            f'performance"); set shm_size: {-(-needed // 2**30)}g for this service in compose.override.yml'
+            f'performance"); {fix}'
         )
 
 
