@@ -37,7 +37,7 @@ def up(
 ) -> None:
     """Check the host, start the deployment and wait until every endpoint answers.
 
-    Example: [bold]ascendgen up[/] (in the directory with compose.yml), or [bold]ascendgen up deploy/qwen3[/]
+    Example: [bold]ascendgen up[/] (in the directory with compose.yml), or [bold]ascendgen up deploy/qwen3 --replan[/]
     """
     from ascendgen.cli import project as deployment
 
