@@ -272,3 +272,14 @@ def test_up_replan_never_overwrites_a_hand_edit(
     assert "was edited by hand since ascendgen wrote it" in err
     assert "--max-model-len 20480 --port 8011 --image v0.9.2rc1 --host 127.0.0.1 --force" in err
     assert err.endswith("error: compose.yml was not rewritten; nothing was started again")
+
+
+def test_the_plan_a_container_was_started_with_counts(run: Run, planned: Path, engine: Engine) -> None:
+    # compose.yml planned again since (another length, other numbers) but the container not recreated: its labels
+    # say what it was started with
+    engine.container.labels = {**engine.container.labels, "io.ascendgen.kv-cache-tokens": "70000"}
+    assert run("up", str(planned)).exit_code == 0
+    (kept,), _ = load_observations()
+    assert kept.planned.kv_cache_tokens == 70_000
+    (row,) = json.loads(run("status", str(planned), "--json").stdout)
+    assert row["planned_kv_cache_tokens"] == 70_000 and row["measured_kv_cache_tokens"] == 65_536

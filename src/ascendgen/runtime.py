@@ -315,7 +315,8 @@ class Measured:
 
 def measure_services(client: Any, model: ComposeModel, services: list[ServiceConfig]) -> list[Measured]:
     """What vLLM logged at the latest start of each service that serves an API (a Ray worker logs nothing of
-    the KV cache; its head does)."""
+    the KV cache; its head does), beside the plan the container was started with (its labels; compose.yml's
+    when the container has none)."""
     states = container_states(client, model, services)
     found = []
     for service in services:
@@ -323,5 +324,15 @@ def measure_services(client: Any, model: ComposeModel, services: list[ServiceCon
             continue
         state = states[service.name]
         log = startup_log(client, state.container_id, state.started_at) if state.container_id else ""
-        found.append(Measured(service, state, planned_memory(service.labels), read_startup(log)))
+        planned = planned_memory(_labels(client, state.container_id)) or planned_memory(service.labels)
+        found.append(Measured(service, state, planned, read_startup(log)))
     return found
+
+
+def _labels(client: Any, container_id: str | None) -> dict[str, str]:
+    if container_id is None:
+        return {}
+    try:
+        return dict(client.containers.get(container_id).labels or {})
+    except Exception:
+        return {}

@@ -208,13 +208,14 @@ def status_rows(
     ready: dict[str, bool],
     measured: dict[str, Measured] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per service; `planned_kv_cache_tokens` from the plan's label (None for a file without it),
-    `measured_kv_cache_tokens` from vLLM's startup log (None until vLLM has logged it)."""
+    """One row per service; `planned_kv_cache_tokens` from the plan's label (of the running container, else of
+    compose.yml; None for a file without it), `measured_kv_cache_tokens` from vLLM's startup log (None until vLLM
+    has logged it)."""
     rows = []
     for service in services:
         state = states[service.name]
         seen = (measured or {}).get(service.name)
-        planned = planned_memory(service.labels)
+        planned = seen.planned if seen and seen.planned else planned_memory(service.labels)
         uptime = state.uptime_s
         rows.append(
             {
