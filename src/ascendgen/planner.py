@@ -640,12 +640,12 @@ def quantized_builds(model: ModelSpec, models: tuple[ModelSpec, ...]) -> tuple[M
     repository named after the model's (vllm-ascend/DeepSeek-R1-W8A8 for deepseek-ai/DeepSeek-R1)."""
     if model.quantization is not None:
         return ()
-    repo = model.hub_id.split("/", 1)[1].lower() + "-"
+    repo = model.hub_id.rsplit("/", 1)[-1].lower() + "-"  # a hub id may be one folder name, without an org
     return tuple(
         m
         for m in models
         if m.quantization is not None
-        and m.hub_id.split("/", 1)[1].lower().startswith(repo)
+        and m.hub_id.rsplit("/", 1)[-1].lower().startswith(repo)
         and (m.architecture, m.num_layers, m.hidden_size) == (model.architecture, model.num_layers, model.hidden_size)
     )
 
