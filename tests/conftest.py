@@ -15,6 +15,15 @@ from ascendgen.cli.app import main
 from helpers import Result
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test keeps ascendgen's cache (the observations `up` records) in a directory of its own: never the
+    real ~/.cache, whatever the test runs."""
+    path = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("ASCENDGEN_CACHE_DIR", str(path))
+    return path
+
+
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """Run `ascendgen ARGS...` in-process; returns exit code, stdout and stderr."""

@@ -171,7 +171,7 @@ def make_fake_npu_host(
     models: dict[str, dict[str, Any]] | None = None,
     npu_name: str = "910B4",
     hbm_mb: int = 32768,
-    driver_version: str = "24.1.rc3",
+    driver_version: str = "25.5.0",
 ) -> FakeHost:
     """Create the fake host under `root` (made if missing). `models` maps "org/name" to config.json
     content; by default Qwen/Qwen3-8B. Needs root (mknod of character devices)."""
@@ -198,7 +198,10 @@ def make_fake_npu_host(
     hccn_tool.chmod(0o755)
     etc = root / "etc"
     etc.mkdir(parents=True, exist_ok=True)
-    (etc / "hccn.conf").write_text("address_0=29.74.153.181\nnetmask_0=255.255.0.0\n", encoding="utf-8")
+    # what `hccn_tool -i N -ip -s address ... netmask ...` writes for each NPU's RoCE port (multi-node preflight
+    # checks every NPU has one)
+    hccn = "".join(f"address_{i}=29.74.153.{181 + i}\nnetmask_{i}=255.255.0.0\n" for i in range(npus))
+    (etc / "hccn.conf").write_text(hccn, encoding="utf-8")
     install_info = etc / "ascend_install.info"
     install_info.write_text(
         "UserName=HwHiAiUser\nUserGroup=HwHiAiUser\nDriver_Install_Type=full\n"
@@ -284,7 +287,7 @@ def render_npu_smi_info(
     *,
     npu_name: str = "910B4",
     hbm_mb: int = 32768,
-    version: str = "24.1.rc3",
+    version: str = "25.5.0",
 ) -> str:
     """`npu-smi info` as an Atlas 800I A2 prints it (910B, one chip per NPU), process table included."""
     busy = busy or {}
@@ -324,7 +327,7 @@ def _write_npu_smi(host: FakeHost, version: str | None = None) -> None:
     builtins): `npu-smi info` prints the table, anything else a short usage line."""
     if version is None:
         text = host.driver_version_info.read_text(encoding="utf-8")
-        version = next((ln.split("=", 1)[1] for ln in text.splitlines() if ln.startswith("Version=")), "24.1.rc3")
+        version = next((ln.split("=", 1)[1] for ln in text.splitlines() if ln.startswith("Version=")), "25.5.0")
     table = render_npu_smi_info(host.npus, host.busy, npu_name=host.npu_name, hbm_mb=host.hbm_mb, version=version)
     quoted = "\n".join("'" + line.replace("'", "'\\''") + "'" for line in table.splitlines())
     script = (

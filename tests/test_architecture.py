@@ -26,7 +26,9 @@ PACKAGE = REPO / "src" / "ascendgen"
 LAYERS: dict[str, tuple[str, ...]] = {
     "cli": ("cli", "__main__"),  # "cli": the package and every module in it
     "run": ("runtime", "preflight", "doctor", "diagnose", "composeconfig", "dockerengine", "npusmi", "endpoint",
-            "hostnpus", "fit"),  # fit: what fits on this machine, whose NPUs hostnpus reads
+            "hostnpus", "fit", "hostnet", "driver", "vllmlog", "observations", "replan"),
+    # fit: what fits on this machine, whose NPUs hostnpus reads; hostnet/driver: this host's network and driver;
+    # vllmlog/observations: what vLLM measured at start, kept in the user's cache; replan: up --replan
     "write": ("render", "render_cluster", "gpustack", "generated", "catalogfile"),
     "plan": ("plans", "planner", "placement", "cluster", "request", "deployfile", "modeldir"),
     "data": ("__init__", "catalog", "hardware", "images", "yamlfile", "datafiles", "envfile", "npuset", "errors",
@@ -43,7 +45,8 @@ RUN_ONLY = ("subprocess", "socket", "docker", "urllib.request", "http", "request
 ONLY_IN = {
     "docker": ("dockerengine",),  # one way to the engine: dockerengine.connect_docker
     "jinja2": ("render",),  # one Jinja environment: render.jinja_environment
-    "subprocess": ("composeconfig", "runtime", "npusmi"),  # the commands run: `docker compose ...` and npu-smi
+    # the commands run: `docker compose ...`, npu-smi, and `ip -j addr` (hostnet)
+    "subprocess": ("composeconfig", "runtime", "npusmi", "hostnet"),
     "typer": ("cli",),
     "rich": ("cli",),  # all terminal output through cli/termui.py and cli/tables.py
 }

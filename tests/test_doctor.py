@@ -57,7 +57,7 @@ def test_healthy_fake_host(host: FakeHost, profile: tuple[ServerProfile, Platfor
     assert [r.status for r in (devices, driver, npu_smi, runtime, models)] == ["ok"] * 5
     assert all(r.fix is None for r in (devices, driver, npu_smi, runtime, models))
     assert devices.detail.startswith("8 NPU(s): 0-7; control devices present")
-    assert driver.detail == "version 24.1.rc3; all 5 driver paths present"
+    assert driver.detail == "version 25.5.0; all 5 driver paths present"
     assert npu_smi.detail == f"{host.npu_smi}: no processes on any NPU"
     assert runtime.detail.startswith("not installed: ascendgen maps devices")
     assert models.detail == f"{host.models}: 1 model(s): Qwen/Qwen3-8B"
@@ -71,6 +71,7 @@ def test_run_doctor_without_engine(host: FakeHost, profile: tuple[ServerProfile,
         "Docker Compose v2",
         "NPU devices",
         "Driver",
+        "Driver and image",
         "npu-smi",
         "Ascend Docker Runtime",
         "Model directory",
@@ -79,7 +80,7 @@ def test_run_doctor_without_engine(host: FakeHost, profile: tuple[ServerProfile,
     assert engine.status == "error" and engine.detail == "not reachable (no socket)"
     assert engine.fix is not None and "docker" in engine.fix
     assert engine.to_json() == {"check": "Docker Engine", "status": "error", "detail": engine.detail, "fix": engine.fix}
-    assert [r.status for r in rows[2:]] == ["ok"] * 5
+    assert [r.status for r in rows[2:]] == ["ok"] * 6
 
 
 def test_engine_row_says_what_to_do() -> None:
@@ -150,7 +151,7 @@ def test_missing_driver_mounts_are_listed(host: FakeHost, profile: tuple[ServerP
     host.dcmi.rmdir()
     row = check_driver(*profile)
     assert row.status == "error"
-    assert row.detail == f"version 24.1.rc3; missing driver paths: {host.dcmi}, {host.ascend_install_info}"
+    assert row.detail == f"version 25.5.0; missing driver paths: {host.dcmi}, {host.ascend_install_info}"
 
 
 def test_busy_npu_is_named(host: FakeHost, profile: tuple[ServerProfile, Platform]) -> None:

@@ -501,6 +501,10 @@ def test_quantized_builds_are_found_by_hub_repository_and_shape() -> None:
     build = model("DeepSeek-R1-W8A8").model_copy(update={"hub_id": "DeepSeek-R1-W8A8"})
     assert quantized_builds(plain, (build,)) == (build,)
     assert quantized_builds(model("Qwen3-8B").model_copy(update={"hub_id": "Qwen3-8B"}), catalog) == ()
+    # a hub id of one folder name (a model directory, a user catalog: hub_id: 1e400) has no organisation part
+    folder = model("DeepSeek-R1").model_copy(update={"hub_id": "DeepSeek-R1"})
+    assert [m.name for m in quantized_builds(folder, catalog)] == ["DeepSeek-R1-W8A8"]
+    assert quantized_builds(model("Qwen3-8B").model_copy(update={"hub_id": "1e400"}), catalog) == ()
 
 
 def qwen3_235b_w8a8() -> ModelSpec:

@@ -66,6 +66,8 @@ class ServiceConfig:
     command: tuple[str, ...]
     environment: dict[str, str]
     labels: dict[str, str]
+    shm_size: int | None = None  # bytes of /dev/shm in the container; None: Docker's default (64 MiB)
+    ipc: str | None = None  # "host": the container shares the host's IPC namespace and /dev/shm
 
     @property
     def serve_command(self) -> tuple[str, ...]:
@@ -82,6 +84,10 @@ class ServiceConfig:
                 if words[index].endswith("vllm") and words[index + 1] == "serve":
                     return tuple(words[index + 1 :])
         return ()
+
+    def serve_flag(self, flag: str) -> str | None:
+        """The value of a `vllm serve` flag (`--max-model-len 32768` or `--max-model-len=32768`), if given."""
+        return _flag_value(self.serve_command, flag)
 
     @property
     def port(self) -> int | None:
@@ -230,7 +236,23 @@ def _service(name: str, raw: dict[str, Any]) -> ServiceConfig:
         command=tuple(str(c) for c in command),
         environment={str(k): "" if v is None else str(v) for k, v in environment.items()},
         labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+        shm_size=_bytes(raw.get("shm_size")),
+        ipc=str(raw["ipc"]) if raw.get("ipc") else None,
     )
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30}
+
+
+def _bytes(value: Any) -> int | None:
+    """compose config writes shm_size in bytes ("1073741824"); a unit (1g, 512m: binary, as Docker reads them)
+    is read too, in case an older compose keeps what the file says."""
+    if value is None or isinstance(value, bool):
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if match is None or match.group(2).lower() not in _SIZE_UNITS:
+        return None
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
 
 
 def _device(raw: Any) -> Mount:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
@@ -31,6 +31,7 @@ class Diagnosis:
     kind: str
     message: str
     evidence: str  # the log line that matched
+    values: Mapping[str, str] = field(default_factory=dict)  # what the pattern captured (e.g. kv_cache: len, fit)
 
 
 def _tp_sizes(groups: Mapping[str, str], facts: Mapping[str, int]) -> dict[str, str]:
@@ -166,7 +167,7 @@ def diagnose(log: str, facts: Mapping[str, int] | None = None) -> Diagnosis | No
     values = {name: value.strip() for name, value in match.groupdict(default="").items()}
     if rule.hint is not None:
         values.update(HINTS[rule.hint](values, facts or {}))
-    return Diagnosis(rule.kind, rule.message.format(**values), _line_of(log, match))
+    return Diagnosis(rule.kind, rule.message.format(**values), _line_of(log, match), values)
 
 
 def _line_of(log: str, match: re.Match[str]) -> str:

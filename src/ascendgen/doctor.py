@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ascendgen.composeconfig import compose_available
+from ascendgen.driver import check_driver_for_image, read_driver_version
 from ascendgen.errors import first_line
 from ascendgen.hardware import Platform, ServerProfile
 from ascendgen.npuset import format_npus
@@ -28,6 +29,7 @@ __all__ = [
     "check_compose_v2",
     "check_docker_runtime",
     "check_driver",
+    "check_driver_image",
     "check_engine",
     "check_models_dir",
     "check_npu_devices",
@@ -68,13 +70,16 @@ def run_doctor(
     models_dir: Path,
     engine_reason: str | None = None,
     npu_smi_timeout_s: float = INFO_TIMEOUT_S,
+    image: str | None = None,
 ) -> list[CheckRow]:
-    """Every check, in the order a user fixes them: engine, compose, NPUs, driver, npu-smi, runtime, models."""
+    """Every check, in the order a user fixes them: engine, compose, NPUs, driver (and the image it must run:
+    `image`, else the one `plan` picks), npu-smi, runtime, models."""
     return [
         check_engine(client, engine_reason),
         check_compose_v2(),
         check_npu_devices(server, platform),
         check_driver(server, platform),
+        check_driver_image(server, platform, image),
         check_npu_smi(server, platform, timeout_s=npu_smi_timeout_s),
         check_docker_runtime(client, server),
         check_models_dir(models_dir),
@@ -260,17 +265,39 @@ def check_driver(server: ServerProfile, platform: Platform) -> CheckRow:
 
 
 def _driver_version(path: Path) -> tuple[str | None, str | None]:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return None, f"{path} is missing"
-    except OSError as exc:
-        return None, f"{path} is unreadable ({exc.strerror or type(exc).__name__})"
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip() == "Version" and value.strip():
-            return value.strip(), None
-    return None, f"{path} has no Version= line"
+    return read_driver_version(path)
+
+
+def check_driver_image(server: ServerProfile, platform: Platform, image: str | None = None) -> CheckRow:
+    """Whether the host's driver runs the CANN inside `image` (a tag or reference; default: the image `plan`
+    picks for this platform). A driver too old for it is a warning: older images may still suit it."""
+    from ascendgen.images import REPOSITORY, choose_image, load_images
+
+    name = "Driver and image"
+    known = load_images()
+    if image is None:
+        reference = choose_image(known, requested=None, min_tag=None, suffix=platform.image_suffix).reference
+    else:
+        reference = image if any(c in image for c in "/:@") else f"{REPOSITORY}:{image}"
+    path = on_host(server, _platform_path(platform, "version.info", DRIVER_VERSION_INFO))
+    version, problem = _driver_version(path)
+    if version is None:
+        return CheckRow(name, "warning", f"not checked against {reference}: {problem}", "see the Driver row")
+    verdict = check_driver_for_image(reference, version, known, where=str(path))
+    if verdict is None:
+        return CheckRow(
+            name, "ok", f"not checked: driver {version}; {reference} is not a vllm-ascend image ascendgen knows"
+        )
+    if verdict.status == "ok":
+        return CheckRow(name, "ok", verdict.message)
+    if verdict.status == "unknown":
+        return CheckRow(name, "ok", f"not checked: {verdict.message}")
+    return CheckRow(
+        name,
+        "warning",
+        verdict.message,
+        f"upgrade the Ascend driver to {verdict.min_driver} or newer before `ascendgen up` with this image",
+    )
 
 
 def check_npu_smi(server: ServerProfile, platform: Platform, *, timeout_s: float = INFO_TIMEOUT_S) -> CheckRow:

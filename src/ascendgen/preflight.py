@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ascendgen.composeconfig import ComposeConfig, ServiceConfig, compose_available
+from ascendgen.driver import DRIVER_VERSION_INFO, check_driver_for_image, read_driver_version
+from ascendgen.hostnet import HostNetwork, read_host_network
 from ascendgen.npusmi import NPU_SMI, NpuSmiFailed, find_npu_smi, npu_smi_info, parse_processes
 from ascendgen.render import LABEL_PREFIX
 from ascendgen.runtime import container_states
@@ -31,6 +33,7 @@ _DAVINCI = re.compile(r"/dev/davinci(\d+)$")
 @dataclass
 class PreflightReport:
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # worth reading before a start, but no reason to refuse it
     images_to_pull: list[str] = field(default_factory=list)
     running: set[str] = field(default_factory=set)  # services whose container already runs
 
@@ -60,10 +63,17 @@ def run_preflight(
     report.problems += _shared_npus(services)
     starting = [s for s in services if s.name not in report.running]
     if client is not None:
-        report.problems += _npus_held_by_containers(client, config.project_name, starting)
+        report.problems += _npus_held_by_containers(client, config.project_name, starting, project_dir)
         report.images_to_pull, disk = _images(client, services)
         report.problems += disk
     report.problems += _npus_held_by_processes(starting)
+    problems, warnings = _driver_image_checks(starting)
+    report.problems += problems
+    report.warnings += warnings
+    problems, warnings = _multinode_checks(starting)
+    report.problems += problems
+    report.warnings += warnings
+    report.warnings += [w for s in starting for w in _shm_warnings(s)]
     return report
 
 
@@ -129,6 +139,8 @@ def _device_hint(path: str) -> str:
 
 def _driver_problems(service: ServiceConfig) -> Iterable[str]:
     for mount in service.volumes:
+        if mount.target in HCCN_FILES:
+            continue  # _hccn_checks says what they are for
         if mount.read_only and mount.target != "/models" and not os.path.exists(mount.source):
             yield (
                 f"{service.name}: driver path {mount.source} is missing on this host "
@@ -189,12 +201,18 @@ def _port_problems(service: ServiceConfig) -> Iterable[str]:
     port = service.port
     if port is None:
         return
+    if port_in_use(port):
+        yield f"{service.name}: port {port} is already in use on this host (plan with another --port)"
+
+
+def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("0.0.0.0", port))
         except OSError:
-            yield f"{service.name}: port {port} is already in use on this host (plan with another --port)"
+            return True
+    return False
 
 
 def _shared_npus(services: list[ServiceConfig]) -> Iterable[str]:
@@ -206,22 +224,49 @@ def _shared_npus(services: list[ServiceConfig]) -> Iterable[str]:
             owner[npu] = service.name
 
 
-def _npus_held_by_containers(client: Any, project: str, services: list[ServiceConfig]) -> Iterable[str]:
+def _npus_held_by_containers(
+    client: Any, project: str, services: list[ServiceConfig], project_dir: Path | None = None
+) -> Iterable[str]:
+    """Running containers of other deployments that hold one of our NPUs: mapped as /dev/davinciN, or given by
+    ASCEND_VISIBLE_DEVICES to the Ascend Docker Runtime. Each is named with the deployment (compose project
+    directory) that holds it, and how to stop it there."""
     wanted = {_npu_of(d.source): s.name for s in services for d in s.devices if _npu_of(d.source) is not None}
     if not wanted:
         return
     for container in client.containers.list():
         labels = container.labels or {}
-        if labels.get(COMPOSE_PROJECT) == project:
+        where = labels.get(COMPOSE_WORKING_DIR)
+        if labels.get(COMPOSE_PROJECT) == project and (
+            where is None or project_dir is None or _same_dir(where, project_dir)
+        ):
             continue  # our own containers: compose recreates them
-        devices = (container.attrs.get("HostConfig") or {}).get("Devices") or []
-        for device in devices:
-            npu = _npu_of(str(device.get("PathOnHost", "")))
-            if npu in wanted:
-                yield (
-                    f"{wanted[npu]}: NPU {npu} is held by running container '{container.name}' "
-                    "(stop it, or plan on free NPUs with --npus)"
-                )
+        whose, stop = _holder(labels, container.name)
+        for npu in sorted(n for n in _container_npus(container.attrs or {}) if n in wanted):
+            yield (
+                f"{wanted[npu]}: NPU {npu} is held by running container '{container.name}' {whose} ({stop}, or plan "
+                "on free NPUs with --npus)"
+            )
+
+
+def _container_npus(attrs: dict[str, Any]) -> set[int]:
+    host_config = attrs.get("HostConfig") or {}
+    npus = {_npu_of(str(d.get("PathOnHost", ""))) for d in host_config.get("Devices") or []}
+    if host_config.get("Runtime") == "ascend":  # Ascend Docker Runtime: the NPUs are listed, not mapped
+        for item in (attrs.get("Config") or {}).get("Env") or []:
+            name, _, value = str(item).partition("=")
+            if name == "ASCEND_VISIBLE_DEVICES":
+                npus |= {int(v) for v in re.split(r"[,\s]+", value) if v.isdigit()}
+    return {n for n in npus if n is not None}
+
+
+def _holder(labels: dict[str, str], name: str) -> tuple[str, str]:
+    """Whose container it is (its deployment's directory, else its compose project), and how to stop it."""
+    where, project = labels.get(COMPOSE_WORKING_DIR), labels.get(COMPOSE_PROJECT)
+    if where:
+        return f"of the deployment in {where}", f"stop it there: `ascendgen down {shlex.quote(where)}`"
+    if project:
+        return f"of compose project '{project}'", f"stop it: `docker compose -p {shlex.quote(project)} down`"
+    return "started without compose", f"stop it: `docker stop {shlex.quote(name)}`"
 
 
 def _npu_of(path: str) -> int | None:
@@ -269,3 +314,252 @@ def _images(client: Any, services: list[ServiceConfig]) -> tuple[list[str], list
                 f"{IMAGE_DISK_GIB * len(missing)} GiB (free space, or `docker image prune`)"
             )
     return missing, problems
+
+
+# ----------------------------------------------------------------- the image's CANN against the host's driver
+
+
+def _driver_image_checks(services: list[ServiceConfig]) -> tuple[list[str], list[str]]:
+    """Refuse an image whose CANN needs a newer driver than the host's, before a 15 GB pull; warn where the
+    image's CANN or its minimum driver is not known. One line per image."""
+    from ascendgen.images import load_images
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    known = load_images()
+    seen: set[str] = set()
+    for service in services:
+        if service.image in seen:
+            continue
+        seen.add(service.image)
+        path = service.host_path_of(DRIVER_VERSION_INFO) or Path(DRIVER_VERSION_INFO)
+        version, _ = read_driver_version(path)
+        if version is None:
+            continue  # reported as a missing driver path, or by `ascendgen doctor`
+        verdict = check_driver_for_image(service.image, version, known, where=str(path))
+        if verdict is None or verdict.status == "ok":
+            continue
+        (problems if verdict.status == "too_old" else warnings).append(f"{service.name}: {verdict.message}")
+    return problems, warnings
+
+
+# ------------------------------------------------------------------------------- one model over several servers
+
+# The variables naming the interface each library talks over (the multi-node compose sets all three to the
+# --node interface). HCCL and TP take a prefix unless written `=name`, and `^name` excludes (HCCL's reading of
+# HCCL_SOCKET_IFNAME, as NCCL's); Gloo takes a device name as it is.
+IFNAME_VARIABLES = ("HCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME")
+HCCN_TOOL = "/usr/local/Ascend/driver/tools/hccn_tool"
+HCCN_CONF = "/etc/hccn.conf"
+HCCN_FILES = (HCCN_TOOL, HCCN_CONF)
+_HCCN_ADDRESS = re.compile(r"^\s*address_(\d+)\s*=\s*\S+", re.MULTILINE)
+RAY_DEFAULT_PORT = 6379  # ray/_private/ray_constants.py DEFAULT_PORT; the head's GCS listens there
+_RAY_START = re.compile(r"\bray start\b[^&;|]*")  # one `ray start ...` of a shell command line
+_RAY_PORT = re.compile(r"--port[= ](\d+)")
+
+
+def _multinode_checks(services: list[ServiceConfig]) -> tuple[list[str], list[str]]:
+    """For the services of a multi-node deployment (HCCL_IF_IP or *_SOCKET_IFNAME set): the interfaces and the
+    node's address are this host's, hccn_tool and /etc/hccn.conf are there, and on the head Ray's port is free."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    nodes = [s for s in services if "HCCL_IF_IP" in s.environment or any(v in s.environment for v in IFNAME_VARIABLES)]
+    if not nodes:
+        return problems, warnings
+    host = read_host_network()
+    for service in nodes:
+        if host is not None:
+            problems += _network_problems(service, host)
+        hccn_problems, hccn_warnings = _hccn_checks(service)
+        problems += hccn_problems
+        warnings += hccn_warnings
+        port = ray_head_port(service)
+        if port is not None and port_in_use(port):
+            problems.append(
+                f"{service.name}: port {port}, where the Ray head listens (`ray start --head --port={port}`), is "
+                "already in use on this host: another Ray head runs here (`ray stop`, or `docker ps` for a container "
+                "running Ray; `ss -ltnp` names the process)"
+            )
+    return problems, warnings
+
+
+def _interface_names(value: str) -> list[tuple[str, bool]]:
+    """The interfaces a *_SOCKET_IFNAME value names, each with whether it must match exactly."""
+    names = []
+    exact = value.startswith("=")
+    for part in value.removeprefix("=").split(","):
+        part = part.strip()
+        if part and not part.startswith("^"):
+            names.append((part, exact))
+    return names
+
+
+def _network_problems(service: ServiceConfig, host: HostNetwork) -> Iterable[str]:
+    import ipaddress
+
+    from ascendgen.cluster import host_port
+
+    named: dict[str, list[str]] = {}
+    missing: dict[str, list[str]] = {}
+    for variable in IFNAME_VARIABLES:
+        for name, exact in _interface_names(service.environment.get(variable, "")):
+            prefix_ok = not exact and variable != "GLOO_SOCKET_IFNAME"
+            found = name in host.interfaces or (prefix_ok and any(i.startswith(name) for i in host.interfaces))
+            (named if found else missing).setdefault(name, []).append(variable)
+    for name, variables in missing.items():
+        yield (
+            f"{service.name}: network interface '{name}' ({', '.join(variables)}) does not exist on this host, which "
+            f"has {', '.join(sorted(host.interfaces)) or 'none'}: start each node's directory on its own server, or "
+            "replan with --node ADDRESS:INTERFACE as `ip -br addr` shows this server's"
+        )
+    raw = service.environment.get("HCCL_IF_IP")
+    if not raw or not host.knows_addresses:
+        return
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        yield f"{service.name}: HCCL_IF_IP '{raw}' is not an IP address: replan with --node ADDRESS:INTERFACE"
+        return
+    if not host.has_address(address):
+        yield (
+            f"{service.name}: this host has no address {address} (HCCL_IF_IP, the node's --node address): this is "
+            f"the compose file of the node {address}; start it on that server (copy the directory there and run "
+            "`ascendgen up` there), or replan with this server's address"
+        )
+        return
+    holders = host.interfaces_with(address)
+    if holders and named and not any(h in named for h in holders):
+        yield (
+            f"{service.name}: {address} (HCCL_IF_IP) is on {', '.join(holders)}, not on {', '.join(named)}: HCCL, "
+            f"Gloo and Ray would talk over different networks; replan every node with --node "
+            f"{host_port(str(address), None)}:{holders[0]}"
+        )
+
+
+def _hccn_checks(service: ServiceConfig) -> tuple[list[str], list[str]]:
+    """hccn_tool and /etc/hccn.conf, which HCCL needs to reach the other servers' NPUs over RoCE; and an
+    address in hccn.conf for each NPU the service uses."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    for mount in service.volumes:
+        if mount.target == HCCN_TOOL and not os.path.exists(mount.source):
+            problems.append(
+                f"{service.name}: {mount.source} is missing: HCCL needs hccn_tool to reach the other servers' NPUs "
+                "over RoCE; it ships with the Ascend driver's full install (`ls /usr/local/Ascend/driver/tools/`)"
+            )
+        elif mount.target == HCCN_CONF:
+            try:
+                text = Path(mount.source).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                problems.append(
+                    f"{service.name}: {mount.source} is missing or unreadable: the NPUs' RoCE ports have no "
+                    "addresses; give each NPU one with `hccn_tool -i N -ip -s address A.B.C.D netmask M` (it writes "
+                    "/etc/hccn.conf)"
+                )
+                continue
+            configured = {int(n) for n in _HCCN_ADDRESS.findall(text)}
+            missing = [npu for npu in service.npus if npu not in configured]
+            if missing:
+                warnings.append(
+                    f"{service.name}: {mount.source} has no address for NPU {', '.join(map(str, missing))}: HCCL "
+                    "cannot reach the other servers from it; `hccn_tool -i N -ip -s address A.B.C.D netmask M` for "
+                    "each (`hccn_tool -i N -ip -g` shows one)"
+                )
+    return problems, warnings
+
+
+def ray_head_port(service: ServiceConfig) -> int | None:
+    """The port of `ray start --head` in the service's command (6379 when not given); None when it starts no
+    Ray head."""
+    for start in _RAY_START.finditer(" ".join(service.command)):
+        if re.search(r"--head\b", start.group(0)):
+            port = _RAY_PORT.search(start.group(0))
+            return int(port.group(1)) if port else RAY_DEFAULT_PORT
+    return None
+
+
+def starts_ray(service: ServiceConfig) -> bool:
+    """A Ray head (`sh -c "ray start --head ... && exec vllm serve ..."`) or worker (entrypoint ray, `start ...`)."""
+    return (
+        service.labels.get(f"{LABEL_PREFIX}.role") is not None
+        or ray_head_port(service) is not None
+        or (service.command[:1] == ("start",) and any(arg.startswith("--address=") for arg in service.command))
+    )
+
+
+# ----------------------------------------------------------------------------------------------- shared memory
+
+# Docker gives a container 64 MiB of /dev/shm unless told otherwise (docker run --shm-size: "If you omit the
+# size entirely, the system uses 64m").
+DOCKER_DEFAULT_SHM_BYTES = 64 * 2**20
+# Ray sizes its object store at 30% of the available memory, capped at max(10 GB, 95% of /dev/shm)
+# (ray/_private/resource_spec.py _resolve_memory_resources; ray_constants.py DEFAULT_OBJECT_STORE_MEMORY_PROPORTION
+# = 0.3, REQUIRE_SHM_SIZE_THRESHOLD = 10**10). When /dev/shm is smaller than that, Ray puts the object store in
+# /tmp (services.py determine_plasma_store_config: "This will harm performance! ... Make sure to set this to more
+# than 30% of available RAM"). So /dev/shm keeps it when it is at least min(30% of available memory, 10 GB).
+RAY_OBJECT_STORE_SHARE = 0.3
+RAY_SHM_CAP_BYTES = 10**10
+PROC_MEMINFO = Path("/proc/meminfo")
+DEV_SHM = Path("/dev/shm")
+
+
+def _shm_warnings(service: ServiceConfig) -> Iterable[str]:
+    """For a service that runs vLLM or Ray: /dev/shm too small for them, or larger than the host's memory."""
+    if not service.serve_command and not starts_ray(service):
+        return  # a GPUStack server, or anything else that runs no engine here
+    available = _available_memory()
+    if service.ipc == "host":
+        shm = _free_bytes(DEV_SHM)
+        what = f"the host's {DEV_SHM} (ipc: host) has {_size(shm)} free" if shm is not None else None
+    else:
+        shm = service.shm_size
+        if shm is None:
+            yield (
+                f"{service.name}: shm_size is not set, so Docker gives the container {_size(DOCKER_DEFAULT_SHM_BYTES)} "
+                "of /dev/shm, too little for vLLM's workers (torch shares tensors through it): set shm_size: 1g (as "
+                "ascendgen writes it) in compose.override.yml"
+            )
+            shm = DOCKER_DEFAULT_SHM_BYTES
+        what = f"/dev/shm in the container is {_size(shm)} (shm_size)"
+        if available is not None and shm > available:
+            yield (
+                f"{service.name}: shm_size {_size(shm)} is more than the {_size(available)} of memory this host has "
+                "available: what is written to /dev/shm takes host memory"
+            )
+    if shm is None or what is None or available is None or not starts_ray(service):
+        return
+    needed = min(int(available * RAY_OBJECT_STORE_SHARE), RAY_SHM_CAP_BYTES)
+    if shm < needed:
+        gib = -(-needed // 2**30)
+        fix = (
+            f"free the host's {DEV_SHM}, or remount it larger (`mount -o remount,size={gib}G {DEV_SHM}`)"
+            if service.ipc == "host"
+            else f"set shm_size: {gib}g for this service in compose.override.yml"
+        )
+        yield (
+            f"{service.name}: {what}, less than the object store Ray sizes on this host ({_size(needed)}: 30% of the "
+            f'{_size(available)} of available memory, at most 10 GB): Ray keeps it in /tmp instead ("This will harm '
+            f'performance"); {fix}'
+        )
+
+
+def _available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo, in bytes: what Ray's estimate of available memory starts from."""
+    try:
+        text = PROC_MEMINFO.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    match = re.search(r"^MemAvailable:\s+(\d+)\s*kB", text, re.MULTILINE)
+    return int(match.group(1)) * 1024 if match else None
+
+
+def _free_bytes(path: Path) -> int | None:
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return None
+    return stats.f_bavail * stats.f_frsize
+
+
+def _size(value: int) -> str:
+    return f"{value / 2**30:.1f} GiB" if value >= 2**30 else f"{value // 2**20} MiB"

@@ -113,6 +113,23 @@ def model_config_label(plan: Plan) -> str:
     return ",".join(f"{key}={value}" for key, value in expected.items())
 
 
+def memory_label(plan: Plan) -> str:
+    """The plan's memory per NPU, so that `up`, `status` and `calibrate` can hold it against what vLLM logs
+    (observations.planned_memory reads it back): usable = visible HBM x utilization; KV cache = (usable -
+    weights - reserve) x kv_budget_factor, in GiB; and the KV cache's bytes per token."""
+    m = plan.memory
+    numbers = {
+        "gpu_memory_utilization": f"{plan.gpu_memory_utilization:g}",
+        "usable_gib": f"{m.usable_gib:.2f}",
+        "weights_gib": f"{m.weights_gib:.2f}",
+        "reserve_gib": f"{m.activation_gib + m.runtime_gib:.2f}",
+        "kv_budget_factor": f"{m.kv_budget_factor:g}",
+        "kv_cache_gib": f"{m.kv_cache_gib:.2f}",
+        "kv_bytes_per_token": str(plan.kv_bytes_per_token),
+    }
+    return ",".join(f"{key}={value}" for key, value in numbers.items())
+
+
 def build_service(plan: Plan, name: str | None = None, *, multinode: bool = False) -> Service:
     devices, driver = npu_mounts(plan.server, plan.platform, plan.npus, multinode=multinode)
     volumes = (
@@ -128,6 +145,9 @@ def build_service(plan: Plan, name: str | None = None, *, multinode: bool = Fals
         (f"{LABEL_PREFIX}.npus", ",".join(map(str, plan.npus))),
         (f"{LABEL_PREFIX}.tensor-parallel-size", str(plan.tensor_parallel_size)),
         (f"{LABEL_PREFIX}.model-config", model_config_label(plan)),
+        (f"{LABEL_PREFIX}.npu-type", plan.npu_type.name),
+        (f"{LABEL_PREFIX}.kv-cache-tokens", str(plan.kv_cache_tokens)),
+        (f"{LABEL_PREFIX}.memory-per-npu", memory_label(plan)),
     )
     return Service(
         name=name,

@@ -15,6 +15,8 @@ from ascendgen.composeconfig import ComposeConfig, Project, ServiceConfig, run_c
 from ascendgen.diagnose import Diagnosis, diagnose
 from ascendgen.endpoint import is_healthy, served_models
 from ascendgen.errors import AscendgenError
+from ascendgen.observations import PlannedMemory, planned_memory
+from ascendgen.vllmlog import StartupNumbers, read_startup
 
 LOG_TAIL_LINES = 30  # what `up` shows of a failed container's log
 # What a diagnosis reads of a log: all of it, up to its last 16 MiB and 200,000 lines. A failed start is far
@@ -274,3 +276,63 @@ def remove_containers(client: Any, container_ids: list[str]) -> list[str]:
         except Exception:
             continue
     return removed
+
+
+# The line after which vLLM's start-up numbers are all logged: the API server starts listening
+# (vllm/entrypoints/openai/api_server.py: "Starting vLLM API server 0 on http://...").
+_SERVING = re.compile(rb"Starting vLLM API server|Application startup complete")
+STARTUP_LOG_BYTES = 4 * 2**20
+
+
+def startup_log(client: Any, container_id: str, since: datetime | None, max_bytes: int = STARTUP_LOG_BYTES) -> str:
+    """The beginning of a container's log since it last (re)started, up to the line saying the API serves:
+    where vLLM logs what it measured. Read from the start and stopped early, so a server that has logged
+    for weeks costs no more than one that just started; empty when the log cannot be read."""
+    kept = bytearray()
+    try:
+        stream = client.containers.get(container_id).logs(stream=True, follow=False, since=since)
+        for chunk in stream:
+            kept += chunk
+            if len(kept) >= max_bytes or _SERVING.search(kept, max(0, len(kept) - len(chunk) - 64)):
+                break
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    except Exception:
+        return ""
+    return bytes(kept[:max_bytes]).decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A service's plan next to what its latest start logged."""
+
+    service: ServiceConfig
+    state: ContainerState
+    planned: PlannedMemory | None  # None: a compose file without ascendgen's memory labels
+    numbers: StartupNumbers
+
+
+def measure_services(client: Any, model: ComposeConfig, services: list[ServiceConfig]) -> list[Measured]:
+    """What vLLM logged at the latest start of each service that serves an API (a Ray worker logs nothing of
+    the KV cache; its head does), beside the plan the container was started with (its labels; compose.yml's
+    when the container has none)."""
+    states = container_states(client, model, services)
+    found = []
+    for service in services:
+        if service.port is None:
+            continue
+        state = states[service.name]
+        log = startup_log(client, state.container_id, state.started_at) if state.container_id else ""
+        planned = planned_memory(_labels(client, state.container_id)) or planned_memory(service.labels)
+        found.append(Measured(service, state, planned, read_startup(log)))
+    return found
+
+
+def _labels(client: Any, container_id: str | None) -> dict[str, str]:
+    if container_id is None:
+        return {}
+    try:
+        return dict(client.containers.get(container_id).labels or {})
+    except Exception:
+        return {}

@@ -17,6 +17,7 @@ CHECKS = [
     "Docker Compose v2",
     "NPU devices",
     "Driver",
+    "Driver and image",
     "npu-smi",
     "Ascend Docker Runtime",
     "Model directory",
@@ -77,7 +78,7 @@ def test_json_rows(doctor: Callable[..., Result], fake_host: FakeHost) -> None:
     assert by_check["Docker Engine"]["detail"].startswith(engine_version())
     assert by_check["Docker Compose v2"]["detail"] == compose_version()
     assert by_check["NPU devices"]["detail"].startswith("8 NPU(s): 0-7")
-    assert by_check["Driver"]["detail"].startswith("version 24.1.rc3")
+    assert by_check["Driver"]["detail"].startswith("version 25.5.0")
     # Docker 20.10 from Debian has runc only: ascendgen maps the devices itself
     assert by_check["Ascend Docker Runtime"]["detail"].startswith("not installed")
 

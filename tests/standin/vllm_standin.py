@@ -15,6 +15,10 @@ Environment (read from the container's environment):
                                  model_path, arch, hang, crashloop, unhealthy
   STANDIN_STARTUP_SECONDS=<s>    seconds "loading weights" before the server answers (default 0)
   STANDIN_KV_AVAILABLE_GIB=<g>   KV cache memory reported by kv_cache (default: half of what is needed)
+  STANDIN_KV_TOKENS=<n>          tokens the KV cache holds: logged at start ("GPU KV cache size: n tokens",
+                                 with the KV memory and the maximum concurrency), or, when --max-model-len
+                                 is longer, vLLM's refusal naming n as the length that fits
+  STANDIN_WEIGHTS_GIB=<g>        weights per NPU logged as loaded (default 15.2684)
   STANDIN_VLLM_VERSION=<v>       version to report (default 0.9.2)
 """
 
@@ -61,6 +65,9 @@ DRIVER_MOUNTS = (
 GiB = 1 << 30
 BLOCK_SIZE = 128  # vllm-ascend's default KV block size
 PID = os.getpid()
+# vLLM v1 prefixes the lines of its engine core and worker processes with their names
+ENGINE = f"(EngineCore_DP0 pid={PID}) "
+WORKER = f"(Worker_TP0 pid={PID}) "
 
 
 class EngineFailure(Exception):
@@ -352,12 +359,19 @@ def kv_bytes_per_token(config: dict[str, Any], tp: int, kv_cache_dtype: str) -> 
     return 2 * layers * max(1, kv_heads // tp) * head_dim * dtype_bytes
 
 
-def kv_cache_failure(args: ServeArgs, config: dict[str, Any], max_len: int, old: bool) -> EngineFailure:
+def kv_cache_failure(
+    args: ServeArgs, config: dict[str, Any], max_len: int, old: bool, fit: int | None = None
+) -> EngineFailure:
+    """vLLM's refusal of a --max-model-len its KV cache cannot hold; `fit`: the tokens it holds (default: from
+    STANDIN_KV_AVAILABLE_GIB, else half of what is needed)."""
     per_token = kv_bytes_per_token(config, args.tp, args.kv_cache_dtype)
     needed = math.ceil(max_len / BLOCK_SIZE) * BLOCK_SIZE * per_token
     available_env = os.environ.get("STANDIN_KV_AVAILABLE_GIB")
-    available = int(float(available_env) * GiB) if available_env else needed // 2
-    fit = available // (BLOCK_SIZE * per_token) * BLOCK_SIZE
+    if fit is not None:
+        available = fit * per_token
+    else:
+        available = int(float(available_env) * GiB) if available_env else needed // 2
+        fit = available // (BLOCK_SIZE * per_token) * BLOCK_SIZE
     if old:
         # vLLM V0 engine's wording (vllm-ascend 0.7.x worker).
         return EngineFailure(
@@ -647,16 +661,26 @@ def serve(argv: Sequence[str]) -> int:
         _sleep_forever()
     if delay > 0:
         time.sleep(delay)
-    log("INFO", "model_runner_v1.py:1777", f"Loading model weights took 15.3 GiB and {delay:.2f} seconds")
+    weights = float(os.environ.get("STANDIN_WEIGHTS_GIB", "") or 15.2684)
+    # vllm-ascend model_runner_v1.py's wording: the number is GiB, the label GB
+    log("INFO", "model_runner_v1.py:1777", f"Loading model weights took {weights:.4f} GB")
     if fail in ("kv_cache", "kv_cache_v0"):
         raise kv_cache_failure(args, config, max_len, old=fail == "kv_cache_v0")
     per_token = kv_bytes_per_token(config, args.tp, args.kv_cache_dtype)
-    kv_tokens = max(max_len, 8 * GiB // per_token // BLOCK_SIZE * BLOCK_SIZE)
-    log("INFO", "kv_cache_utils.py:716", f"GPU KV cache size: {kv_tokens:,} tokens")
+    capacity = os.environ.get("STANDIN_KV_TOKENS", "").strip()
+    if capacity:
+        kv_tokens = int(capacity)
+        if max_len > kv_tokens:
+            raise kv_cache_failure(args, config, max_len, old=False, fit=kv_tokens)
+    else:
+        kv_tokens = max(max_len, 8 * GiB // per_token // BLOCK_SIZE * BLOCK_SIZE)
+    log("INFO", "worker.py:357", f"Available KV cache memory: {kv_tokens * per_token / GiB:.2f} GiB", prefix=WORKER)
+    log("INFO", "kv_cache_utils.py:1316", f"GPU KV cache size: {kv_tokens:,} tokens", prefix=ENGINE)
     log(
         "INFO",
-        "kv_cache_utils.py:720",
+        "kv_cache_utils.py:1321",
         f"Maximum concurrency for {max_len:,} tokens per request: {kv_tokens / max_len:.2f}x",
+        prefix=ENGINE,
     )
 
     state = State(args, max_len, healthy=fail != "unhealthy")

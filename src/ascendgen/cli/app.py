@@ -11,6 +11,7 @@ import typer
 
 from ascendgen import __version__
 from ascendgen.cli import (
+    calibrate,
     catalog,
     check,
     diagnose,
@@ -61,7 +62,8 @@ def _root(
     _verbose = verbose
 
 
-for command in (plan.plan, models.models, check.check, up.up, status.status, smoke.smoke, logs.logs, down.down):
+for command in (plan.plan, models.models, check.check, up.up, status.status, smoke.smoke, logs.logs, down.down,
+                calibrate.calibrate):  # fmt: skip
     app.command()(command)
 doctor.register(app)
 diagnose.register(app)

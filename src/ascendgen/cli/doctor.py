@@ -27,9 +27,14 @@ def doctor(
         list[Path] | None,
         typer.Option("--hardware", help="A hardware file merged over the built-in hardware.yaml.", metavar="FILE"),
     ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(help="Image whose CANN the driver must run: a tag (v0.9.2rc1) or reference (default: plan's)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON for scripts.")] = False,
 ) -> None:
-    """Check this host: Docker, Compose, NPU devices, driver, npu-smi, Ascend Docker Runtime, models.
+    """Check this host: Docker, Compose, NPU devices, driver (and the image's CANN), npu-smi, Ascend Docker
+    Runtime, models.
 
     Example: [bold]ascendgen doctor --models-dir /data/models[/]
     """
@@ -37,7 +42,9 @@ def doctor(
     profile = resolve_server(known, server, None)
     platform = known.platform(known.npu_type(profile.npu_type).platform)
     client, reason = connect_docker(timeout_s=ENGINE_TIMEOUT_S)
-    rows = run_doctor(client, server=profile, platform=platform, models_dir=models_dir, engine_reason=reason)
+    rows = run_doctor(
+        client, server=profile, platform=platform, models_dir=models_dir, engine_reason=reason, image=image
+    )
     if as_json:
         termui.print_json([row.to_json() for row in rows])
     else:

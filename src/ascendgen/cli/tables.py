@@ -16,8 +16,10 @@ from ascendgen.endpoint import ChatResult
 from ascendgen.fit import ModelFit
 from ascendgen.hardware import ServerProfile
 from ascendgen.npuset import format_npus
+from ascendgen.observations import planned_memory
 from ascendgen.planner import BLOCK_TOKENS, Plan, kv_cache_layers, kv_dtype_bytes, weights_gib
-from ascendgen.runtime import ContainerState, Progress
+from ascendgen.runtime import ContainerState, Measured, Progress
+from ascendgen.vllmlog import difference_percent
 
 
 def _gib(value: float) -> str:
@@ -231,11 +233,19 @@ def progress_table(progress: Progress) -> Table:
 
 
 def status_rows(
-    services: list[ServiceConfig], states: dict[str, ContainerState], ready: dict[str, bool]
+    services: list[ServiceConfig],
+    states: dict[str, ContainerState],
+    ready: dict[str, bool],
+    measured: dict[str, Measured] | None = None,
 ) -> list[dict[str, Any]]:
+    """One row per service; `planned_kv_cache_tokens` from the plan's label (of the running container, else of
+    compose.yml; None for a file without it), `measured_kv_cache_tokens` from vLLM's startup log (None until vLLM
+    has logged it)."""
     rows = []
     for service in services:
         state = states[service.name]
+        seen = (measured or {}).get(service.name)
+        planned = seen.planned if seen and seen.planned else planned_memory(service.labels)
         uptime = state.uptime_s
         rows.append(
             {
@@ -249,16 +259,23 @@ def status_rows(
                 "model": service.served_model_name,
                 "uptime_s": None if uptime is None else round(uptime),
                 "ready": ready.get(service.name, False),
+                "planned_kv_cache_tokens": planned.kv_cache_tokens if planned else None,
+                "measured_kv_cache_tokens": seen.numbers.kv_cache_tokens if seen else None,
             }
         )
     return rows
 
 
-def status_table(services: list[ServiceConfig], states: dict[str, ContainerState], ready: dict[str, bool]) -> Table:
+def status_table(
+    services: list[ServiceConfig],
+    states: dict[str, ContainerState],
+    ready: dict[str, bool],
+    measured: dict[str, Measured] | None = None,
+) -> Table:
     table = Table(title="ascendgen status", title_justify="left")
-    for column in ("Service", "State", "Health", "Port", "NPUs", "Model", "Uptime", "Ready"):
+    for column in ("Service", "State", "Health", "Port", "NPUs", "Model", "Uptime", "Ready", "KV tokens vLLM/plan"):
         table.add_column(column)
-    for row in status_rows(services, states, ready):
+    for row in status_rows(services, states, ready, measured):
         table.add_row(
             row["service"],
             row["state"],
@@ -268,8 +285,13 @@ def status_table(services: list[ServiceConfig], states: dict[str, ContainerState
             row["model"] or "-",
             _uptime(row["uptime_s"]),
             "[success]yes[/]" if row["ready"] else "[warning]no[/]",
+            f"{_count(row['measured_kv_cache_tokens'])}/{_count(row['planned_kv_cache_tokens'])}",
         )
     return table
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
 
 
 def smoke_table(results: list[tuple[ServiceConfig, ChatResult | str]]) -> Table:
@@ -289,3 +311,42 @@ def smoke_table(results: list[tuple[ServiceConfig, ChatResult | str]]) -> Table:
             Text(result.text[:60].replace("\n", " ")),
         )
     return table
+
+
+def _percent(planned: float | None, measured: float | None) -> str:
+    if planned is None or measured is None:
+        return "-"
+    difference = difference_percent(planned, measured)
+    return "-" if difference is None else f"{difference:+.1f}%"
+
+
+def _number(value: float | None, digits: int = 2, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def plan_vs_vllm_table(measured: list[Measured]) -> FitWidth:
+    """The plan's KV cache, weights and concurrency beside what vLLM logged at start; narrower: tokens only."""
+    layouts = []
+    for wide in (True, False):
+        table = Table(title="the plan against vLLM's startup log (per NPU)", title_justify="left")
+        columns = ["Service", "KV tokens plan", "vLLM", "diff"]
+        if wide:
+            columns += ["KV GiB plan", "vLLM", "Weights GiB plan", "vLLM", "Concurrency plan", "vLLM"]
+        for column in columns:
+            table.add_column(column, no_wrap=True, justify="left" if column == "Service" else "right")
+        for item in measured:
+            p, m = item.planned, item.numbers
+            planned_tokens = p.kv_cache_tokens if p else None
+            row = [item.service.name, _count(planned_tokens), _count(m.kv_cache_tokens)]
+            row.append(_percent(planned_tokens, m.kv_cache_tokens))
+            if wide:
+                max_len = item.service.serve_flag("--max-model-len")
+                concurrency = (
+                    planned_tokens / int(max_len) if planned_tokens and max_len and max_len.isdigit() else None
+                )
+                row += [_number(p.kv_cache_gib if p else None), _number(m.kv_cache_gib)]
+                row += [_number(p.weights_gib if p else None), _number(m.weights_gib)]
+                row += [_number(concurrency, 2, "x"), _number(m.max_concurrency, 2, "x")]
+            table.add_row(*row)
+        layouts.append(table)
+    return FitWidth(*layouts)
