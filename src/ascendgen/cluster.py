@@ -1,9 +1,12 @@
-"""One model across several servers with Ray: the layouts, the nodes, and a compose file per node.
+"""One model across several servers: the layouts, the nodes, and a compose file per node.
 
-The head runs `ray start --head` and then `vllm serve ... --distributed-executor-backend ray`; each
-worker runs `ray start --address=HEAD:6379 --node-ip-address=SELF --block`. Every node sets the
+With Ray (tp, tp-pp, ep), the head runs `ray start --head` and then `vllm serve ... --distributed-executor-backend
+ray`; each worker runs `ray start --address=HEAD:6379 --node-ip-address=SELF --block`. Every node sets the
 interfaces HCCL, Gloo and TP use, lets Ray leave ASCEND_RT_VISIBLE_DEVICES alone, and mounts hccn_tool
-and /etc/hccn.conf besides the usual driver set (seed 003; vllm-ascend multi-node docs)."""
+and /etc/hccn.conf besides the usual driver set (seed 003; vllm-ascend multi-node docs).
+
+Without Ray (dp, dp-ep: vLLM's multi-node data parallel), every node runs `vllm serve` with its share of the
+data-parallel ranks: the head with the API, the others `--headless` (render_dp_cluster)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from ascendgen.errors import InputError
-from ascendgen.planner import Plan
+from ascendgen.planner import DP_FLAG, Plan
 from ascendgen.render import (
     LABEL_PREFIX,
     Service,
@@ -30,7 +33,16 @@ LAYOUTS: dict[str, str] = {
     "tp": "tensor parallel across all NPUs of all nodes (TP 16 over 2 x 8)",
     "tp-pp": "tensor parallel within a node, pipeline parallel across nodes (TP 8 x PP 2)",
     "ep": "tensor parallel across nodes with expert parallel, for MoE models",
+    "dp": "data parallel across nodes, TP within a node (vLLM's multi-node data parallel, no Ray)",
+    "dp-ep": "data parallel across nodes with expert parallel over all of them, for large MoE models",
 }
+# The data-parallel layouts and whether each turns expert parallel on (dp-ep) or leaves it out (dp), as the Ray
+# layouts do. vllm-ascend's multi-node tutorials run them without Ray: DeepSeek-R1-W8A8 (v0.23.0
+# docs/source/tutorials/models/DeepSeek-R1.md, 2 x A2: --data-parallel-size 4 --data-parallel-size-local 2
+# --tensor-parallel-size 4 --enable-expert-parallel), Qwen3-235B-A22B (v0.18.0), Kimi-K2 (v0.11.0 multi_node_kimi.md).
+DP_LAYOUTS: dict[str, bool] = {"dp": False, "dp-ep": True}
+# --data-parallel-rpc-port, the same on every node; the port vllm-ascend's multi-node tutorials use.
+DP_RPC_PORT = 13389
 # A Linux interface name (net/core/dev.c, dev_valid_name): 1 to 15 bytes (IFNAMSIZ 16 with the NUL), no '/',
 # ':' or whitespace, not "." or "..". Of what the kernel allows, only the characters names use in practice:
 # the *_SOCKET_IFNAME variables read ',' as a list separator and a leading '^' or '=' as a prefix rule.
@@ -101,7 +113,9 @@ def layout_sizes(layout: str, nodes: int, npus_per_node: int) -> tuple[int, int,
         return npus_per_node, nodes, False
     if layout == "ep":
         return nodes * npus_per_node, 1, True
-    if layout in ("tp-pp-ep", "pp-ep"):
+    if layout in DP_LAYOUTS:
+        raise InputError(f"--layout {layout} has no fixed TP: the planner chooses it for each data-parallel rank")
+    if layout in ("tp-pp-ep", "pp-ep", "dp-pp", "dp-pp-ep"):
         raise InputError(
             "pipeline parallel together with expert parallel does not start on vllm-ascend (seed 003: TP+PP+EP "
             "fails at start-up); use --layout tp-pp or --layout ep"
@@ -175,3 +189,65 @@ def _flag_lines(args: tuple[str, ...]) -> list[str]:
         else:
             lines[-1].append(arg)
     return [shlex.join(line) for line in lines]
+
+
+# ---- vLLM's multi-node data parallel (dp, dp-ep): no Ray, one `vllm serve` per node -------------------------------
+
+
+def render_dp_cluster(plan: Plan, nodes: tuple[Node, ...], regenerate: str) -> dict[str, str]:
+    """compose.yml text per node directory for a data-parallel plan: every node runs `npu_count / TP` ranks, the
+    head (node 1) with the API server, the others headless, numbering their ranks on from the nodes before them."""
+    files = {}
+    local = plan.data_parallel_size // len(nodes)
+    for index, node in enumerate(nodes):
+        service = _dp_node_service(plan, nodes, index)
+        header = header_lines([plan], regenerate, in_parent=True)
+        ranks = f"data-parallel ranks {index * local}-{index * local + local - 1}"
+        role = f"head: the API and {ranks}" if index == 0 else f"worker {index}: headless, {ranks}"
+        header.insert(2, f"# Node {index + 1} of {len(nodes)}, {node.address} ({node.interface}), {role}")
+        files[node_directory(index)] = with_header(header, render_services([service]))
+    return files
+
+
+def dp_node_args(plan: Plan, nodes: tuple[Node, ...], index: int) -> tuple[str, ...]:
+    """The plan's serve arguments for node `index`: after `--data-parallel-size N` come the ranks this node runs,
+    the head's address and the RPC port; the nodes after the head run `--headless` from their first rank on. As in
+    vllm-ascend's tutorials (v0.23.0 DeepSeek-R1.md): `--data-parallel-size-local`, `--data-parallel-address`
+    (the head's IP on every node), `--data-parallel-rpc-port` (the same everywhere), and on the other nodes
+    `--headless --data-parallel-start-rank`. Every vLLM in images.yaml (>= 0.9.1) parses them: the -local/-address/
+    -rpc-port flags and `--headless` / `--data-parallel-start-rank` on `vllm serve` since vLLM 0.9.0."""
+    local = plan.data_parallel_size // len(nodes)
+    args = list(plan.serve_args)
+    at = args.index(DP_FLAG) + 2
+    extra = ["--data-parallel-size-local", str(local)]
+    if index > 0:
+        extra += ["--data-parallel-start-rank", str(index * local)]
+    extra += ["--data-parallel-address", nodes[0].address, "--data-parallel-rpc-port", str(DP_RPC_PORT)]
+    args[at:at] = extra
+    if index > 0:
+        args.insert(1, "--headless")  # right after the model, as the tutorials' node 1 writes it first
+    return tuple(args)
+
+
+def _dp_node_service(plan: Plan, nodes: tuple[Node, ...], index: int) -> Service:
+    base = build_service(replace(plan, serve_args=dp_node_args(plan, nodes, index)), multinode=True)
+    node = nodes[index]
+    environment = (
+        *base.environment,
+        ("HCCL_IF_IP", node.address),
+        ("HCCL_SOCKET_IFNAME", node.interface),
+        ("GLOO_SOCKET_IFNAME", node.interface),
+        ("TP_SOCKET_IFNAME", node.interface),
+    )
+    if index == 0:
+        return replace(base, environment=environment, labels=(*base.labels, (f"{LABEL_PREFIX}.role", "head")))
+    name = f"{base.name}-worker"
+    labels = tuple((k, v) for k, v in base.labels if not k.endswith((".port", ".served-model-name")))
+    return replace(
+        base,
+        name=name,
+        container_name=name,
+        environment=environment,
+        healthcheck=None,  # headless: no API server, no /health
+        labels=(*labels, (f"{LABEL_PREFIX}.role", f"worker-{index}")),
+    )

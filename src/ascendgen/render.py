@@ -168,12 +168,16 @@ def header_lines(plans: Sequence[Plan], regenerate: str, *, in_parent: bool = Fa
     for plan in plans:
         m = plan.memory
         lines.append(
-            f"# {plan.model.name}: TP {plan.tensor_parallel_size} on {plan.npu_type.name} "
+            f"# {plan.model.name}: TP {plan.tensor_parallel_size}{_dp_part(plan)} on {plan.npu_type.name} "
             f"NPUs {format_npus(plan.npus)}, port {plan.port}, weights {m.weights_gib:.1f} GiB + KV cache "
             f"{m.kv_cache_gib:.1f} GiB per NPU ({plan.kv_cache_tokens:,} tokens), "
             f"max-model-len {plan.max_model_len:,}"
         )
     return lines
+
+
+def _dp_part(plan: Plan) -> str:
+    return f" x DP {plan.data_parallel_size}" if plan.data_parallel_size > 1 else ""
 
 
 def content_hash(body: str) -> str:
