@@ -8,6 +8,7 @@ A MoE model's routed experts are at least (params - active params): vLLM splits 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from test_planner import A2, B4, IMAGE, model, plan
 from ascendgen.cluster import DP_RPC_PORT, dp_node_args, parse_node
 from ascendgen.errors import PlanError
 from ascendgen.hardware import NpuType, ServerProfile
+from ascendgen.images import load_images
 from ascendgen.planner import (
     PlanOptions,
     expert_weights_gib,
@@ -32,6 +34,10 @@ from helpers import Result
 Run = Callable[..., Result]
 NODES = ["--node", "192.168.0.147:enp1s0", "--node", "192.168.0.35:enp1s0"]
 B3 = NpuType(name="910B3", memory_gib=64, visible_gib=60.96, platform="a2")
+# v0.9.2rc1 as images.yaml has it: its vLLM 0.9.2 runs `vllm serve --headless` (the test image's flags are defaults)
+HEADLESS = replace(
+    IMAGE, spec=IMAGE.spec.model_copy(update={"flags": IMAGE.spec.flags.model_copy(update={"headless": True})})
+)
 A2_64 = ServerProfile(name="atlas-800t-a2", npu_type="910B3", npu_count=8)
 
 
@@ -255,7 +261,9 @@ def test_two_fill_instances_without_npus_are_refused(
 
 def cluster(ep: bool):  # type: ignore[no-untyped-def]
     options = PlanOptions(nodes=2, fill=True, expert_parallel=ep)
-    return plan_deployment(model("DeepSeek-R1-W8A8"), npu=B3, platform=A2, server=A2_64, image=IMAGE, options=options)
+    return plan_deployment(
+        model("DeepSeek-R1-W8A8"), npu=B3, platform=A2, server=A2_64, image=HEADLESS, options=options
+    )
 
 
 def test_dp_ep_over_two_64g_servers_holds_deepseek_r1_w8a8() -> None:
@@ -355,3 +363,12 @@ def test_dp_ep_that_does_not_fit_names_the_servers_it_needs(run: Run) -> None:
     assert result.exit_code == 2
     assert "at TP 8 x DP 2 the weights take 41.4 GiB per NPU" in result.stderr
     assert "it needs 4 servers with this layout" in result.stderr and "the first runs the API" in result.stderr
+
+
+def test_dp_layouts_need_an_image_whose_vllm_runs_headless() -> None:
+    """images.yaml's `headless` flag is the per-version fact: every image there has it; one without is refused."""
+    image = IMAGE  # ImageFlags' default: headless false
+    options = PlanOptions(nodes=2, fill=True, expert_parallel=True)
+    with pytest.raises(PlanError, match=r"run `vllm serve --headless` on the other nodes, which vLLM 0\.9\.2"):
+        plan_deployment(model("DeepSeek-R1-W8A8"), npu=B3, platform=A2, server=A2_64, image=image, options=options)
+    assert all(spec.flags.headless for spec in load_images())

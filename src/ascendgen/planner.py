@@ -369,6 +369,11 @@ def plan_deployment(
     sizing = Sizing(model, npu, platform, util, image.spec.tag, quantized)
     pp, dp, dp_reason = options.pp, 1, ""
     if options.nodes > 1 and options.fill:
+        if not image.spec.flags.headless:  # images.yaml flags: the other nodes run `vllm serve --headless`
+            raise PlanError(
+                f"the data-parallel layouts run `vllm serve --headless` on the other nodes, which vLLM "
+                f"{image.spec.vllm} in {image.reference} does not have; use a newer --image, or a Ray layout (tp, ep)"
+            )
         tp, tp_reason, dp, dp_reason = _cluster_dp(sizing, server, options)
         npus = tuple(range(server.npu_count))
     elif options.nodes > 1:
