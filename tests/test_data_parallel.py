@@ -372,3 +372,8 @@ def test_dp_layouts_need_an_image_whose_vllm_runs_headless() -> None:
     with pytest.raises(PlanError, match=r"run `vllm serve --headless` on the other nodes, which vLLM 0\.9\.2"):
         plan_deployment(model("DeepSeek-R1-W8A8"), npu=B3, platform=A2, server=A2_64, image=image, options=options)
     assert all(spec.flags.headless for spec in load_images())
+
+
+def test_fill_with_a_tp_larger_than_the_npus_is_refused() -> None:
+    with pytest.raises(PlanError, match="--fill --tp 8 needs 8 NPUs per rank; the 4 NPUs given with --npus 0-3"):
+        plan("Qwen3-8B", fill=True, tp=8, npus=(0, 1, 2, 3))

@@ -610,7 +610,7 @@ def _fill(
         tp = candidates[-1]
         dp = max(1, budget // tp)
         if tp > budget:
-            raise PlanError(f"--fill --tp {tp}: {where} are fewer than {tp}")
+            raise PlanError(f"--fill --tp {tp} needs {tp} NPUs per rank; {where}: {budget} NPUs")
         at = replace(sizing, dp=dp)
         why = _why_short(at, tp, wanted)
         raise PlanError(f"{model.name} does not fit on {where}: at TP {tp} x DP {dp} {why}; {_remedy(sizing, server)}")
