@@ -202,7 +202,8 @@ def test_plan_json_gains_the_data_parallel_size(run: Run) -> None:
     assert result.exit_code == 0, result.stderr
     data = result.json()
     assert data["data_parallel_size"] == 8 and data["tensor_parallel_size"] == 1
-    assert data["npus"] == list(range(8)) and data["dp_reason"].startswith("--fill")
+    assert data["npus"] == list(range(8))
+    assert data["dp_reason"].startswith("--fill: the most ranks of TP 1 on one atlas-800i-a2 (8 x 910B4): 8 engines")
 
 
 def test_dp_and_fill_together_are_refused(run: Run) -> None:

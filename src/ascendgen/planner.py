@@ -531,8 +531,8 @@ def _choose_dp(sizing: Sizing, server: ServerProfile, options: PlanOptions) -> t
     budget = len(options.npus) if options.npus is not None else (options.npu_budget or server.npu_count)
     if given is not None:
         where = f"the {budget} NPUs given with --npus {format_npus(given)}"
-    elif options.npu_budget is not None or options.npus_placed:
-        where = f"the {budget} NPUs left for it on {server.name}"
+    elif options.npu_budget is not None:
+        where = f"the {options.npu_budget} NPUs left for it on {server.name}"
     else:
         where = _one_server(server, npu)
     if options.tp is not None and not tp_is_valid(model, options.tp):

@@ -116,6 +116,7 @@ def make_plans(request: PlanRequest) -> list[Plan]:
         for number, instance in enumerate(request.instances, start=1)
     ]
     counts: dict[int, int] = {}
+    budgets: dict[int, int] = {}  # what a --fill instance may take when others share the server
     filling = [i for i, instance in enumerate(request.instances) if instance.fill and instance.npus is None]
     if len(filling) > 1:
         raise InputError(
@@ -132,9 +133,12 @@ def make_plans(request: PlanRequest) -> list[Plan]:
         left = server.npu_count - sum(counts.values())
         if left < 1:
             raise PlanError(f"{labels[index]}: --fill: the other instances take all {server.npu_count} NPUs")
-        budget = left if several else None
+        if several:
+            budgets[index] = left
         try:
-            counts[index] = _npus_of(plan_one(request.instances[index], None, DEFAULT_PORT, npu_budget=budget))
+            counts[index] = _npus_of(
+                plan_one(request.instances[index], None, DEFAULT_PORT, npu_budget=budgets.get(index))
+            )
         except PlanError as exc:
             raise PlanError(f"{labels[index]}: {exc}" if several else str(exc)) from None
     needs = [
@@ -152,9 +156,9 @@ def make_plans(request: PlanRequest) -> list[Plan]:
         first_port += 1
     placements = place_instances(needs, server, first_port)
     plans = []
-    for need, instance, placement in zip(needs, request.instances, placements, strict=True):
+    for index, (need, instance, placement) in enumerate(zip(needs, request.instances, placements, strict=True)):
         try:
-            plans.append(plan_one(instance, placement.npus, placement.port))
+            plans.append(plan_one(instance, placement.npus, placement.port, npu_budget=budgets.get(index)))
         except PlanError as exc:
             raise PlanError(f"{need.label}: {exc}" if several else str(exc)) from None
     return plans
