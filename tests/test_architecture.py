@@ -29,7 +29,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
             "hostnpus", "fit", "hostnet", "driver", "vllmlog", "observations", "replan"),
     # fit: what fits on this machine, whose NPUs hostnpus reads; hostnet/driver: this host's network and driver;
     # vllmlog/observations: what vLLM measured at start, kept in the user's cache; replan: up --replan
-    "write": ("render", "render_cluster", "gpustack", "generated", "catalogfile"),
+    "write": ("render", "render_cluster", "gpustack", "gateway", "generated", "catalogfile"),
     "plan": ("plans", "planner", "placement", "cluster", "request", "deployfile", "modeldir"),
     "data": ("__init__", "catalog", "hardware", "images", "yamlfile", "datafiles", "envfile", "npuset", "errors",
              "safetext"),

@@ -62,8 +62,10 @@ def test_layouts() -> None:
     assert layout_sizes("ep", 4, 8) == (32, 1, True)
     with pytest.raises(InputError, match="pipeline parallel together with expert parallel does not start"):
         layout_sizes("tp-pp-ep", 2, 8)
-    with pytest.raises(InputError, match="one of tp, tp-pp, ep"):
-        layout_sizes("dp", 2, 8)
+    with pytest.raises(InputError, match="one of tp, tp-pp, ep, dp, dp-ep"):
+        layout_sizes("pp", 2, 8)
+    with pytest.raises(InputError, match="pipeline parallel together with expert parallel does not start"):
+        layout_sizes("dp-pp-ep", 2, 8)  # the refusal keeps its reason with the data-parallel layouts too
 
 
 def test_pp_with_ep_in_the_catalog_is_refused() -> None:

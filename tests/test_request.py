@@ -65,15 +65,19 @@ def test_every_flag_of_the_table_reads_back_as_written() -> None:
         "served_name": "chat", "server": "atlas-800i-a2", "npu_type": "910B4", "image": "v0.11.0",
         "models_dir": "/srv/models", "host": "127.0.0.1", "nodes": ["10.0.0.1:eth0", "10.0.0.2:eth0"],
         "layout": "tp", "api_key_env": True, "catalogs": ["/etc/ascendgen/extra.yaml"], "hardware": ["/hw.yaml"],
+        "dp": 2,
     }  # fmt: skip
+    # what cannot go together with the above (--fill with --dp, --gateway with --node), in a second request
+    others: dict[str, object] = {"fill": True, "gateway": True, "api_key_env": True, "port": 8100}
     fields = {flag.field for flag in PLAN_FLAGS} - {"first_port"}
-    assert fields == set(values), "every flag in PLAN_FLAGS needs a value in this test"
-    request = request_from_flags(["Qwen3-8B"], values)
-    command = recipe_command(request)
-    for flag in PLAN_FLAGS:
-        if flag.field != "first_port":
-            assert flag.option in command.split(), flag.option
-    assert request_from_recipe(words(command), Path("/")) == request
+    assert fields == set(values) | set(others), "every flag in PLAN_FLAGS needs a value in this test"
+    for given in (values, others):
+        request = request_from_flags(["Qwen3-8B"], given)
+        command = recipe_command(request)
+        for flag in PLAN_FLAGS:
+            if flag.field in given:
+                assert flag.option in command.split(), flag.option
+        assert request_from_recipe(words(command), Path("/")) == request
 
 
 def test_recipe_paths_are_relative_to_the_compose_file(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""One model across several servers with Ray, as planned: the layouts and the nodes. render_cluster.py lays
-the plan out as a compose file per node."""
+"""One model across several servers, as planned: the layouts and the nodes. With Ray (tp, tp-pp, ep) or without
+(dp, dp-ep: vLLM's multi-node data parallel, the head with the API and the others `--headless`).
+render_cluster.py lays the plan out as a compose file per node."""
 
 from __future__ import annotations
 
@@ -15,7 +16,16 @@ LAYOUTS: dict[str, str] = {
     "tp": "tensor parallel across all NPUs of all nodes (TP 16 over 2 x 8)",
     "tp-pp": "tensor parallel within a node, pipeline parallel across nodes (TP 8 x PP 2)",
     "ep": "tensor parallel across nodes with expert parallel, for MoE models",
+    "dp": "data parallel across nodes, TP within a node (vLLM's multi-node data parallel, no Ray)",
+    "dp-ep": "data parallel across nodes with expert parallel over all of them, for large MoE models",
 }
+# The data-parallel layouts and whether each turns expert parallel on (dp-ep) or leaves it out (dp), as the Ray
+# layouts do. vllm-ascend's multi-node tutorials run them without Ray: DeepSeek-R1-W8A8 (v0.23.0
+# docs/source/tutorials/models/DeepSeek-R1.md, 2 x A2: --data-parallel-size 4 --data-parallel-size-local 2
+# --tensor-parallel-size 4 --enable-expert-parallel), Qwen3-235B-A22B (v0.18.0), Kimi-K2 (v0.11.0 multi_node_kimi.md).
+DP_LAYOUTS: dict[str, bool] = {"dp": False, "dp-ep": True}
+# --data-parallel-rpc-port, the same on every node; the port vllm-ascend's multi-node tutorials use.
+DP_RPC_PORT = 13389
 # A Linux interface name (net/core/dev.c, dev_valid_name): 1 to 15 bytes (IFNAMSIZ 16 with the NUL), no '/',
 # ':' or whitespace, not "." or "..". Of what the kernel allows, only the characters names use in practice:
 # the *_SOCKET_IFNAME variables read ',' as a list separator and a leading '^' or '=' as a prefix rule.
@@ -86,7 +96,9 @@ def layout_sizes(layout: str, nodes: int, npus_per_node: int) -> tuple[int, int,
         return npus_per_node, nodes, False
     if layout == "ep":
         return nodes * npus_per_node, 1, True
-    if layout in ("tp-pp-ep", "pp-ep"):
+    if layout in DP_LAYOUTS:
+        raise InputError(f"--layout {layout} has no fixed TP: the planner chooses it for each data-parallel rank")
+    if layout in ("tp-pp-ep", "pp-ep", "dp-pp", "dp-pp-ep"):
         raise InputError(
             "pipeline parallel together with expert parallel does not start on vllm-ascend (seed 003: TP+PP+EP "
             "fails at start-up); use --layout tp-pp or --layout ep"

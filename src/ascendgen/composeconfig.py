@@ -99,11 +99,41 @@ class ServiceConfig:
 
     @property
     def served_model_name(self) -> str | None:
+        if f"{LABEL_PREFIX}.served-model-names" in self.labels:  # a gateway: its names, as one text
+            return ", ".join(self.served_names) or None
+        return self._served_name()
+
+    def _served_name(self) -> str | None:
         return (
             self.labels.get(f"{LABEL_PREFIX}.served-model-name")
             or _flag_value(self.serve_command, "--served-model-name")
             or self.model_path
         )
+
+    @property
+    def served_names(self) -> tuple[str, ...]:
+        """Every model name the service answers for: a gateway's list (its label), else the one served name."""
+        listed = self.labels.get(f"{LABEL_PREFIX}.served-model-names")
+        if listed is not None:
+            try:
+                names = json.loads(listed)
+            except ValueError:
+                names = None
+            if isinstance(names, list) and all(isinstance(n, str) for n in names):
+                return tuple(names)
+            return ()
+        name = self._served_name()
+        return (name,) if name else ()
+
+    @property
+    def is_gateway(self) -> bool:
+        return self.labels.get(f"{LABEL_PREFIX}.role") == "gateway"
+
+    @property
+    def health_path(self) -> str:
+        """Where the service answers 200 while it lives, without a key: vLLM's /health, or LiteLLM's liveness
+        probe for a gateway (its /health calls every model and needs the key: docs/my-website/docs/proxy/health.md)."""
+        return "/health/liveliness" if self.is_gateway else "/health"
 
     @property
     def model_path(self) -> str | None:

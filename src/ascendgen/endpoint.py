@@ -57,10 +57,10 @@ def served_models(port: int, *, timeout: float = 2.0, api_key: str | None = None
     return [str(item.get("id")) for item in data or [] if isinstance(item, dict)]
 
 
-def is_healthy(port: int, *, timeout: float = 2.0) -> bool:
-    """GET /health answers 200 (vLLM's liveness endpoint)."""
+def is_healthy(port: int, *, timeout: float = 2.0, path: str = "/health") -> bool:
+    """GET `path` answers 200 (vLLM's liveness endpoint /health, or a gateway's)."""
     try:
-        with urllib.request.urlopen(f"{base_url(port)}/health", timeout=timeout) as response:
+        with urllib.request.urlopen(f"{base_url(port)}{path}", timeout=timeout) as response:
             return bool(response.status == 200)
     except (OSError, urllib.error.URLError, ValueError):
         return False

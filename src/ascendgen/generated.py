@@ -14,12 +14,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from ascendgen.envfile import ENV_FILE, GITIGNORE, ignore_env_in_git, updated_env_text
 from ascendgen.errors import AscendgenError, InputError
+from ascendgen.gateway import GATEWAY_CONFIG, GATEWAY_SERVICE, config_problem, render_gateway_files
 from ascendgen.planner import Plan
 from ascendgen.plans import make_plans
 from ascendgen.render import COMPOSE_FILE, read_generated, render_compose
-from ascendgen.render_cluster import render_cluster
+from ascendgen.render_cluster import render_cluster, render_dp_cluster
 from ascendgen.request import PlanRequest, recipe_command
 from ascendgen.safetext import has_control_chars, one_line
 from ascendgen.yamlfile import UnreadableFileError, read_text_file
@@ -39,26 +42,47 @@ def write_compose(
     force: bool = False,
     secrets: Mapping[str, str] | None = None,
 ) -> list[Path]:
-    """Write the plan's compose.yml (one per node directory for a multi-node plan) and `secrets` beside
-    each, through `write_deployment`: all or nothing."""
-    return write_deployment(out_dir, render_files(plans, request, out_dir), force=force, secrets=secrets)
+    """Write the plan's compose.yml (one per node directory for a multi-node plan), the files it mounts (a
+    gateway's config) and `secrets` beside each, through `write_deployment`: all or nothing."""
+    texts = render_files(plans, request, out_dir)
+    extra = render_extra_files(plans, request, out_dir)
+    return write_deployment(out_dir, texts, force=force, secrets=secrets, extra_files=extra)
 
 
 def render_files(plans: Sequence[Plan], request: PlanRequest, out_dir: Path) -> dict[str, str]:
     """compose.yml text per directory under `out_dir`: "." for one server, head / worker-N for several."""
+    regenerate = recipe_command(request, relative_to=out_dir)
     if request.nodes:
         (plan,) = plans
-        return render_cluster(plan, request.nodes, regenerate=recipe_command(request, relative_to=out_dir))
-    return {".": render_compose(plans, regenerate=recipe_command(request, relative_to=out_dir))}
+        if plan.data_parallel_size > 1:  # vLLM's multi-node data parallel, no Ray
+            return render_dp_cluster(plan, request.nodes, regenerate=regenerate)
+        return render_cluster(plan, request.nodes, regenerate=regenerate)
+    if request.gateway:
+        return {".": render_gateway_files(plans, request.first_port, request.host, regenerate)[0]}
+    return {".": render_compose(plans, regenerate=regenerate)}
+
+
+def render_extra_files(plans: Sequence[Plan], request: PlanRequest, out_dir: Path) -> dict[str, dict[str, str]]:
+    """Files written beside compose.yml, per directory: name -> text (the gateway's LiteLLM config)."""
+    if not request.gateway or request.nodes:
+        return {}
+    regenerate = recipe_command(request, relative_to=out_dir)
+    return {".": {GATEWAY_CONFIG: render_gateway_files(plans, request.first_port, request.host, regenerate)[1]}}
 
 
 def write_deployment(
-    out_dir: Path, texts: Mapping[str, str], *, force: bool = False, secrets: Mapping[str, str] | None = None
+    out_dir: Path,
+    texts: Mapping[str, str],
+    *,
+    force: bool = False,
+    secrets: Mapping[str, str] | None = None,
+    extra_files: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[Path]:
     """Write compose.yml into each directory of `texts` ("." is `out_dir`, the --out directory, itself),
-    never over one edited by hand (or not written by ascendgen) unless `force`. Unless `secrets` is None,
-    set them in DIR/.env beside each (other lines kept), and make sure that .env, new or old, is 0600 and
-    listed in DIR/.gitignore.
+    never over one edited by hand (or not written by ascendgen) unless `force`; `extra_files` adds files
+    beside it (directory -> file name -> text, each with ascendgen's header and hash, guarded the same way).
+    Unless `secrets` is None, set them in DIR/.env beside each (other lines kept), and make sure that .env,
+    new or old, is 0600 and listed in DIR/.gitignore.
 
     All or nothing: every target is checked and every text rendered before anything is written; each file
     goes through a temporary file beside it, renamed into place; when anything fails, the files already
@@ -67,7 +91,12 @@ def write_deployment(
     if has_control_chars(str(out_dir)):
         raise InputError(f"--out '{one_line(str(out_dir))}': a directory name cannot hold control characters")
     composes = {out_dir / directory / COMPOSE_FILE: text for directory, text in texts.items()}
-    for target in composes:
+    extras = {
+        out_dir / directory / name: text
+        for directory, files in (extra_files or {}).items()
+        for name, text in files.items()
+    }
+    for target in [*composes, *extras]:
         _check_target(target)
         _refuse_to_lose(target, force)
     env_writes: list[_Write] = []
@@ -75,10 +104,11 @@ def write_deployment(
         for directory in dict.fromkeys(target.parent for target in composes):
             env_writes += _env_writes(directory, secrets)
     compose_writes = [_Write(target, text, _mode_of(target, 0o644)) for target, text in composes.items()]
-    # .gitignore first, then .env, then compose.yml: if the machine stops half-way, no secret is left
-    # unignored and no compose.yml points at a .env that is not there
+    extra_writes = [_Write(target, text, _mode_of(target, 0o644)) for target, text in extras.items()]
+    # .gitignore first, then .env, then the files compose.yml mounts, then compose.yml: if the machine stops
+    # half-way, no secret is left unignored and no compose.yml points at a file that is not there
     env_writes.sort(key=lambda write: write.path.name != GITIGNORE)
-    _write_all([*env_writes, *compose_writes])
+    _write_all([*env_writes, *extra_writes, *compose_writes])
     return list(composes)
 
 
@@ -298,7 +328,8 @@ def check_drift(target: Path, render_recipe: RecipeRenderer, *, allow_outside: b
         return CheckResult(path, f"its recipe no longer writes a {key}/ directory ({', '.join(sorted(rendered))})")
     expected = rendered[key]
     if _without_version(text) == _without_version(expected):
-        return CheckResult(path)
+        return CheckResult(path, _mounted_file_problem(path, generated.body))
+
     diff = "".join(
         difflib.unified_diff(
             text.splitlines(keepends=True),
@@ -309,6 +340,20 @@ def check_drift(target: Path, render_recipe: RecipeRenderer, *, allow_outside: b
     )
     problem = "edited by hand since ascendgen wrote it" if generated.edited_by_hand else "differs from its recipe"
     return CheckResult(path, problem, diff)
+
+
+def _mounted_file_problem(path: Path, body: str) -> str | None:
+    """A gateway's config beside the compose file must be the one the compose file was planned with (its label
+    holds the config's hash): the recipe check above covers compose.yml, this covers the file it mounts."""
+    try:
+        services = (yaml.safe_load(body) or {}).get("services") or {}
+    except yaml.YAMLError:
+        return None
+    service = services.get(GATEWAY_SERVICE) if isinstance(services, dict) else None
+    labels = service.get("labels") if isinstance(service, dict) else None
+    if not isinstance(labels, dict):
+        return None
+    return config_problem({str(k): str(v) for k, v in labels.items()}, path.parent / GATEWAY_CONFIG)
 
 
 def recipe_root(base: Path) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ascendgen.catalog import ModelSpec
@@ -30,6 +30,10 @@ DEFAULT_PORT = 8000
 API_KEY_ENV = "VLLM_API_KEY"
 EP_FLAG = "--enable-expert-parallel"
 KV_CACHE_MEMORY_FLAG = "--kv-cache-memory-bytes"
+DP_FLAG = "--data-parallel-size"
+BACKEND_HOST = "127.0.0.1"  # instances behind a gateway serve this machine only
+# LiteLLM reads any config value that starts with this as an environment variable's name (gateway.py cites it)
+LITELLM_ENV_PREFIX = "os.environ/"
 # Seed 003 (Qwen3-VL-30B-A3B-Instruct, 256 concurrent requests, 2 x 8 x 910B4): one node TP 2500 tok/s;
 # across two nodes TP 2200 (-12%), TP+PP 1800 (-28%), TP+EP 2100 (-16%).
 CROSS_NODE_COST = "cross-node TP/PP/EP cost 12-28% throughput on 910B4 in seed 003's measurement"
@@ -61,6 +65,11 @@ class PlanOptions:
     # npus were placed by ascendgen for the TP the planner chose (several instances), not given with --npus:
     # the TP's reason is then the memory one
     npus_placed: bool = False
+    dp: int = 1  # data-parallel ranks (vLLM engines of TP NPUs each) behind one API port
+    # choose dp: the most ranks that fit the NPUs given (--npus), else `npu_budget`, else the server's; with nodes > 1,
+    # every NPU of every node (vLLM's multi-node data parallel, without Ray)
+    fill: bool = False
+    npu_budget: int | None = None  # NPUs `fill` may use on a server other instances share
 
 
 @dataclass(frozen=True)
@@ -110,11 +119,15 @@ class Plan:
     kv_cache_margin_tokens: int = 0  # KV cache tokens kept back from a max-model-len set from the KV capacity
     model_source: Literal["catalog", "files"] = "catalog"  # where the model's numbers came from
     files_read: tuple[str, ...] = ()  # the model directory's files read (config.json, safetensors headers, ...)
+    # data parallel: engines of `tensor_parallel_size` NPUs each, one API port; kv_cache_tokens is one engine's
+    data_parallel_size: int = 1
+    dp_reason: str = ""
 
     @property
     def max_concurrency(self) -> float:
-        """Full-length requests whose KV cache fits at once (vLLM logs it as 'Maximum concurrency')."""
-        return round(self.kv_cache_tokens / self.max_model_len, 2)
+        """Full-length requests whose KV cache fits at once (vLLM logs it as 'Maximum concurrency'), in all
+        data-parallel engines together: each has its own KV cache."""
+        return round(self.kv_cache_tokens / self.max_model_len * self.data_parallel_size, 2)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -126,8 +139,10 @@ class Plan:
             "hbm_gib": self.npu_type.memory_gib,
             "tensor_parallel_size": self.tensor_parallel_size,
             "pipeline_parallel_size": self.pipeline_parallel_size,
+            "data_parallel_size": self.data_parallel_size,
             "nodes": self.nodes,
             "tp_reason": self.tp_reason,
+            "dp_reason": self.dp_reason,
             "valid_tp_sizes": list(self.valid_tp_sizes),
             "npus": list(self.npus),
             "gpu_memory_utilization": self.gpu_memory_utilization,
@@ -168,6 +183,30 @@ def weights_gib(model: ModelSpec) -> float:
         return total * linear_bytes / GIB
     embeddings = 2 * model.vocab_size * model.hidden_size  # input embedding + lm_head, kept in bf16
     return ((total - embeddings) * linear_bytes + embeddings * 2.0) / GIB
+
+
+def expert_weights_gib(model: ModelSpec) -> float:
+    """A MoE model's routed experts, in GiB: the weights data parallel spreads over all DP x TP NPUs. The catalog
+    gives all and active parameters; active = shared + routed x k / n (k of n experts per token), so all - active =
+    routed x (1 - k / n) is a lower bound for the routed experts: the weights per NPU are never underestimated. The
+    experts are linear layers (quantized like them); a model planned from its files splits its exact bytes so."""
+    if model.kind != "moe" or model.active_params_b is None:
+        return 0.0
+    routed_b = model.params_b - model.active_params_b
+    if model.weight_bytes is not None:
+        return model.weight_bytes * routed_b / model.params_b / GIB
+    return routed_b * 1e9 * _LINEAR_BYTES[model.quantization] / GIB
+
+
+def weights_per_npu_gib(model: ModelSpec, tp: int, pp: int = 1, dp: int = 1) -> float:
+    """One rank's weights. Each data-parallel engine holds its own copy of the model, split by TP (x PP), except a
+    MoE model's experts, which vLLM shards over all DP x TP ranks, with or without expert parallel
+    (vllm/model_executor/layers/fused_moe/config.py, FusedMoEParallelConfig.make: "There are 2 engine instances
+    and the experts are split between the 4 devices")."""
+    if dp == 1 or model.kind != "moe":
+        return weights_gib(model) / (tp * pp)
+    experts = expert_weights_gib(model)
+    return (weights_gib(model) - experts) / (tp * pp) + experts / (tp * pp * dp)
 
 
 def kv_cache_layers(model: ModelSpec) -> int:
@@ -231,11 +270,13 @@ def uses_expert_parallel(model: ModelSpec) -> bool:
     return EP_FLAG in model.serve_flags
 
 
-def hccl_groups(model: ModelSpec, tp: int, pp: int = 1) -> int:
+def hccl_groups(model: ModelSpec, tp: int, pp: int = 1, dp: int = 1) -> int:
     """Process groups with HCCL buffers a rank joins: the TP group, the EP group of a MoE model with
-    expert parallel, and the PP group."""
-    groups = 0 if tp == 1 else (2 if uses_expert_parallel(model) else 1)
-    return groups + (1 if pp > 1 else 0)
+    expert parallel (over DP x TP ranks), the PP group, and the DP group (vllm_ascend/utils.py
+    get_hccl_config_for_pg_options: group "dp", at least 50 MB; counted as a whole group, a margin)."""
+    groups = 1 if tp > 1 else 0
+    groups += 1 if uses_expert_parallel(model) and tp * dp > 1 else 0
+    return groups + (1 if pp > 1 else 0) + (1 if dp > 1 else 0)
 
 
 def memory_per_npu(
@@ -246,6 +287,7 @@ def memory_per_npu(
     gpu_memory_utilization: float,
     image_tag: str,
     pp: int = 1,
+    dp: int = 1,
 ) -> MemoryPerNpu:
     reserves = platform.reserves_for(image_tag)
     activation = reserves.activation_gib + (reserves.vision_extra_gib if model.vision else 0.0)
@@ -256,9 +298,9 @@ def memory_per_npu(
         hbm_gib=npu.memory_gib,
         visible_gib=npu.visible_gib,
         usable_gib=npu.visible_gib * gpu_memory_utilization,
-        weights_gib=weights_gib(model) / (tp * pp),
+        weights_gib=weights_per_npu_gib(model, tp, pp, dp),
         activation_gib=activation,
-        runtime_gib=reserves.runtime_gib + reserves.hccl_gib * hccl_groups(model, tp, pp),
+        runtime_gib=reserves.runtime_gib + reserves.hccl_gib * hccl_groups(model, tp, pp, dp),
         kv_budget_factor=factor,
     )
 
@@ -291,9 +333,10 @@ class Sizing:
     util: float
     image_tag: str
     quantized: tuple[ModelSpec, ...] = ()  # quantized builds of the model, named when it does not fit
+    dp: int = 1  # data-parallel ranks: a MoE model's experts are split over dp x tp NPUs
 
     def memory(self, tp: int, pp: int = 1) -> MemoryPerNpu:
-        return memory_per_npu(self.model, self.npu, self.platform, tp, self.util, self.image_tag, pp)
+        return memory_per_npu(self.model, self.npu, self.platform, tp, self.util, self.image_tag, pp, self.dp)
 
     def capacity(self, tp: int, pp: int = 1) -> int:
         return kv_capacity_tokens(self.memory(tp, pp), kv_bytes_per_token(self.model, tp, pp))
@@ -330,14 +373,27 @@ def plan_deployment(
     if options.expert_parallel is False:
         model = model.model_copy(update={"serve_flags": tuple(f for f in model.serve_flags if f != EP_FLAG)})
     sizing = Sizing(model, npu, platform, util, image.spec.tag, quantized)
-    pp = options.pp
-    if options.nodes > 1:
+    pp, dp, dp_reason = options.pp, 1, ""
+    if options.nodes > 1 and options.fill:
+        if not image.spec.flags.headless:  # images.yaml flags: the other nodes run `vllm serve --headless`
+            raise PlanError(
+                f"the data-parallel layouts run `vllm serve --headless` on the other nodes, which vLLM "
+                f"{image.spec.vllm} in {image.reference} does not have; use a newer --image, or a Ray layout (tp, ep)"
+            )
+        tp, tp_reason, dp, dp_reason = _cluster_dp(sizing, server, options)
+        npus = tuple(range(server.npu_count))
+    elif options.nodes > 1:
         tp, tp_reason = _cluster_tp(sizing, server, options)
         npus = tuple(range(server.npu_count))
+    elif options.dp > 1 or options.fill:
+        _check_npus(server, options.npus)
+        tp, tp_reason, dp, dp_reason = _choose_dp(sizing, server, options)
+        npus = options.npus[: tp * dp] if options.npus else _first_npus(server, tp * dp)
     else:
         _check_npus(server, options.npus)
         tp, tp_reason = _choose_tp(sizing, server, options)
         npus = options.npus or _first_npus(server, tp)
+    sizing = replace(sizing, dp=dp)
     memory = sizing.memory(tp, pp)
     bytes_per_token = kv_bytes_per_token(model, tp, pp)
     capacity = kv_capacity_tokens(memory, bytes_per_token)
@@ -347,7 +403,7 @@ def plan_deployment(
 
     requested = options.max_model_len is not None
     warnings = _warnings(sizing, image, server, memory, tp, pp, capacity, max_len, requested)
-    if options.nodes > 1:
+    if options.nodes > 1 and (not options.fill or model.kind == "moe"):  # a dense model's DP ranks talk little
         warnings += _cluster_warnings(one_server, server)
     if dtype is not None:
         warnings.append(
@@ -356,7 +412,7 @@ def plan_deployment(
             "far more)"
         )
     model_path = f"/models/{model.hub_id}"
-    serve_args = _serve_args(model, image, tp, options.port, max_len, util, model_path, options, dtype=dtype)
+    serve_args = _serve_args(model, image, tp, dp, options.port, max_len, util, model_path, options, dtype=dtype)
     image_env = {k: v for k, v in image.spec.env.items() if k not in platform.drop_env}
     # The seeds set VLLM_USE_MODELSCOPE=True: a model id that is not a local path loads from ModelScope,
     # which is reachable from China where Hugging Face often is not.
@@ -394,6 +450,8 @@ def plan_deployment(
         serve_args=serve_args,
         environment=tuple(environment),
         warnings=tuple(warnings),
+        data_parallel_size=dp,
+        dp_reason=dp_reason,
     )
 
 
@@ -512,6 +570,167 @@ def _choose_tp(sizing: Sizing, server: ServerProfile, options: PlanOptions) -> t
         f"{model.name} does not fit on {_one_server(server, sizing.npu)}: at TP {largest} "
         f"{_why_short(sizing, largest, wanted)}; {_remedy(sizing, server)}"
     )
+
+
+def _choose_dp(sizing: Sizing, server: ServerProfile, options: PlanOptions) -> tuple[int, str, int, str]:
+    """TP and data-parallel size on one server: `--dp N` engines (TP the smallest at which each holds the weights
+    and a useful context, or as --tp / --npus fix it), or with --fill the most engines that fit the NPUs at hand.
+    vLLM runs them behind one API port and balances requests across them (vllm serve --data-parallel-size)."""
+    model, npu = sizing.model, sizing.npu
+    valid = valid_tp_sizes(model, server.npu_count)
+    heads = f"{model.num_attention_heads} attention heads and {model.num_key_value_heads} KV heads"
+    if options.max_model_len is not None and options.max_model_len > model.max_position_embeddings:
+        raise PlanError(
+            f"--max-model-len {options.max_model_len} is above {model.name}'s context of "
+            f"{model.max_position_embeddings} tokens (max_position_embeddings)"
+        )
+    wanted = options.max_model_len or _useful_len(model)
+    given = options.npus if options.npus is not None and not options.npus_placed else None
+    budget = len(options.npus) if options.npus is not None else (options.npu_budget or server.npu_count)
+    if given is not None:
+        where = f"the {budget} NPUs given with --npus {format_npus(given)}"
+    elif options.npu_budget is not None:
+        where = f"the {options.npu_budget} NPUs left for it on {server.name}"
+    else:
+        where = _one_server(server, npu)
+    if options.tp is not None and not tp_is_valid(model, options.tp):
+        raise PlanError(
+            f"--tp {options.tp} does not divide {model.name}'s {heads}; "
+            f"valid sizes: {', '.join(map(str, valid)) or 'none on this server'}"
+        )
+    if options.fill:
+        return _fill(sizing, server, options, valid, budget, where, wanted)
+    dp = options.dp
+    at = replace(sizing, dp=dp)
+    if given is not None:
+        if budget % dp:
+            raise PlanError(
+                f"--npus {format_npus(given)} gives {budget} NPUs, which {dp} data-parallel ranks cannot share evenly: "
+                f"list a multiple of --dp {dp} NPUs"
+            )
+        tp = budget // dp
+        if options.tp is not None and options.tp != tp:
+            raise PlanError(
+                f"--tp {options.tp} x --dp {dp} uses {options.tp * dp} NPUs but --npus {format_npus(given)} "
+                f"lists {budget}"
+            )
+        if not tp_is_valid(model, tp):
+            raise PlanError(
+                f"--npus {format_npus(given)} over --dp {dp} gives TP {tp}, which does not divide {model.name}'s "
+                f"{heads}; valid sizes: {', '.join(map(str, valid))}"
+            )
+        chosen = f"{budget} NPUs given with --npus over --dp {dp}"
+    elif options.tp is not None:
+        tp, chosen = options.tp, "set with --tp"
+    else:
+        fitting = [t for t in valid if t * dp <= budget]
+        tp = next((t for t in fitting if at.capacity(t) >= wanted), 0)
+        if not tp:
+            largest = fitting[-1] if fitting else valid[0] if valid else 1
+            short = _why_short(at, largest, wanted) if fitting else f"the ranks need {dp * largest} NPUs"
+            needed = sizing.npus_needed()
+            fix = f"--dp {budget // needed} at most" if needed and budget // needed >= 1 else _remedy(sizing, server)
+            raise PlanError(
+                f"{model.name} does not fit {dp} times on {where}: at TP {largest} x DP {dp} {short}; "
+                f"{fix}, or --fill to take as many ranks as fit"
+            )
+    if tp * dp > budget:
+        raise PlanError(
+            f"--dp {dp} x TP {tp} needs {tp * dp} NPUs; {where} {'are' if given else 'has'} {budget}: use a smaller "
+            f"--dp (at most {max(1, budget // tp)}), or --fill to take as many ranks as fit"
+        )
+    _require_fit(at, tp, server, f"{tp} x {npu.name} per data-parallel rank", "--tp" if options.tp else None)
+    if options.tp is None and given is None:
+        tp_reason = _smallest_reason(at, valid, tp, wanted)
+    else:
+        smallest = next((t for t in valid if at.capacity(t) >= wanted), None)
+        tp_reason = _against_smallest(chosen, at, tp, smallest, wanted)
+    return tp, tp_reason, dp, f"set with --dp: {_dp_ranks(model, dp, tp)}"
+
+
+def _fill(
+    sizing: Sizing, server: ServerProfile, options: PlanOptions, valid: tuple[int, ...], budget: int, where: str,
+    wanted: int,
+) -> tuple[int, str, int, str]:  # fmt: skip
+    """--fill: the most data-parallel ranks on `budget` NPUs. The smallest TP that holds the weights and `wanted`
+    tokens gives the most ranks (a MoE model's experts also spread over more NPUs as ranks are added); --tp fixes
+    TP, and then a rank needs only room for the weights and one KV block."""
+    model = sizing.model
+    candidates = [options.tp] if options.tp is not None else [t for t in valid if t <= budget]
+    if not candidates:
+        raise PlanError(f"--fill: {where} hold no valid TP of {model.name} (valid sizes: {', '.join(map(str, valid))})")
+    need = BLOCK_TOKENS if options.tp is not None else wanted
+    for tp in candidates:
+        dp = budget // tp
+        if dp >= 1 and replace(sizing, dp=dp).capacity(tp) >= need:
+            break
+    else:
+        tp = candidates[-1]
+        dp = max(1, budget // tp)
+        if tp > budget:
+            raise PlanError(f"--fill --tp {tp} needs {tp} NPUs per rank; {where}: {budget} NPUs")
+        at = replace(sizing, dp=dp)
+        why = _why_short(at, tp, wanted)
+        raise PlanError(f"{model.name} does not fit on {where}: at TP {tp} x DP {dp} {why}; {_remedy(sizing, server)}")
+    at = replace(sizing, dp=dp)
+    if options.tp is not None:
+        smallest = next((t for t in valid if at.capacity(t) >= wanted), None)
+        tp_reason = _against_smallest("set with --tp", at, tp, smallest, wanted)
+    else:
+        tp_reason = "for each data-parallel rank, " + _smallest_reason(at, valid, tp, wanted)
+    idle = budget - tp * dp
+    left = f" ({idle} NPU{'s' if idle > 1 else ''} left idle)" if idle else ""
+    return tp, tp_reason, dp, f"--fill: the most ranks of TP {tp} on {where}{left}: {_dp_ranks(model, dp, tp)}"
+
+
+def _dp_ranks(model: ModelSpec, dp: int, tp: int) -> str:
+    """What `dp` engines of TP `tp` are: one API port, vLLM balancing requests; for a MoE model, the experts."""
+    if dp == 1:
+        return f"one engine of TP {tp}"
+    text = f"{dp} engines of TP {tp} ({dp * tp} NPUs) behind one API port, vLLM balancing requests across them"
+    if model.kind == "moe":
+        ep = " (expert parallel)" if uses_expert_parallel(model) else ""
+        text += f"; the experts are split over all {dp * tp} NPUs{ep}"
+    return text
+
+
+def _cluster_dp(sizing: Sizing, server: ServerProfile, options: PlanOptions) -> tuple[int, str, int, str]:
+    """vLLM's multi-node data parallel (no Ray): TP within a server, the smallest at which each rank holds the
+    weights and a useful context (a MoE model's experts split over every NPU of every node), and as many ranks as
+    the nodes' NPUs hold: `npu_count // tp` per node (vllm-ascend tutorials DeepSeek-R1 / Qwen3-235B, multi-node
+    DP: --data-parallel-size-local per node)."""
+    model, count, nodes = sizing.model, server.npu_count, options.nodes
+    valid = [t for t in valid_tp_sizes(model, count) if count % t == 0]
+    wanted = options.max_model_len or _useful_len(model)
+    for tp in valid:
+        dp = nodes * (count // tp)
+        if replace(sizing, dp=dp).capacity(tp) >= wanted:
+            break
+    else:
+        tp = valid[-1] if valid else count
+        dp = nodes * max(1, count // tp)
+        why = _why_short(replace(sizing, dp=dp), tp, wanted)
+        servers = next(
+            (n for n in range(nodes + 1, MAX_PLANNED_TP // count + 1) if _dp_fits(sizing, valid, n, count)), 0
+        )
+        flags = _node_flags(servers).replace("the first the Ray head", "the first runs the API")
+        more = f"; it needs {servers} servers with this layout: {flags}" if servers else ""
+        raise PlanError(
+            f"{model.name} does not fit on {nodes} x {server.name} ({nodes * count} x {sizing.npu.name}) as data "
+            f"parallel ranks within a server: at TP {tp} x DP {dp} {why}{more}"
+        )
+    at = replace(sizing, dp=dp)
+    tp_reason = "within a server, for each data-parallel rank, " + _smallest_reason(at, tuple(valid), tp, wanted)
+    local = count // tp
+    reason = f"{nodes} nodes x {local} ranks of TP {tp}: " + _dp_ranks(model, dp, tp)
+    return tp, tp_reason, dp, reason
+
+
+def _dp_fits(sizing: Sizing, valid: list[int], nodes: int, count: int) -> bool:
+    """Whether some TP within a server holds the weights and a useful context with data-parallel ranks on every
+    NPU of `nodes` servers of `count` NPUs."""
+    wanted = _useful_len(sizing.model)
+    return any(replace(sizing, dp=nodes * (count // tp)).capacity(tp) >= wanted for tp in valid)
 
 
 def _useful_len(model: ModelSpec) -> int:
@@ -690,6 +909,16 @@ def _require_fit(sizing: Sizing, tp: int, server: ServerProfile, where: str, fla
     raise PlanError(f"{sizing.model.name} does not fit on {where}: at TP {tp} {why}; {_remedy(sizing, server, flag)}")
 
 
+def check_gateway_name(name: str) -> None:
+    """A served name a gateway's config can carry as it is: LiteLLM would read one starting with
+    `os.environ/` as an environment variable."""
+    if name.startswith(LITELLM_ENV_PREFIX):
+        raise PlanError(
+            f"served name {name!r} starts with '{LITELLM_ENV_PREFIX}', which LiteLLM reads as an environment variable; "
+            "choose another --served-name"
+        )
+
+
 def quantized_builds(model: ModelSpec, models: tuple[ModelSpec, ...]) -> tuple[ModelSpec, ...]:
     """The catalog's quantized builds of an unquantized model: the same architecture and shape, in a hub
     repository named after the model's (vllm-ascend/DeepSeek-R1-W8A8 for deepseek-ai/DeepSeek-R1)."""
@@ -764,6 +993,7 @@ def _serve_args(
     model: ModelSpec,
     image: ImageChoice,
     tp: int,
+    dp: int,
     port: int,
     max_len: int,
     util: float,
@@ -773,12 +1003,14 @@ def _serve_args(
     dtype: str | None = None,
 ) -> tuple[str, ...]:
     args = [model_path, "--served-model-name", model.served_model_name]
-    if options.nodes > 1:
+    if options.nodes > 1 and not options.fill:  # multi-node data parallel starts without Ray
         args += ["--distributed-executor-backend", "ray"]
     if options.pp > 1:
         args += ["--pipeline-parallel-size", str(options.pp)]
     if tp > 1:
         args += ["--tensor-parallel-size", str(tp)]
+    if dp > 1:  # every vLLM in images.yaml (>= 0.9.1) parses it (vllm/engine/arg_utils.py, since <= 0.8.5)
+        args += [DP_FLAG, str(dp)]
     if options.host is not None:
         args += ["--host", options.host]
     args += ["--port", str(port), "--max-model-len", str(max_len)]
@@ -847,7 +1079,13 @@ def _warnings(
             f"gpu-memory-utilization {sizing.util} leaves {headroom:.2f} GiB outside vLLM's budget; graph capture "
             f"needs up to ~{GRAPH_HEADROOM_GIB:g} GiB there, so NPU out-of-memory is likely"
         )
-    if capacity < 2 * max_len:
+    if capacity < 2 * max_len and sizing.dp > 1:
+        warnings.append(
+            f"each data-parallel rank's KV cache ({capacity:,} tokens) holds {capacity / max_len:.2f} requests of "
+            f"{max_len:,} tokens at once ({capacity / max_len * sizing.dp:.2f} in all {sizing.dp} ranks); more long "
+            "requests queue"
+        )
+    elif capacity < 2 * max_len:
         warnings.append(
             f"the KV cache ({capacity:,} tokens) holds {capacity / max_len:.2f} requests of {max_len:,} tokens at "
             "once; more long requests queue"
@@ -856,13 +1094,18 @@ def _warnings(
 
 
 def _full_context_hint(sizing: Sizing, server: ServerProfile, tp: int, pp: int) -> str:
-    """On one server: the TP that would serve the model's full context, if any."""
-    if pp > 1 or tp > server.npu_count:  # across servers: the layout fixed TP
+    """On one server: the TP that would serve the model's full context, if any (with data parallel: at the same
+    number of ranks)."""
+    dp = sizing.dp
+    if pp > 1 or tp * dp > server.npu_count:  # across servers: the layout fixed TP
         return ""
     context = sizing.model.max_position_embeddings
-    larger = [t for t in valid_tp_sizes(sizing.model, server.npu_count) if t > tp]
+    larger = [t for t in valid_tp_sizes(sizing.model, server.npu_count) if t > tp and t * dp <= server.npu_count]
     margin = sizing.platform.kv_cache_margin
     full = next((t for t in larger if _holds_context(sizing.capacity(t), context, margin)), None)
     if full is None:
-        return f"; no TP on {server.name} holds the full context"
+        ranks = f" with {dp} data-parallel ranks" if dp > 1 else ""
+        return f"; no TP on {server.name} holds the full context{ranks}"
+    if dp > 1:
+        return f"; TP {full} x DP {dp} ({full * dp} NPUs) would hold the full context"
     return f"; TP {full} ({full} NPUs) would hold the full context"

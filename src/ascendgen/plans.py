@@ -10,13 +10,22 @@ from dataclasses import replace
 from pathlib import Path
 
 from ascendgen.catalog import Catalog, ModelSpec, load_catalog
-from ascendgen.cluster import layout_sizes
+from ascendgen.cluster import DP_LAYOUTS, layout_sizes
 from ascendgen.errors import InputError, PlanError
 from ascendgen.hardware import DEFAULT_SERVER, Hardware, ServerProfile, load_hardware
 from ascendgen.images import choose_image, load_images
 from ascendgen.modeldir import ResolvedModel, resolve_model
 from ascendgen.placement import NpuNeed, place_instances
-from ascendgen.planner import DEFAULT_PORT, EP_FLAG, Plan, PlanOptions, plan_deployment, quantized_builds
+from ascendgen.planner import (
+    BACKEND_HOST,
+    DEFAULT_PORT,
+    EP_FLAG,
+    Plan,
+    PlanOptions,
+    check_gateway_name,
+    plan_deployment,
+    quantized_builds,
+)
 from ascendgen.request import InstanceRequest, PlanRequest
 from ascendgen.safetext import has_control_chars
 
@@ -71,12 +80,16 @@ def make_plans(request: PlanRequest) -> list[Plan]:
         tp: int | None = None,
         pp: int = 1,
         expert_parallel: bool | None = None,
+        fill: bool | None = None,
+        npu_budget: int | None = None,
     ) -> Plan:
         found = model_for(instance)
         model = _with_served_name(found.spec, instance.served_name)
+        if request.gateway:
+            check_gateway_name(model.served_model_name)
         if expert_parallel and EP_FLAG not in model.serve_flags:
             if model.kind != "moe":
-                raise InputError(f"--layout ep is for MoE models; {model.name} is dense")
+                raise InputError(f"--layout {request.layout or 'ep'} is for MoE models; {model.name} is dense")
             model = model.model_copy(update={"serve_flags": (*model.serve_flags, EP_FLAG)})
         image = choose_image(
             images, requested=request.image, min_tag=model.min_image, suffix=platform.image_suffix, npu=npu.name
@@ -92,8 +105,11 @@ def make_plans(request: PlanRequest) -> list[Plan]:
             max_model_len=instance.max_model_len,
             port=port,
             models_dir=request.models_dir,
-            host=request.host,
+            host=BACKEND_HOST if request.gateway else request.host,  # behind a gateway: this machine only
             require_api_key=request.api_key_env,
+            dp=instance.dp or 1,
+            fill=instance.fill if fill is None else fill,
+            npu_budget=npu_budget,
         )
         quantized = quantized_builds(model, catalog.models)
         plan = plan_deployment(
@@ -105,22 +121,62 @@ def make_plans(request: PlanRequest) -> list[Plan]:
 
     if request.nodes:
         return [_plan_cluster(request, plan_one, server.npu_count)]
-    needs = []
-    for number, instance in enumerate(request.instances, start=1):
-        label = f"instance {number} ({instance.model})" if several else instance.model
+    labels = [
+        f"instance {number} ({instance.model})" if several else instance.model
+        for number, instance in enumerate(request.instances, start=1)
+    ]
+    counts: dict[int, int] = {}
+    budgets: dict[int, int] = {}  # what a --fill instance may take when others share the server
+    filling = [i for i, instance in enumerate(request.instances) if instance.fill and instance.npus is None]
+    if len(filling) > 1:
+        raise InputError(
+            f"{labels[filling[0]]} and {labels[filling[1]]} both --fill what the others leave: give one of them npus"
+        )
+    for index, instance in enumerate(request.instances):
+        if index in filling:
+            continue  # it takes what the others leave: counted after them
         try:
-            count = len(instance.npus) if instance.npus else plan_one(instance, None, DEFAULT_PORT).tensor_parallel_size
+            counts[index] = len(instance.npus) if instance.npus else _npus_of(plan_one(instance, None, DEFAULT_PORT))
         except PlanError as exc:
-            raise PlanError(f"{label}: {exc}" if several else str(exc)) from None
-        needs.append(NpuNeed(label=label, count=count, fixed_npus=instance.npus, port=instance.port))
-    placements = place_instances(needs, server, request.first_port)
-    plans = []
-    for need, instance, placement in zip(needs, request.instances, placements, strict=True):
+            raise PlanError(f"{labels[index]}: {exc}" if several else str(exc)) from None
+    for index in filling:
+        left = server.npu_count - sum(counts.values())
+        if left < 1:
+            raise PlanError(f"{labels[index]}: --fill: the other instances take all {server.npu_count} NPUs")
+        if several:
+            budgets[index] = left
         try:
-            plans.append(plan_one(instance, placement.npus, placement.port))
+            counts[index] = _npus_of(
+                plan_one(request.instances[index], None, DEFAULT_PORT, npu_budget=budgets.get(index))
+            )
+        except PlanError as exc:
+            raise PlanError(f"{labels[index]}: {exc}" if several else str(exc)) from None
+    needs = [
+        NpuNeed(label=label, count=counts[index], fixed_npus=instance.npus, port=instance.port)
+        for index, (label, instance) in enumerate(zip(labels, request.instances, strict=True))
+    ]
+    first_port = request.first_port
+    if request.gateway:  # the gateway takes --port, the instances count up after it
+        for need in needs:
+            if need.port == request.first_port:
+                raise InputError(
+                    f"{need.label}: port {need.port} is the gateway's (--port / first_port); give the instance "
+                    "another port, or leave it out to count up after the gateway's"
+                )
+        first_port += 1
+    placements = place_instances(needs, server, first_port)
+    plans = []
+    for index, (need, instance, placement) in enumerate(zip(needs, request.instances, placements, strict=True)):
+        try:
+            plans.append(plan_one(instance, placement.npus, placement.port, npu_budget=budgets.get(index)))
         except PlanError as exc:
             raise PlanError(f"{need.label}: {exc}" if several else str(exc)) from None
     return plans
+
+
+def _npus_of(plan: Plan) -> int:
+    """The NPUs an instance takes on its server: TP x DP."""
+    return plan.tensor_parallel_size * plan.data_parallel_size
 
 
 def _plan_cluster(request: PlanRequest, plan_one: Callable[..., Plan], npus_per_node: int) -> Plan:
@@ -134,9 +190,17 @@ def _plan_cluster(request: PlanRequest, plan_one: Callable[..., Plan], npus_per_
     (instance,) = request.instances
     if instance.npus is not None or instance.tp is not None:
         raise InputError("with --node, the layout sets TP and every NPU of every node is used: drop --tp/--npus")
-    tp, pp, expert_parallel = layout_sizes(request.layout or "tp", len(request.nodes), npus_per_node)
-    plan = plan_one(instance, None, instance.port or request.first_port, nodes=len(request.nodes), tp=tp, pp=pp,
-                    expert_parallel=expert_parallel)  # fmt: skip
+    if instance.dp is not None or instance.fill:
+        raise InputError(
+            "with --node, the layout sets data parallel: use --layout dp (or dp-ep for a MoE model), drop --dp/--fill"
+        )
+    layout = request.layout or "tp"
+    if layout in DP_LAYOUTS:
+        plan = _plan_dp_cluster(request, instance, plan_one, layout)
+    else:
+        tp, pp, expert_parallel = layout_sizes(layout, len(request.nodes), npus_per_node)
+        plan = plan_one(instance, None, instance.port or request.first_port, nodes=len(request.nodes), tp=tp, pp=pp,
+                        expert_parallel=expert_parallel)  # fmt: skip
     loopback = [node.address for node in request.nodes if ipaddress.ip_address(node.address).is_loopback]
     if loopback:
         warning = (
@@ -145,6 +209,15 @@ def _plan_cluster(request: PlanRequest, plan_one: Callable[..., Plan], npus_per_
         )
         plan = replace(plan, warnings=(*plan.warnings, warning))
     return plan
+
+
+def _plan_dp_cluster(
+    request: PlanRequest, instance: InstanceRequest, plan_one: Callable[..., Plan], layout: str
+) -> Plan:
+    """vLLM's multi-node data parallel: the planner picks TP within a server and fills every NPU of every node with
+    data-parallel ranks; dp-ep adds expert parallel over all of them, dp leaves it out (cluster.DP_LAYOUTS)."""
+    port = instance.port or request.first_port
+    return plan_one(instance, None, port, nodes=len(request.nodes), expert_parallel=DP_LAYOUTS[layout], fill=True)
 
 
 def _with_served_name(model: ModelSpec, served_name: str | None) -> ModelSpec:

@@ -58,6 +58,7 @@ def run_preflight(
         report.problems += _device_problems(service)
         report.problems += _driver_problems(service)
         report.problems += _model_problems(service)
+        report.problems += _gateway_config_problems(service)
         if service.name not in report.running:
             report.problems += _port_problems(service)
     report.problems += _shared_npus(services)
@@ -138,6 +139,8 @@ def _device_hint(path: str) -> str:
 
 
 def _driver_problems(service: ServiceConfig) -> Iterable[str]:
+    if service.is_gateway:  # no driver mounts; its config is checked by _gateway_config_problems
+        return
     for mount in service.volumes:
         if mount.target in HCCN_FILES:
             continue  # _hccn_checks says what they are for
@@ -146,6 +149,15 @@ def _driver_problems(service: ServiceConfig) -> Iterable[str]:
                 f"{service.name}: driver path {mount.source} is missing on this host "
                 "(is the Ascend driver installed? see `cat /usr/local/Ascend/driver/version.info`)"
             )
+
+
+def _gateway_config_problems(service: ServiceConfig) -> Iterable[str]:
+    """A gateway's LiteLLM config must be the one its compose service was planned with (ascendgen.gateway)."""
+    from ascendgen.gateway import CONFIG_IN_CONTAINER, config_problem
+
+    problem = config_problem(service.labels, service.host_path_of(CONFIG_IN_CONTAINER))
+    if problem is not None:
+        yield f"{service.name}: {problem}"
 
 
 def _model_problems(service: ServiceConfig) -> Iterable[str]:

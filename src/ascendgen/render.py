@@ -223,11 +223,15 @@ def plan_note(plan: Plan) -> str:
     """One header line saying how a model runs: TP, NPUs, port, memory per NPU, context."""
     m = plan.memory
     return (
-        f"{plan.model.name}: TP {plan.tensor_parallel_size} on {plan.npu_type.name} "
+        f"{plan.model.name}: TP {plan.tensor_parallel_size}{_dp_part(plan)} on {plan.npu_type.name} "
         f"NPUs {format_npus(plan.npus)}, port {plan.port}, weights {m.weights_gib:.1f} GiB + KV cache "
         f"{m.kv_cache_gib:.1f} GiB per NPU ({plan.kv_cache_tokens:,} tokens), "
         f"max-model-len {plan.max_model_len:,}"
     )
+
+
+def _dp_part(plan: Plan) -> str:
+    return f" x DP {plan.data_parallel_size}" if plan.data_parallel_size > 1 else ""
 
 
 def content_hash(body: str) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import replace
 
-from ascendgen.cluster import Node, host_port, node_directory
-from ascendgen.planner import Plan
+from ascendgen.cluster import DP_RPC_PORT, Node, host_port, node_directory
+from ascendgen.planner import DP_FLAG, Plan
 from ascendgen.render import (
     LABEL_PREFIX,
     Service,
@@ -78,3 +78,65 @@ def _node_service(plan: Plan, nodes: tuple[Node, ...], index: int) -> Service:
         healthcheck=None,
         labels=(*labels, (f"{LABEL_PREFIX}.role", f"worker-{index}")),
     )  # fmt: skip
+
+
+# ---- vLLM's multi-node data parallel (dp, dp-ep): no Ray, one `vllm serve` per node -------------------------------
+
+
+def render_dp_cluster(plan: Plan, nodes: tuple[Node, ...], regenerate: str) -> dict[str, str]:
+    """compose.yml text per node directory for a data-parallel plan: every node runs `npu_count / TP` ranks, the
+    head (node 1) with the API server, the others headless, numbering their ranks on from the nodes before them."""
+    files = {}
+    local = plan.data_parallel_size // len(nodes)
+    for index, node in enumerate(nodes):
+        service = _dp_node_service(plan, nodes, index)
+        ranks = f"data-parallel ranks {index * local}-{index * local + local - 1}"
+        role = f"head: the API and {ranks}" if index == 0 else f"worker {index}: headless, {ranks}"
+        about_node = f"Node {index + 1} of {len(nodes)}, {node.address} ({node.interface}), {role}"
+        header = header_lines(regenerate, [about_node, plan_note(plan)], in_parent=True)
+        files[node_directory(index)] = with_header(header, render_services([service]))
+    return files
+
+
+def dp_node_args(plan: Plan, nodes: tuple[Node, ...], index: int) -> tuple[str, ...]:
+    """The plan's serve arguments for node `index`: after `--data-parallel-size N` come the ranks this node runs,
+    the head's address and the RPC port; the nodes after the head run `--headless` from their first rank on. As in
+    vllm-ascend's tutorials (v0.23.0 DeepSeek-R1.md): `--data-parallel-size-local`, `--data-parallel-address`
+    (the head's IP on every node), `--data-parallel-rpc-port` (the same everywhere), and on the other nodes
+    `--headless --data-parallel-start-rank`. Every vLLM in images.yaml (>= 0.9.1) parses them: the -local/-address/
+    -rpc-port flags and `--headless` / `--data-parallel-start-rank` on `vllm serve` since vLLM 0.9.0."""
+    local = plan.data_parallel_size // len(nodes)
+    args = list(plan.serve_args)
+    at = args.index(DP_FLAG) + 2
+    extra = ["--data-parallel-size-local", str(local)]
+    if index > 0:
+        extra += ["--data-parallel-start-rank", str(index * local)]
+    extra += ["--data-parallel-address", nodes[0].address, "--data-parallel-rpc-port", str(DP_RPC_PORT)]
+    args[at:at] = extra
+    if index > 0:
+        args.insert(1, "--headless")  # right after the model, as the tutorials' node 1 writes it first
+    return tuple(args)
+
+
+def _dp_node_service(plan: Plan, nodes: tuple[Node, ...], index: int) -> Service:
+    base = build_service(replace(plan, serve_args=dp_node_args(plan, nodes, index)), multinode=True)
+    node = nodes[index]
+    environment = (
+        *base.environment,
+        ("HCCL_IF_IP", node.address),
+        ("HCCL_SOCKET_IFNAME", node.interface),
+        ("GLOO_SOCKET_IFNAME", node.interface),
+        ("TP_SOCKET_IFNAME", node.interface),
+    )
+    if index == 0:
+        return replace(base, environment=environment, labels=(*base.labels, (f"{LABEL_PREFIX}.role", "head")))
+    name = f"{base.name}-worker"
+    labels = tuple((k, v) for k, v in base.labels if not k.endswith((".port", ".served-model-name")))
+    return replace(
+        base,
+        name=name,
+        container_name=name,
+        environment=environment,
+        healthcheck=None,  # headless: no API server, no /health
+        labels=(*labels, (f"{LABEL_PREFIX}.role", f"worker-{index}")),
+    )

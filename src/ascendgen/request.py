@@ -64,6 +64,14 @@ class InstanceRequest(BaseModel):
     max_model_len: Count | None = None
     served_name: str | None = None
     gpu_memory_utilization: Share | None = None
+    dp: Count | None = None  # data-parallel ranks behind the instance's one port (vllm serve --data-parallel-size)
+    fill: bool = False  # as many data-parallel ranks as fit its NPUs (--npus, else what the server has left)
+
+    @model_validator(mode="after")
+    def _dp_or_fill(self) -> InstanceRequest:
+        if self.fill and self.dp is not None:
+            raise ValueError("--dp and --fill: give a number of data-parallel ranks, or --fill for as many as fit")
+        return self
 
     @field_validator("model", "served_name")
     @classmethod
@@ -87,7 +95,10 @@ class PlanRequest(BaseModel):
     host: str | None = None
     api_key_env: bool = False  # the API requires the key kept in the deployment directory's .env
     nodes: tuple[Node, ...] = ()  # several servers (Ray); the first is the head
-    layout: str | None = None  # with nodes: tp, tp-pp or ep
+    layout: str | None = None  # with nodes: tp, tp-pp, ep (Ray) or dp, dp-ep (vLLM's multi-node data parallel)
+    # one OpenAI-compatible endpoint (LiteLLM) on first_port for every instance, routing by model name; the
+    # instances move to the ports after it and listen on 127.0.0.1
+    gateway: bool = False
     catalogs: Items[str] = ()
     hardware: Items[str] = ()
     deployment_file: str | None = Field(default=None, exclude=True)  # set when read from an ascendgen.yaml
@@ -126,6 +137,20 @@ class PlanRequest(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _gateway_needs_a_key(self) -> PlanRequest:
+        if self.gateway and self.nodes:
+            raise ValueError(
+                "--gateway puts several models on one server behind one endpoint; a multi-node plan (--node) serves "
+                "one model: drop --gateway"
+            )
+        if self.gateway and not self.api_key_env:
+            raise ValueError(
+                "--gateway enforces the API key at the one endpoint it opens: add --generate-api-key (or --api-key "
+                "KEY, or --api-key-env with VLLM_API_KEY already in .env)"
+            )
+        return self
+
 
 @dataclass(frozen=True)
 class Flag:
@@ -146,6 +171,8 @@ class Flag:
 # several; the reader and writer treat it so (see _port_flag).
 PLAN_FLAGS: tuple[Flag, ...] = (
     Flag("--tp", "tp", per_instance=True, number=int),
+    Flag("--dp", "dp", per_instance=True, number=int),
+    Flag("--fill", "fill", per_instance=True, switch=True),
     Flag("--npus", "npus", per_instance=True, npus=True),
     Flag("--gpu-memory-utilization", "gpu_memory_utilization", per_instance=True, number=float),
     Flag("--max-model-len", "max_model_len", per_instance=True, number=int),
@@ -159,6 +186,7 @@ PLAN_FLAGS: tuple[Flag, ...] = (
     Flag("--host", "host"),
     Flag("--node", "nodes", repeated=True),
     Flag("--layout", "layout"),
+    Flag("--gateway", "gateway", switch=True),
     Flag("--api-key-env", "api_key_env", switch=True),
     Flag("--catalog", "catalogs", repeated=True, path=True),
     Flag("--hardware", "hardware", repeated=True, path=True),
@@ -166,6 +194,7 @@ PLAN_FLAGS: tuple[Flag, ...] = (
 _BY_FIELD = {flag.field: flag for flag in PLAN_FLAGS}
 RequestT = TypeVar("RequestT", bound=BaseModel)
 _REQUEST_DEFAULTS = {name: info.default for name, info in PlanRequest.model_fields.items()}
+_INSTANCE_DEFAULTS = {name: info.default for name, info in InstanceRequest.model_fields.items()}
 
 
 def flag_for(field: str, flags: Sequence[Flag] = PLAN_FLAGS) -> str:
@@ -190,7 +219,8 @@ def request_from_flags(models: Sequence[str], given: Mapping[str, Any]) -> PlanR
             f"{flags} with several models is ambiguous: give each instance its own in a deployment file "
             "(ascendgen plan -f ascendgen.yaml)"
         )
-    single_port = {"port": port} if port is not None and len(models) == 1 else {}
+    # with a gateway, --port is the gateway's: the instances take the ports after it
+    single_port = {"port": port} if port is not None and len(models) == 1 and not given.get("gateway") else {}
     raw = {"instances": [{"model": name, **per_instance, **single_port} for name in models], **given}
     return validate_flags(PlanRequest, raw, PLAN_FLAGS)
 
@@ -246,8 +276,8 @@ def _recipe_flags(request: PlanRequest, relative_to: Path | None) -> Iterator[st
         if flag.per_instance:
             value = getattr(single, flag.field) if single is not None else None
             if flag.field == "port" and single is not None and value is None:
-                value = request.first_port  # one model: --port is its port
-            default = DEFAULT_PORT if flag.field == "port" else None
+                value = request.first_port  # one model: --port is its port (or, with --gateway, the gateway's)
+            default = DEFAULT_PORT if flag.field == "port" else _INSTANCE_DEFAULTS[flag.field]
         elif flag.field == "first_port":
             value, default = (request.first_port if single is None else None), DEFAULT_PORT
         else:

@@ -194,12 +194,14 @@ def wait_until_ready(
 
 
 def is_ready(service: ServiceConfig, state: ContainerState) -> bool:
-    """The API lists the served model and /health answers 200; a service without an API (a Ray worker)
-    is ready once its container runs and its health check, if any, does not fail."""
+    """The API lists the served model (a gateway: every model it routes) and its health path answers 200; a
+    service without an API (a Ray worker) is ready once its container runs and its health check, if any, does
+    not fail."""
     if service.port is None:
         return state.status == "running" and state.health in (None, "healthy")
     models = served_models(service.port, api_key=service.api_key)
-    return models is not None and service.served_model_name in models and is_healthy(service.port)
+    listed = models is not None and bool(service.served_names) and all(n in models for n in service.served_names)
+    return listed and is_healthy(service.port, path=service.health_path)
 
 
 def _failed(state: ContainerState) -> str | None:

@@ -1,5 +1,7 @@
 """Build the stand-in engine image (`ascendgen-standin:test`) that replaces quay.io/ascend/vllm-ascend in
-tests: no registry is reachable, so the image is assembled here from the host's own Python.
+tests: no registry is reachable, so the image is assembled here from the host's own Python. The same root
+filesystem with `litellm` as its ENTRYPOINT (and PyYAML) is the gateway's stand-in (`ascendgen-gateway-standin:test`)
+for ghcr.io/berriai/litellm.
 
 The image is a minimal root filesystem streamed to `docker import` as a tar: the host's CPython (the
 interpreter, its standard library without tests/idlelib/tkinter/ensurepip, and the shared libraries
@@ -31,12 +33,30 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["DEFAULT_TAG", "HASH_LABEL", "StandinBuildError", "build_standin_image", "standin_hash"]
+__all__ = [
+    "DEFAULT_TAG",
+    "GATEWAY_TAG",
+    "HASH_LABEL",
+    "StandinBuildError",
+    "build_gateway_standin_image",
+    "build_standin_image",
+    "standin_hash",
+]
 
 DEFAULT_TAG = "ascendgen-standin:test"
+# The LiteLLM gateway's stand-in (litellm_standin.py as ENTRYPOINT ["litellm"]), on the same root filesystem plus
+# the test environment's pure-Python PyYAML, which it reads the config with as LiteLLM does.
+GATEWAY_TAG = "ascendgen-gateway-standin:test"
+STANDIN_SITE = "usr/local/lib/ascendgen-standin"
 HASH_LABEL = "org.ascendgen.standin.hash"
 HERE = Path(__file__).resolve().parent
-SOURCES = (HERE / "build.py", HERE / "vllm_standin.py", HERE / "curl_standin.py", HERE / "ray_standin.py")
+SOURCES = (
+    HERE / "build.py",
+    HERE / "vllm_standin.py",
+    HERE / "curl_standin.py",
+    HERE / "ray_standin.py",
+    HERE / "litellm_standin.py",
+)
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Parts of the standard library a server never imports; dropping them halves the image.
 STDLIB_SKIP_DIRS = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "__pycache__"}
@@ -261,6 +281,7 @@ def _rootfs(python: Path, info: dict[str, str]) -> _RootFs:
         (HERE / "vllm_standin.py", "usr/local/bin/vllm"),
         (HERE / "curl_standin.py", "usr/bin/curl"),
         (HERE / "ray_standin.py", "usr/local/bin/ray"),
+        (HERE / "litellm_standin.py", "usr/local/bin/litellm"),
     )
     for source, target in scripts:
         body = source.read_bytes()
@@ -285,17 +306,41 @@ def _build_lock() -> Iterator[None]:
 
 def build_standin_image(tag: str = DEFAULT_TAG, *, force: bool = False, docker: str = "docker") -> str:
     """Build (or reuse) the stand-in engine image; returns its tag. Raises StandinBuildError."""
+    return _build(tag, "vllm", force=force, docker=docker)
+
+
+def build_gateway_standin_image(tag: str = GATEWAY_TAG, *, force: bool = False, docker: str = "docker") -> str:
+    """Build (or reuse) the stand-in LiteLLM gateway image; returns its tag. Raises StandinBuildError."""
+    return _build(tag, "litellm", force=force, docker=docker)
+
+
+def _pyyaml_files() -> list[tuple[str, Path]]:
+    """PyYAML's pure-Python modules from the test environment (the C extension is optional to it), as paths below
+    the image's STANDIN_SITE."""
+    import yaml
+
+    package = Path(yaml.__file__).resolve().parent
+    return [(f"yaml/{path.name}", path) for path in sorted(package.glob("*.py"))]
+
+
+def _build(tag: str, entrypoint: str, *, force: bool, docker: str) -> str:
     if shutil.which(docker) is None:
         raise StandinBuildError(f"`{docker}` is not on PATH: run scripts/install-test-deps.sh")
     python = _pick_python()
+    gateway = entrypoint == "litellm"
     content_hash = standin_hash(python)
+    if gateway:
+        digest = hashlib.sha256(content_hash.encode())
+        for name, path in _pyyaml_files():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+        content_hash = digest.hexdigest()[:24]
     with _build_lock():
         old_id, old_hash = _image_label(tag, docker)
         if old_hash == content_hash and not force:
             return tag
         fs = _rootfs(python, _python_info(python))
         changes = [
-            'ENTRYPOINT ["vllm"]',
+            f'ENTRYPOINT ["{entrypoint}"]',
             f"ENV PATH={IMAGE_PATH}",
             "ENV LANG=C.UTF-8",
             "ENV PYTHONUNBUFFERED=1",
@@ -303,6 +348,10 @@ def build_standin_image(tag: str = DEFAULT_TAG, *, force: bool = False, docker: 
             "WORKDIR /",
             f"LABEL {HASH_LABEL}={content_hash}",
         ]
+        if gateway:
+            for name, path in _pyyaml_files():
+                fs.add_file(f"{STANDIN_SITE}/{name}", path, 0o644)
+            changes.append(f"ENV PYTHONPATH=/{STANDIN_SITE}")
         command = [docker, "import"]
         for change in changes:
             command += ["--change", change]
@@ -328,12 +377,16 @@ def build_standin_image(tag: str = DEFAULT_TAG, *, force: bool = False, docker: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--tag", default=DEFAULT_TAG)
+    parser.add_argument("--tag", default=None)
     parser.add_argument("--force", action="store_true", help="rebuild even when the content hash matches")
+    parser.add_argument("--gateway", action="store_true", help=f"build the LiteLLM stand-in ({GATEWAY_TAG})")
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
-        tag = build_standin_image(args.tag, force=args.force)
+        if args.gateway:
+            tag = build_gateway_standin_image(args.tag or GATEWAY_TAG, force=args.force)
+        else:
+            tag = build_standin_image(args.tag or DEFAULT_TAG, force=args.force)
     except StandinBuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

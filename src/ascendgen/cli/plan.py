@@ -35,6 +35,15 @@ def plan(
     tp: Annotated[
         int | None, typer.Option("--tp", help="Tensor-parallel size (default: the smallest that fits).")
     ] = None,
+    dp: Annotated[
+        int | None,
+        typer.Option(
+            "--dp", help="Data-parallel ranks: N engines of TP NPUs each behind one port, vLLM balancing requests."
+        ),
+    ] = None,
+    fill: Annotated[
+        bool, typer.Option("--fill", help="As many data-parallel ranks as fit the NPUs (--npus, else the server).")
+    ] = False,
     npus: Annotated[str | None, typer.Option(help="NPUs to use: '0-3' or '4,5,6,7' (default: packed).")] = None,
     gpu_memory_utilization: Annotated[
         float | None, typer.Option(help="Share of each NPU's memory vLLM may use (default: the image's vLLM default).")
@@ -72,8 +81,20 @@ def plan(
         ),
     ] = None,
     layout: Annotated[
-        str | None, typer.Option(help="With --node: tp (TP over all NPUs), tp-pp (TP x PP) or ep (TP + EP).")
+        str | None,
+        typer.Option(
+            help="With --node: tp (TP over all NPUs), tp-pp (TP x PP), ep (TP + EP) with Ray; dp, dp-ep (vLLM's "
+            "multi-node data parallel, no Ray)."
+        ),
     ] = None,
+    gateway: Annotated[
+        bool,
+        typer.Option(
+            "--gateway",
+            help="One endpoint for every model: a LiteLLM gateway on --port routes by model name and checks the API "
+            "key; the models listen on 127.0.0.1 on the ports after it.",
+        ),
+    ] = False,
     catalogs: CatalogOpt = None,
     hardware: HardwareOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Directory to write compose.yml into.")] = Path("."),
@@ -84,7 +105,9 @@ def plan(
     """Explain how MODEL runs on this server and write compose.yml.
 
     Example: [bold]ascendgen plan Qwen3-30B-A3B --npus 4-7 --port 8001[/];
-    several: [bold]ascendgen plan Qwen3-30B-A3B Qwen2.5-Coder-32B-Instruct --port 8001[/]
+    several: [bold]ascendgen plan Qwen3-30B-A3B Qwen2.5-Coder-32B-Instruct --port 8001[/];
+    one model four times: [bold]ascendgen plan Qwen3-8B --dp 4[/];
+    one endpoint: [bold]ascendgen plan Qwen3-8B Qwen2.5-7B-Instruct --gateway --generate-api-key[/]
     """
     from ascendgen.cli.tables import instances_table, plan_table
     from ascendgen.envfile import ENV_FILE
@@ -95,7 +118,9 @@ def plan(
     secrets = _api_key_secrets(api_key, generate_api_key)
     require_key = api_key_env or api_key is not None or generate_api_key
     if file is not None:
-        request = _deployment_request(file, models, host=host, nodes=nodes, layout=layout, api_key_env=require_key)
+        request = _deployment_request(
+            file, models, host=host, nodes=nodes, layout=layout, api_key_env=require_key, gateway=gateway
+        )
     else:
         request = request_from_flags(models or [], {**ctx.params, "api_key_env": require_key})
     plans = make_plans(request)
@@ -111,6 +136,15 @@ def plan(
             termui.out.print(instances_table(plans))
     for path in written:
         termui.success(f"wrote {path}" + (f" and the API key to {path.parent / ENV_FILE}" if secrets else ""))
+    if written and request.gateway:
+        from ascendgen.gateway import GATEWAY_CONFIG
+
+        termui.success(f"wrote {written[0].parent / GATEWAY_CONFIG}, the gateway's config")
+    if request.gateway and not as_json:
+        termui.info(
+            f"one endpoint on port {request.first_port}: a LiteLLM gateway routes each request by its model name "
+            f"({', '.join(p.model.served_model_name for p in plans)}) and requires the API key"
+        )
 
 
 def _api_key_secrets(api_key: str | None, generate: bool) -> dict[str, str] | None:
@@ -134,6 +168,7 @@ def _deployment_request(
     nodes: list[str] | None,
     layout: str | None,
     api_key_env: bool,
+    gateway: bool = False,
 ) -> PlanRequest:
     from ascendgen.deployfile import load_deployment
     from ascendgen.safetext import has_control_chars
@@ -143,6 +178,12 @@ def _deployment_request(
     if models:
         raise InputError("give models on the command line or a deployment file (-f), not both")
     request = load_deployment(file)
-    if host is not None or nodes or layout or (api_key_env and not request.api_key_env):
-        raise InputError(f"set host / api_key_env / nodes in {file}, where the instances are")
+    if (
+        host is not None
+        or nodes
+        or layout
+        or (api_key_env and not request.api_key_env)
+        or (gateway and not request.gateway)
+    ):
+        raise InputError(f"set host / api_key_env / nodes / gateway in {file}, where the instances are")
     return request

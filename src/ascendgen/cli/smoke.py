@@ -32,17 +32,28 @@ def smoke(
     from ascendgen.errors import AscendgenError
 
     _, _, services = project.open_deployment(directory, file, service)
-    results: list[tuple[ServiceConfig, Any]] = []
+    results: list[tuple[ServiceConfig, str, Any]] = []
     failed = 0
-    for svc in services:
-        if svc.port is None:
-            continue
+    for svc, name in _endpoints(services):
         try:
-            answer = chat(svc.port, svc.served_model_name or "", prompt, max_tokens=max_tokens, api_key=svc.api_key)
-            results.append((svc, answer))
+            answer = chat(svc.port or 0, name, prompt, max_tokens=max_tokens, api_key=svc.api_key)
+            results.append((svc, name, answer))
         except (OSError, ValueError) as exc:
             failed += 1
-            results.append((svc, f"{type(exc).__name__}: {exc}"))
+            results.append((svc, name, f"{type(exc).__name__}: {exc}"))
     termui.out.print(smoke_table(results))
     if failed:
         raise AscendgenError(f"{failed} endpoint(s) did not answer (see `ascendgen status` and `ascendgen logs`)")
+
+
+def _endpoints(services: list[ServiceConfig]) -> list[tuple[ServiceConfig, str]]:
+    """(service, model name) to chat with: each model a gateway routes, through the gateway's port, and each
+    instance not behind a gateway among `services` on its own port."""
+    gateways = [svc for svc in services if svc.is_gateway and svc.port is not None]
+    routed = {name for svc in gateways for name in svc.served_names}
+    endpoints = [(svc, name) for svc in gateways for name in svc.served_names]
+    for svc in services:
+        if svc.port is None or svc.is_gateway or svc.served_model_name in routed:
+            continue
+        endpoints.append((svc, svc.served_model_name or ""))
+    return endpoints

@@ -17,7 +17,7 @@ from ascendgen.fit import ModelFit
 from ascendgen.hardware import ServerProfile
 from ascendgen.npuset import format_npus
 from ascendgen.observations import planned_memory
-from ascendgen.planner import BLOCK_TOKENS, Plan, kv_cache_layers, kv_dtype_bytes, weights_gib
+from ascendgen.planner import BLOCK_TOKENS, Plan, expert_weights_gib, kv_cache_layers, kv_dtype_bytes, weights_gib
 from ascendgen.runtime import ContainerState, Measured, Progress
 from ascendgen.vllmlog import difference_percent
 
@@ -68,6 +68,15 @@ def kv_formula(plan: Plan) -> str:
     return f"2 x {layers} layers x {per_rank} KV head ({split}) x {model.head_dim} x {dtype_bytes} B"
 
 
+def _weights_split(plan: Plan) -> str:
+    """How the weights are split: by TP (x PP); a MoE model's experts over all DP x TP NPUs of a data-parallel plan."""
+    model, tp, dp = plan.model, plan.tensor_parallel_size, plan.data_parallel_size
+    if dp == 1 or model.kind != "moe":
+        return f"{_gib(weights_gib(model))} / {tp}"
+    experts = expert_weights_gib(model)
+    return f"{_gib(weights_gib(model) - experts)} / {tp} + {_gib(experts)} of experts / {tp * dp}"
+
+
 def plan_table(plan: Plan) -> Table:
     m = plan.memory
     table = Table(title=f"ascendgen plan: {plan.model.name}", show_header=False, title_justify="left", box=None)
@@ -81,11 +90,10 @@ def plan_table(plan: Plan) -> Table:
         f"torch_npu ({plan.server.name}, {plan.server.npu_count} NPUs)",
     )
     table.add_row("Tensor parallel", f"{plan.tensor_parallel_size}: {plan.tp_reason}")
+    if plan.data_parallel_size > 1 or plan.dp_reason:
+        table.add_row("Data parallel", f"{plan.data_parallel_size}: {plan.dp_reason}")
     table.add_row("NPUs", ", ".join(map(str, plan.npus)))
-    table.add_row(
-        "Weights per NPU",
-        f"{_gib(m.weights_gib)} ({_gib(weights_gib(model))} / {plan.tensor_parallel_size})",
-    )
+    table.add_row("Weights per NPU", f"{_gib(m.weights_gib)} ({_weights_split(plan)})")
     # one term group per line, so that an 80-column terminal never wraps a number away from its unit
     budget = (
         f"{m.visible_gib:g} GiB x {plan.gpu_memory_utilization:g} = {_gib(m.usable_gib)} usable\n"
@@ -294,17 +302,18 @@ def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def smoke_table(results: list[tuple[ServiceConfig, ChatResult | str]]) -> Table:
+def smoke_table(results: list[tuple[ServiceConfig, str, ChatResult | str]]) -> Table:
+    """One row per chat: the service it went through, the model asked for, and the answer or the error."""
     table = Table(title="ascendgen smoke", title_justify="left")
     for column in ("Service", "Model", "Latency", "Tokens", "Tokens/s", "Reply"):
         table.add_column(column)
-    for service, result in results:
+    for service, model, result in results:
         if isinstance(result, str):
-            table.add_row(service.name, service.served_model_name or "-", "-", "-", "-", Text(result, style="error"))
+            table.add_row(service.name, model or "-", "-", "-", "-", Text(result, style="error"))
             continue
         table.add_row(
             service.name,
-            service.served_model_name or "-",
+            model or "-",
             f"{result.latency_s:.2f} s",
             str(result.completion_tokens),
             f"{result.tokens_per_s:.1f}",

@@ -218,8 +218,10 @@ def _report_ready(outcome: UpOutcome, elapsed: float, services: list[ServiceConf
         if svc.port is None:
             termui.success(f"{svc.name} running ({elapsed:.0f} s)")
         else:
-            termui.success(f"{svc.name} ready in {elapsed:.0f} s at {base_url(svc.port, 'localhost')}/v1")
-            curl = curl_example(svc.port, svc.served_model_name or "", with_key=svc.api_key is not None)
+            served = f" for {svc.served_model_name}" if svc.is_gateway else ""
+            termui.success(f"{svc.name} ready in {elapsed:.0f} s at {base_url(svc.port, 'localhost')}/v1{served}")
+            name = svc.served_names[0] if svc.served_names else ""
+            curl = curl_example(svc.port, name, with_key=svc.api_key is not None)
             termui.out.print(escape(curl), soft_wrap=True)
 
 
