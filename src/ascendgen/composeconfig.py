@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ascendgen.errors import AscendgenError, InputError
-from ascendgen.render import COMPOSE_FILE, LABEL_PREFIX
+from ascendgen.render import COMPOSE_FILE, LABEL_PREFIX, compose_unescaped
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
@@ -233,21 +233,9 @@ def load_compose_config(project: Project) -> ComposeConfig:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise InputError(f"docker compose cannot read the deployment in {project.directory}: {last}")
-    data = _unescape(json.loads(done.stdout))
+    data = compose_unescaped(json.loads(done.stdout))
     services = tuple(_service(name, raw) for name, raw in sorted((data.get("services") or {}).items()))
     return ComposeConfig(project_name=str(data.get("name", project.directory.name)), services=services)
-
-
-def _unescape(value: Any) -> Any:
-    """`compose config` prints a literal `$` as `$$` again (so its output stays a valid compose file);
-    the container sees one `$`."""
-    if isinstance(value, str):
-        return value.replace("$$", "$")
-    if isinstance(value, list):
-        return [_unescape(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _unescape(v) for k, v in value.items()}
-    return value
 
 
 def _service(name: str, raw: dict[str, Any]) -> ServiceConfig:

@@ -310,16 +310,18 @@ def check_round_trip(text: str, services: Sequence[RenderedService]) -> Any:
         got = parsed["services"][service.name]
         for key, value in service.planned().items():
             empty: object = [] if isinstance(value, list) else {} if isinstance(value, dict) else None
-            if _unescape(got.get(key, empty)) != value:
+            if compose_unescaped(got.get(key, empty)) != value:
                 raise AscendgenError(f"internal error: rendered {key} of {service.name} does not read back as planned")
     return parsed
 
 
-def _unescape(value: Any) -> Any:
+def compose_unescaped(value: Any) -> Any:
+    """A value as the container sees it: compose reads `$$` as one `$` (and `compose config` prints it `$$`
+    again, so that its output stays a valid compose file)."""
     if isinstance(value, str):
         return value.replace("$$", "$")
     if isinstance(value, list):
-        return [_unescape(v) for v in value]
+        return [compose_unescaped(v) for v in value]
     if isinstance(value, dict):
-        return {k: _unescape(v) for k, v in value.items()}
+        return {k: compose_unescaped(v) for k, v in value.items()}
     return value

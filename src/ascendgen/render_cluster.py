@@ -11,6 +11,7 @@ import shlex
 from dataclasses import replace
 
 from ascendgen.cluster import DP_RPC_PORT, Node, host_port, node_directory
+from ascendgen.envfile import EnvRef
 from ascendgen.planner import DP_FLAG, Plan
 from ascendgen.render import (
     LABEL_PREFIX,
@@ -43,11 +44,7 @@ def _node_service(plan: Plan, nodes: tuple[Node, ...], index: int) -> Service:
     node, head = nodes[index], nodes[0]
     visible = ",".join(str(i) for i in plan.npus)  # device numbers inside the container are the host's
     environment = (
-        *base.environment,
-        ("HCCL_IF_IP", node.address),
-        ("HCCL_SOCKET_IFNAME", node.interface),
-        ("GLOO_SOCKET_IFNAME", node.interface),
-        ("TP_SOCKET_IFNAME", node.interface),
+        *_node_environment(base, node),
         ("RAY_EXPERIMENTAL_NOSET_ASCEND_RT_VISIBLE_DEVICES", "1"),
         ("ASCEND_RT_VISIBLE_DEVICES", visible),
     )
@@ -65,19 +62,37 @@ def _node_service(plan: Plan, nodes: tuple[Node, ...], index: int) -> Service:
             shell_lines=tuple(lines),
             labels=(*base.labels, (f"{LABEL_PREFIX}.role", "head")),
         )
+    return replace(
+        _worker(base, index),
+        environment=environment,
+        entrypoint=("ray",),
+        command_lines=(("start", "--block", "--disable-usage-stats"),
+                       (f"--address={host_port(head.address, RAY_PORT)}",), (f"--node-ip-address={node.address}",)),
+    )  # fmt: skip
+
+
+def _node_environment(base: Service, node: Node) -> tuple[tuple[str, str | EnvRef], ...]:
+    """The service's environment plus the interfaces HCCL, Gloo and TP use on this node."""
+    return (
+        *base.environment,
+        ("HCCL_IF_IP", node.address),
+        ("HCCL_SOCKET_IFNAME", node.interface),
+        ("GLOO_SOCKET_IFNAME", node.interface),
+        ("TP_SOCKET_IFNAME", node.interface),
+    )
+
+
+def _worker(base: Service, index: int) -> Service:
+    """A node after the head: its own container name, no API (no port, no served name, no health check)."""
     name = f"{base.name}-worker"
     labels = tuple((k, v) for k, v in base.labels if not k.endswith((".port", ".served-model-name")))
     return replace(
         base,
         name=name,
         container_name=name,
-        environment=environment,
-        entrypoint=("ray",),
-        command_lines=(("start", "--block", "--disable-usage-stats"),
-                       (f"--address={host_port(head.address, RAY_PORT)}",), (f"--node-ip-address={node.address}",)),
         healthcheck=None,
         labels=(*labels, (f"{LABEL_PREFIX}.role", f"worker-{index}")),
-    )  # fmt: skip
+    )
 
 
 # ---- vLLM's multi-node data parallel (dp, dp-ep): no Ray, one `vllm serve` per node -------------------------------
@@ -121,22 +136,7 @@ def dp_node_args(plan: Plan, nodes: tuple[Node, ...], index: int) -> tuple[str, 
 def _dp_node_service(plan: Plan, nodes: tuple[Node, ...], index: int) -> Service:
     base = build_service(replace(plan, serve_args=dp_node_args(plan, nodes, index)), multinode=True)
     node = nodes[index]
-    environment = (
-        *base.environment,
-        ("HCCL_IF_IP", node.address),
-        ("HCCL_SOCKET_IFNAME", node.interface),
-        ("GLOO_SOCKET_IFNAME", node.interface),
-        ("TP_SOCKET_IFNAME", node.interface),
-    )
+    environment = _node_environment(base, node)
     if index == 0:
         return replace(base, environment=environment, labels=(*base.labels, (f"{LABEL_PREFIX}.role", "head")))
-    name = f"{base.name}-worker"
-    labels = tuple((k, v) for k, v in base.labels if not k.endswith((".port", ".served-model-name")))
-    return replace(
-        base,
-        name=name,
-        container_name=name,
-        environment=environment,
-        healthcheck=None,  # headless: no API server, no /health
-        labels=(*labels, (f"{LABEL_PREFIX}.role", f"worker-{index}")),
-    )
+    return replace(_worker(base, index), environment=environment)  # headless: no API server, no /health
