@@ -8,10 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
-
-import jinja2
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from ascendgen import __version__
 from ascendgen.envfile import EnvRef
@@ -20,6 +17,9 @@ from ascendgen.hardware import npu_mounts
 from ascendgen.npuset import format_npus
 from ascendgen.planner import Plan
 from ascendgen.safetext import one_line
+
+if TYPE_CHECKING:
+    import jinja2
 
 COMPOSE_FILE = "compose.yml"
 LABEL_PREFIX = "io.ascendgen"
@@ -139,6 +139,8 @@ def _command_lines(serve_args: Sequence[str]) -> tuple[tuple[str, ...], ...]:
 
 @cache
 def _environment() -> jinja2.Environment:
+    import jinja2  # here: `plan --dry-run` renders no template and never imports it
+
     from ascendgen.datafiles import templates_dir
 
     env = jinja2.Environment(
@@ -245,6 +247,8 @@ def read_generated(text: str) -> GeneratedFile:
 
 def _check_round_trip(text: str, services: Sequence[Service]) -> None:
     """The rendered file must read back as exactly what was meant (compose un-doubles `$$`)."""
+    import yaml
+
     parsed: Any = yaml.safe_load(text)
 
     def unescape(value: str) -> str:

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from ascendgen.catalog import Catalog, ModelSpec
-from ascendgen.composeconfig import ServiceConfig
-from ascendgen.endpoint import ChatResult
 from ascendgen.npuset import format_npus
 from ascendgen.planner import BLOCK_TOKENS, Plan, kv_cache_layers, kv_dtype_bytes, weights_gib
-from ascendgen.runtime import ContainerState, Progress
+
+if TYPE_CHECKING:  # types only: `plan` draws its tables without importing the runtime, compose or HTTP modules
+    from ascendgen.catalog import Catalog, ModelSpec
+    from ascendgen.composeconfig import ServiceConfig
+    from ascendgen.endpoint import ChatResult
+    from ascendgen.runtime import ContainerState, Progress
 
 
 def _gib(value: float) -> str:
