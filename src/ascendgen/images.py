@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from ascendgen.datafiles import data_file
 from ascendgen.errors import InputError
+from ascendgen.prevalidated import builtin
 from ascendgen.yamlfile import STRICT_MODEL, Items, load_merged_sections
 
 _STRICT = STRICT_MODEL
@@ -99,6 +100,9 @@ class ImageChoice:
 
 def load_images(extra: Iterable[Path] = ()) -> tuple[ImageSpec, ...]:
     paths = (data_file("images.yaml"), *extra)
+    prevalidated = builtin("images.yaml", "images") if len(paths) == 1 else None
+    if prevalidated is not None:
+        return prevalidated
     loaded = load_merged_sections(paths, {"images": ImageSpec}, singular={"images": "image"}, key_field="tag")
     return tuple(sorted(loaded["images"], key=lambda image: tag_key(image.tag)))
 
