@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -54,6 +55,14 @@ def make_fleet(root: Path, count: int) -> list[Path]:
         (directory / "ascendgen.yaml").write_text(deployment_yaml(number), encoding="utf-8")
         directories.append(directory)
     return directories
+
+
+def machine() -> str:
+    """What the figures were taken on: processors, CPU model, Python, load average (other work on the machine)."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "?")  # fmt: skip
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPUs ({model}), Python {sys.version.split()[0]}, load average {load}"
 
 
 def ascendgen() -> list[str]:
@@ -122,6 +131,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
+        print(machine())
         print(f"{'measure':<62} {'median':>8} {'min':>8} {'max':>8}  under {GOAL_S:g} s")
         for name, figures in rows:
             met = "yes" if figures["median"] < GOAL_S else "NO"

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 GOAL_RSS_MB = 80.0
+FLOOR = "(floor: a bare typer command)"
 GOAL_CATALOG_S = 1.0
 # command -> the most it may take, as a multiple of `python -c pass`
 COMMANDS: dict[str, float | None] = {
@@ -33,6 +34,35 @@ COMMANDS: dict[str, float | None] = {
     "plan Qwen3-30B-A3B --out {tmp}": None,
     "check {tmp}": None,
 }
+
+
+def machine() -> str:
+    """What the figures were taken on: processors, CPU model, Python, load average (other work on the machine)."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "?")  # fmt: skip
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPUs ({model}), Python {sys.version.split()[0]}, load average {load}"
+
+
+# The floor under `plan`: a one-command app on the same typer, rich and pydantic (typer 0.29 builds a pydantic
+# TypeAdapter per parameter), printing a one-row rich table. ascendgen cannot start faster than this.
+FLOOR_APP = """
+from typing import Annotated
+import pydantic, typer
+from rich.console import Console
+from rich.table import Table
+app = typer.Typer(add_completion=False, rich_markup_mode="rich")
+@app.callback()
+def root(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    "Root."
+@app.command()
+def plan(model: str, dry_run: Annotated[bool, typer.Option("--dry-run")] = False, tp: int | None = None) -> None:
+    "Plan."
+    table = Table("model", "tp")
+    table.add_row(model, str(tp))
+    Console().print(table)
+app()
+"""
 
 
 def ascendgen() -> list[str]:
@@ -105,6 +135,9 @@ def main() -> int:
         for text, _ in COMMANDS.items():
             command = [*ascendgen(), *text.format(tmp=tmp).split()]
             results[text] = {key: stats(values) for key, values in paired(command, bare, args.runs, env).items()}
+        (tmp / "floor.py").write_text(FLOOR_APP, encoding="utf-8")
+        floor = [sys.executable, str(tmp / "floor.py"), "plan", "Qwen3-30B-A3B", "--dry-run"]
+        results[FLOOR] = {key: stats(values) for key, values in paired(floor, bare, args.runs, env).items()}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     catalog_s, rendered = whole_catalog()
@@ -118,6 +151,7 @@ def main() -> int:
             and all(goal is None or results[text]["ratio_wall"]["median"] <= goal for text, goal in COMMANDS.items())
             else 1
         )
+    print(machine())
     print(f"{args.runs} runs of each, in turn with `python -c pass`; wall seconds and wall / bare Python")
     print(f"{'ascendgen ...':<34} {'median':>7} {'min':>7} {'max':>7}   {'x bare':>7} {'min':>6} {'max':>6}"
           f" {'cpu x':>6}  goal")  # fmt: skip
@@ -130,6 +164,13 @@ def main() -> int:
             f"{text.replace(' {tmp}', ' DIR'):<34} {r['wall']['median']:7.3f} {r['wall']['min']:7.3f} "
             f"{r['wall']['max']:7.3f}   {r['ratio_wall']['median']:7.2f} {r['ratio_wall']['min']:6.2f} "
             f"{r['ratio_wall']['max']:6.2f} {r['ratio_cpu']['median']:6.2f}  {verdict}"
+        )
+    for text in (FLOOR,):
+        r = results[text]
+        print(
+            f"{text:<34} {r['wall']['median']:7.3f} {r['wall']['min']:7.3f} {r['wall']['max']:7.3f}   "
+            f"{r['ratio_wall']['median']:7.2f} {r['ratio_wall']['min']:6.2f} {r['ratio_wall']['max']:6.2f} "
+            f"{r['ratio_cpu']['median']:6.2f}"
         )
     b = results["--version"]["bare_wall"]
     print(f"{'python -c pass':<34} {b['median']:7.3f} {b['min']:7.3f} {b['max']:7.3f}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -43,6 +44,14 @@ GOAL_EXTRA_S = 2.0
 MODEL = "Qwen3-8B"
 SERVED = "Qwen/Qwen3-8B"
 POLL_S = 0.005
+
+
+def machine() -> str:
+    """What the figures were taken on: processors, CPU model, Python, load average (other work on the machine)."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "?")  # fmt: skip
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPUs ({model}), Python {sys.version.split()[0]}, load average {load}"
 
 
 def ascendgen() -> list[str]:
@@ -168,6 +177,7 @@ def main() -> int:
         ("compose up -d + curl loop: from answering to return", summary([lag for _, lag in theirs]), None),
         ("ascendgen up minus compose + curl, run by run", summary(extra), GOAL_EXTRA_S),
     ]
+    print(machine())
     print(f"stand-in startup {args.startup:g} s, {args.runs} runs each, in turn")
     print(f"{'measure':<54} {'median':>8} {'min':>8} {'max':>8}  goal")
     met = True
