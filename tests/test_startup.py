@@ -12,7 +12,7 @@ import pytest
 
 from ascendgen.cli.app import COMMANDS, build_app
 
-from helpers import Result
+from helpers import REPO, Result
 
 Run = Callable[..., Result]
 
@@ -63,6 +63,13 @@ def test_plan_dry_run_imports_neither_docker_nor_jinja_nor_the_runtime() -> None
               "ascendgen.cli.catalog", "ascendgen.cli.up", "ascendgen.cli.models"}  # fmt: skip
     assert not modules & unused
     assert not {m for m in modules if m.startswith("urllib.request") or m.startswith("http")}
+
+
+def test_check_of_a_plan_recipe_imports_neither_docker_nor_gpustack() -> None:
+    modules = imported("check", str(REPO / "examples" / "qwen3-8b"))
+    assert "ascendgen.generated" in modules  # it did check
+    assert not packages(modules) & {"docker", "requests"}
+    assert not modules & {"ascendgen.runtime", "ascendgen.gpustack", "ascendgen.cli.gpustack", "ascendgen.endpoint"}
 
 
 def test_a_command_runs_with_only_its_own_module() -> None:
