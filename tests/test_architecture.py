@@ -31,8 +31,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # vllmlog/observations: what vLLM measured at start, kept in the user's cache; replan: up --replan
     "write": ("render", "render_cluster", "gpustack", "gateway", "generated", "catalogfile"),
     "plan": ("plans", "planner", "placement", "cluster", "request", "deployfile", "modeldir"),
-    "data": ("__init__", "catalog", "hardware", "images", "yamlfile", "datafiles", "envfile", "npuset", "errors",
-             "safetext"),
+    "data": ("__init__", "prevalidated", "catalog", "hardware", "images", "yamlfile", "datafiles", "envfile",
+             "npuset", "errors", "safetext"),
 }  # fmt: skip
 ORDER = ("data", "plan", "write", "run", "cli")  # lowest first: a module may import its own layer and those below
 

@@ -25,6 +25,7 @@ def test_wheel_ships_data_and_plans_from_anywhere(tmp_path: Path) -> None:
     shipped = ["models.yaml", "hardware.yaml", "images.yaml", "diagnoses.yaml", "architectures.yaml"]
     for data in [*shipped, "templates/compose.yml.j2"]:
         assert f"ascendgen/data/{data}" in names
+    assert "ascendgen/_prevalidated_data.py" in names  # hatch_build.py: the built-in data, validated at build time
 
     site = tmp_path / "site"
     subprocess.run(
@@ -47,6 +48,7 @@ def test_wheel_ships_data_and_plans_from_anywhere(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["data_dir"].startswith(str(site))
+    assert result["prevalidated"]  # the installed wheel takes its built-in data without validating it again
     assert result["plan"]["tensor_parallel_size"] == 4
     assert (elsewhere / "compose.yml").is_file()
 
@@ -64,5 +66,7 @@ with contextlib.redirect_stdout(out):
         main(["plan", "Qwen3-30B-A3B", "--json"])
     except SystemExit as exc:
         assert not exc.code, exc.code
-print(json.dumps({"data_dir": str(r.data_dir()), "plan": json.loads(out.getvalue())}))
+from ascendgen.prevalidated import builtin
+print(json.dumps({"data_dir": str(r.data_dir()), "plan": json.loads(out.getvalue()),
+                  "prevalidated": builtin("models.yaml", "models") is not None}))
 """

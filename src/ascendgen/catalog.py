@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, PositiveFloat, PositiveInt, model_validat
 
 from ascendgen.datafiles import data_file
 from ascendgen.errors import InputError
+from ascendgen.prevalidated import builtin
 from ascendgen.yamlfile import STRICT_MODEL, Items, did_you_mean, load_merged_sections
 
 _STRICT = STRICT_MODEL
@@ -128,5 +129,8 @@ def builtin_catalog_path() -> Path:
 def load_catalog(extra: Iterable[Path] = ()) -> Catalog:
     """The built-in catalog, with each user catalog merged over it in order."""
     paths = (builtin_catalog_path(), *extra)
+    prevalidated = builtin("models.yaml", "models") if len(paths) == 1 else None
+    if prevalidated is not None:
+        return Catalog(models=prevalidated, sources=paths)
     loaded = load_merged_sections(paths, {"models": ModelSpec}, singular={"models": "model"})
     return Catalog(models=tuple(loaded["models"]), sources=paths)

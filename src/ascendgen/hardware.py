@@ -21,6 +21,7 @@ from pydantic import (
 from ascendgen.datafiles import data_file
 from ascendgen.errors import InputError
 from ascendgen.images import tag_key
+from ascendgen.prevalidated import builtin
 from ascendgen.yamlfile import STRICT_MODEL, Items, did_you_mean, load_merged_sections
 
 _STRICT = STRICT_MODEL
@@ -195,6 +196,12 @@ def _find(items: tuple[T, ...], name: str, what: str) -> T:
 
 def load_hardware(extra: Iterable[Path] = ()) -> Hardware:
     paths = (data_file("hardware.yaml"), *extra)
+    if len(paths) == 1:
+        npu_types = builtin("hardware.yaml", "npu_types")
+        platforms = builtin("hardware.yaml", "platforms")
+        servers = builtin("hardware.yaml", "servers")
+        if npu_types is not None and platforms is not None and servers is not None:
+            return Hardware(npu_types=npu_types, platforms=platforms, servers=servers)
     loaded = load_merged_sections(
         paths,
         {"npu_types": NpuType, "platforms": Platform, "servers": ServerProfile},

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from ascendgen.datafiles import data_file
 from ascendgen.errors import InputError
+from ascendgen.prevalidated import builtin
 from ascendgen.yamlfile import STRICT_MODEL, Items, load_merged_sections
 
 _STRICT = STRICT_MODEL
@@ -134,7 +135,11 @@ def _load(extra: Iterable[Path]) -> dict[str, list[Any]]:
 
 
 def load_images(extra: Iterable[Path] = ()) -> tuple[ImageSpec, ...]:
-    """The known images, oldest tag first."""
+    """The known images, oldest tag first (the built-in ones as validated when the wheel was built)."""
+    extra = tuple(extra)
+    prevalidated = None if extra else builtin("images.yaml", "images")
+    if prevalidated is not None:
+        return prevalidated
     return tuple(sorted(_load(extra)["images"], key=lambda image: tag_key(image.tag)))
 
 

@@ -8,10 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol
-
-import jinja2
-import yaml
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ascendgen import __version__
 from ascendgen.envfile import EnvRef
@@ -20,6 +17,9 @@ from ascendgen.hardware import npu_mounts
 from ascendgen.npuset import format_npus
 from ascendgen.planner import Plan
 from ascendgen.safetext import one_line
+
+if TYPE_CHECKING:
+    import jinja2
 
 COMPOSE_FILE = "compose.yml"
 LABEL_PREFIX = "io.ascendgen"
@@ -187,6 +187,8 @@ def flag_lines(args: Sequence[str]) -> tuple[tuple[str, ...], ...]:
 def jinja_environment() -> jinja2.Environment:
     """The one Jinja environment every template renders in: StrictUndefined, and the `q` / `q_folded` filters
     through which every outside value passes."""
+    import jinja2  # here: `plan --dry-run` renders no template and never imports it
+
     from ascendgen.datafiles import templates_dir
 
     env = jinja2.Environment(
@@ -305,7 +307,11 @@ def check_round_trip(text: str, services: Sequence[RenderedService]) -> Any:
     """The rendered file must read back as exactly what was meant: each service's planned values, a literal `$`
     (written `$$`, which compose un-doubles) read as one `$`, a key the template leaves out read as empty.
     Returns the parsed file."""
-    parsed: Any = yaml.safe_load(text)
+    import yaml
+
+    # libyaml's parser when PyYAML has it, as yamlfile reads files: the pure-Python one took three quarters of
+    # the time `check` spends on each file (bench/README.md)
+    parsed: Any = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     for service in services:
         got = parsed["services"][service.name]
         for key, value in service.planned().items():

@@ -23,7 +23,11 @@ LOG_TAIL_LINES = 30  # what `up` shows of a failed container's log
 # smaller; a long-running server's failure is at its end; the rules scan 16 MiB in about a second.
 MAX_LOG_BYTES = 16 * 2**20
 MAX_LOG_LINES = 200_000
-POLL_SECONDS = 1.0
+# `up` polls the containers and the API after a short first wait, doubling up to POLL_SECONDS: a model that
+# answers (or a container that fails) is seen within one poll interval, at most POLL_SECONDS, so `up` returns
+# well within a second of the API answering (bench/bench_up.py), and a long load costs two polls a second.
+FIRST_POLL_SECONDS = 0.1
+POLL_SECONDS = 0.5
 # A container that restarted this often is in a restart loop, whatever its log says.
 RESTART_LOOP = 2
 
@@ -172,6 +176,7 @@ def wait_until_ready(
     seconds it took and the failures (empty when all are ready)."""
     started = time.monotonic()
     ready: dict[str, bool] = {s.name: False for s in services}
+    delay = FIRST_POLL_SECONDS
     while True:
         elapsed = time.monotonic() - started
         states = container_states(client, config, services)
@@ -190,7 +195,8 @@ def wait_until_ready(
         on_progress(Progress(elapsed, states, dict(ready)))
         if failures or all(ready.values()):
             return elapsed, failures
-        time.sleep(POLL_SECONDS)
+        time.sleep(delay)
+        delay = min(2 * delay, POLL_SECONDS)
 
 
 def is_ready(service: ServiceConfig, state: ContainerState) -> bool:

@@ -12,14 +12,17 @@ import os
 import re
 import stat
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from ascendgen.errors import CatalogError
+
+if TYPE_CHECKING:
+    import yaml
+# PyYAML is imported where a file is parsed: a plan of the built-in data (ascendgen.prevalidated) reads no YAML.
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -32,7 +35,9 @@ _CHUNK_BYTES = 64 * 1024
 
 # Every YAML model: no unknown fields, frozen, and strict types: `port: yes` (a YAML boolean), `"8"` (text)
 # or `1.0` are not an integer, and `.inf` / `.nan` are not a number (pydantic still takes an int for a float).
-STRICT_MODEL = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+# The validator is built on the first validation, not when the class is defined (defer_build): a run that takes
+# the built-in data pre-validated (ascendgen.prevalidated) never validates a catalog entry and never pays for it.
+STRICT_MODEL = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, defer_build=True)
 
 
 def _list_as_tuple(value: Any) -> Any:
@@ -106,6 +111,8 @@ class _Located:
     def line_of(self, path: Sequence[str | int]) -> int | None:
         """The line of the item at `path`: for a mapping key, the key's own line (where `kind:` is written,
         even when its value starts below it); for a list item, the item's first line."""
+        import yaml
+
         node = self._root
         line = None if node is None else int(node.start_mark.line) + 1
         for key in path:
@@ -122,23 +129,28 @@ class _Located:
         return line
 
 
-# libyaml's parser when PyYAML was built with it: ten times faster than the pure-Python one.
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+@cache
+def _loader_class() -> Any:
+    import yaml
 
+    # libyaml's parser when PyYAML was built with it: ten times faster than the pure-Python one.
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """The safe loader, with a value its constructor cannot convert (`!!int abc`, a 13th month) reported as
-    a YAML error at that value's line, instead of a ValueError that quotes it."""
+    class _Loader(base):  # type: ignore[misc]
+        """The safe loader, with a value its constructor cannot convert (`!!int abc`, a 13th month) reported as
+        a YAML error at that value's line, instead of a ValueError that quotes it."""
 
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep)
-        except yaml.YAMLError:
-            raise
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
-            raise yaml.constructor.ConstructorError(
-                None, None, f"a {_tag_kind(node)} value that cannot be read as one", node.start_mark
-            ) from None
+        def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+            try:
+                return super().construct_object(node, deep)
+            except yaml.YAMLError:
+                raise
+            except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a {_tag_kind(node)} value that cannot be read as one", node.start_mark
+                ) from None
+
+    return _Loader
 
 
 def _tag_kind(node: yaml.Node) -> str:
@@ -160,8 +172,10 @@ def read_yaml(path: Path) -> tuple[Any, _Located]:
 
 @lru_cache(maxsize=32)
 def _read_cached(path: Path, mtime_ns: int, size: int, inode: int) -> tuple[Any, _Located]:
+    import yaml
+
     text = read_text_file(path)
-    loader = _Loader(text)
+    loader = _loader_class()(text)
     try:
         node = loader.get_single_node()
         if node is not None:
@@ -179,6 +193,8 @@ def _read_cached(path: Path, mtime_ns: int, size: int, inode: int) -> tuple[Any,
 def _refuse_duplicate_keys(path: Path, root: yaml.Node) -> None:
     """Every mapping in the node tree gives each key once. Walked without recursion, each node once (aliases
     share nodes: a billion-laughs file stays linear)."""
+    import yaml
+
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -228,6 +244,8 @@ def _problem(exc: yaml.YAMLError) -> str:
     """The kind of problem, without the file's text: PyYAML quotes tokens in its messages (an undefined
     alias, an unknown tag, a value it could not convert); only a single quoted character or a token type
     such as '<block end>' is kept."""
+    import yaml
+
     if isinstance(exc, yaml.reader.ReaderError):
         character = exc.character
         shown = repr(chr(character) if isinstance(character, int) else character)
@@ -246,13 +264,19 @@ def _problem(exc: yaml.YAMLError) -> str:
 _QUOTED = re.compile(r"""\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
 # what may stay quoted: one character, escaped or not ('\t', ':')
 _ONE_CHARACTER = re.compile(r"""\s*(['"])(.|\\[a-z0-9'"\\]|\\x[0-9a-f]{2}|\\u[0-9a-f]{4})\1""")
-# or a token type ('<block end>'), from PyYAML's own list
-_TOKEN_IDS = {getattr(cls, "id", None) for cls in vars(yaml.tokens).values() if isinstance(cls, type)} - {None}
+
+
+@cache
+def _token_ids() -> frozenset[object]:
+    """Or a token type ('<block end>'), from PyYAML's own list."""
+    import yaml
+
+    return frozenset({getattr(cls, "id", None) for cls in vars(yaml.tokens).values() if isinstance(cls, type)} - {None})
 
 
 def _keep_if_safe(match: re.Match[str]) -> str:
     quoted = match.group(0)
-    return quoted if _ONE_CHARACTER.fullmatch(quoted) or quoted.strip()[1:-1] in _TOKEN_IDS else ""
+    return quoted if _ONE_CHARACTER.fullmatch(quoted) or quoted.strip()[1:-1] in _token_ids() else ""
 
 
 def validate_entry(

@@ -21,9 +21,10 @@ AGREEMENT_PERCENT = 2.0
 def calibrate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON for scripts.")] = False,
 ) -> None:
-    """How the planner's memory reserves compare with your servers: per NPU type and image, the KV cache
-    tokens vLLM logged against the plan's (medians over every start `ascendgen up` recorded), the weights, and
-    the reserve per NPU that would have matched.
+    """How the planner's memory reserves compare with what vLLM measured on your servers.
+
+    Per NPU type and image: the KV cache tokens vLLM logged against the plan's (medians over every start
+    `ascendgen up` recorded), the weights, and the reserve per NPU that would have matched.
 
     Example: [bold]ascendgen calibrate[/] (after a few [bold]ascendgen up[/])
     """

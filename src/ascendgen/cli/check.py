@@ -55,12 +55,13 @@ def check(
 def render_recipe(args: list[str], base: Path, root: Path | None = None) -> dict[str, str]:
     """What a recorded `ascendgen ...` line writes today, per directory below `base` (for `check`); with a
     `root`, the files it names must lie inside it."""
-    from ascendgen.generated import render_plan_recipe
-    from ascendgen.gpustack import render_recipe as render_gpustack_recipe
-
     if args[:2] == ["ascendgen", "plan"]:
+        from ascendgen.generated import render_plan_recipe
+
         return render_plan_recipe(_recipe_request(args[2:], base, root), base)
     if args[:2] == ["ascendgen", "gpustack"]:
+        from ascendgen.gpustack import render_recipe as render_gpustack_recipe  # only for a gpustack recipe
+
         return {".": render_gpustack_recipe(args, base, _locator(base, root))}
     raise InputError(f"unknown recipe: {shlex.join(args)}")
 

@@ -33,8 +33,7 @@ def doctor(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON for scripts.")] = False,
 ) -> None:
-    """Check this host: Docker, Compose, NPU devices, driver (and the image's CANN), npu-smi, Ascend Docker
-    Runtime, models.
+    """Check this host: Docker, Compose, NPU devices, driver and image CANN, npu-smi, Docker runtime, models.
 
     Example: [bold]ascendgen doctor --models-dir /data/models[/]
     """

@@ -111,7 +111,6 @@ def plan(
     """
     from ascendgen.cli.tables import instances_table, plan_table
     from ascendgen.envfile import ENV_FILE
-    from ascendgen.generated import write_compose
     from ascendgen.plans import make_plans
     from ascendgen.request import request_from_flags
 
@@ -126,7 +125,11 @@ def plan(
     plans = make_plans(request)
     if secrets is None and request.api_key_env:
         secrets = {}  # the key is in .env already: keep it 0600 and git-ignored
-    written = [] if dry_run else write_compose(plans, request, out, force=force, secrets=secrets)
+    written = []
+    if not dry_run:
+        from ascendgen.generated import write_compose
+
+        written = write_compose(plans, request, out, force=force, secrets=secrets)
     if as_json:
         termui.print_json(plans[0].to_json() if len(plans) == 1 else [p.to_json() for p in plans])
     else:
@@ -149,13 +152,14 @@ def plan(
 
 def _api_key_secrets(api_key: str | None, generate: bool) -> dict[str, str] | None:
     """The API key plan sets in .env: the one given (checked before anything is planned) or a new one."""
-    from ascendgen.endpoint import check_api_key
     from ascendgen.envfile import generate_secret
     from ascendgen.planner import API_KEY_ENV
 
     if api_key is not None and generate:
         raise InputError("--api-key and --generate-api-key: give one of them")
     if api_key is not None:
+        from ascendgen.endpoint import check_api_key  # with urllib's HTTP client: only when a key is given
+
         return {API_KEY_ENV: check_api_key(api_key)}
     return {API_KEY_ENV: generate_secret()} if generate else None
 

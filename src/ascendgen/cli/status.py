@@ -15,8 +15,7 @@ def status(
     file: FileOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
 ) -> None:
-    """What runs: each service's container state, health, port, NPUs, uptime and readiness, and the KV cache
-    tokens vLLM logged at start beside the plan's.
+    """What runs: each service's state, health, port, NPUs, uptime, readiness, and vLLM's KV cache vs the plan.
 
     Example: [bold]ascendgen status --json[/]
     """

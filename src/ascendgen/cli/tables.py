@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from ascendgen.catalog import Catalog, ModelSpec
-from ascendgen.composeconfig import ServiceConfig
-from ascendgen.endpoint import ChatResult
-from ascendgen.fit import ModelFit
-from ascendgen.hardware import ServerProfile
 from ascendgen.npuset import format_npus
-from ascendgen.observations import planned_memory
 from ascendgen.planner import BLOCK_TOKENS, Plan, expert_weights_gib, kv_cache_layers, kv_dtype_bytes, weights_gib
-from ascendgen.runtime import ContainerState, Measured, Progress
-from ascendgen.vllmlog import difference_percent
+
+if TYPE_CHECKING:  # types only: `plan` draws its tables without importing the runtime, compose or HTTP modules
+    from ascendgen.catalog import Catalog, ModelSpec
+    from ascendgen.composeconfig import ServiceConfig
+    from ascendgen.endpoint import ChatResult
+    from ascendgen.fit import ModelFit
+    from ascendgen.hardware import ServerProfile
+    from ascendgen.runtime import ContainerState, Measured, Progress
 
 
 def _gib(value: float) -> str:
@@ -249,6 +249,8 @@ def status_rows(
     """One row per service; `planned_kv_cache_tokens` from the plan's label (of the running container, else of
     compose.yml; None for a file without it), `measured_kv_cache_tokens` from vLLM's startup log (None until vLLM
     has logged it)."""
+    from ascendgen.observations import planned_memory
+
     rows = []
     for service in services:
         state = states[service.name]
@@ -323,6 +325,8 @@ def smoke_table(results: list[tuple[ServiceConfig, str, ChatResult | str]]) -> T
 
 
 def _percent(planned: float | None, measured: float | None) -> str:
+    from ascendgen.vllmlog import difference_percent
+
     if planned is None or measured is None:
         return "-"
     difference = difference_percent(planned, measured)
