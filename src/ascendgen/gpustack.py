@@ -1,49 +1,60 @@
 """GPUStack on Ascend: a GPUStack server and the GPUStack workers that join it, as compose files, in two
 layouts: GPUStack 2.x as its documentation installs it today (the default), and seed 000's v0.7 layout
 (`--gpustack-version 0.7`: a server with its built-in worker on the NPUs, `-npu` images). The vLLM path's
-parts, reused: each command's request is a strict pydantic model with a flag table (SERVER_FLAGS, WORKER_FLAGS)
-that writes and reads its recipe through request.py's `recipe_args` / `parse_recipe`; the builders are pure
-(request + hardware in, a frozen `GpustackService` out); rendering uses render.py's Jinja environment, header and
-round-trip check; generated.py's `write_deployment` writes the result. Secrets (the worker token, the admin
-bootstrap password) go to `.env` and reach the container as `${NAME:?...}` references, never as text in
-compose.yml. GPUStack facts used here, read from github.com/gpustack/gpustack at tag v0.7.1 (2025-08-21, the last
-v0.7 release; seed 000 ran `latest-npu` on 2025-07-30, which was v0.7.0 then): - images: .github/workflows/docker-
-ci.yaml pushes `gpustack/gpustack:<version>`, `v<major>.<minor>` and `latest`, each with a suffix per device:
-`-npu` (CANN_CHIP=910b), `-npu-310p`, `-cpu`, ... No A3 image. `<version>` is the git tag as written (metadata-
-action `type=pep440,pattern={{raw}}`): `v0.7.1-npu`, the form GPUStack's maintainers point users to (gpustack#1924:
-"use the gpustack/gpustack:v0.6.0-npu tag"), and users ran v0.7.1's (gpustack#3823: "copied from old 0.7.1-npu
-version"). GPUStack 2.x publishes no -npu images any more (gpustack#3486), so `latest-npu` stays at the last v0.7.
-- models: downloads go to the cache dir, <data dir>/cache (config.py: cache_dir), inside the data volume; the
-/models mount serves "Local Path" models (docs/user-guide/model-file-management.md). Only a Model File given a
-"Local Directory" under /models would write there. - `--ipc=host` in every docker run of GPUStack's Ascend install
-docs (docs/installation/ascend-cann/ online-installation.md) and of seed 000: the inference engines it starts share
-memory between processes. - the image's ENTRYPOINT is `gpustack start` (pack/Dockerfile.npu, pack/Dockerfile.cpu):
-compose's `command` holds only start's flags. - gpustack/cmd/start.py: `--port`, `--disable-worker`, `--bootstrap-
-password`, `--server-url`, `--token`; every flag defaults to the environment variable `GPUSTACK_<FLAG>`
-(gpustack/utils/envs.py: get_gpustack_env), so GPUSTACK_TOKEN and GPUSTACK_BOOTSTRAP_PASSWORD work without a flag.
-- data dir /var/lib/gpustack (config.py get_data_dir); the server writes the worker token to <data dir>/token when
-none is given (config.py prepare_token) and the admin password to <data dir>/initial_admin_password when no
-bootstrap password is given (server.py _init_user, which applies a bootstrap password only when the admin user does
-not exist yet, i.e. on the first start). - the worker checks `--server-url` with validators.url after stripping a
-trailing '/' (config.py). GPUStack 2.x facts, read at tag v2.2.3 (2026-07-28, the newest tag in
-github.com/gpustack/gpustack; PyPI has 2.3.0 from 2026-10-23, but no v2.3.0 tag or image could be verified, so
-v2.2.3 is pinned): - one image for every device: docs/installation/installation.md "GPUStack v2 uses a single
-unified container image for all GPU device types."; .github/workflows/pack.yaml pushes `gpustack/gpustack:v2.2.3`
-for linux/amd64 and linux/arm64, and no -npu image. docs/migration.md: "Since v2.0.0, you no longer need to specify
-the GPU computing platform or version (such as `-cpu`, ...)". - the server (installation.md): `docker run -d --name
-gpustack --restart unless-stopped -p 80:80 --volume gpustack-data:/var/lib/gpustack gpustack/gpustack`: no NPUs, no
-host network, not privileged. It runs no worker: docs/cli-reference/start.md `--disable-worker`: "(DEPRECATED) ...
-New installations will not have the embedded worker by default." The admin password is in <data
-dir>/initial_admin_password. - the Ascend worker (docs/tutorials/running-deepseek-r1-671b-with-distributed-ascend-
-mindie.md, the only Ascend worker command in the v2.2.3 docs; the UI's Add Worker dialog gives the same form):
-`--privileged`, `--env ASCEND_VISIBLE_DEVICES=...`, `--network host`, `--volume
-/var/run/docker.sock:/var/run/docker.sock`, `--volume gpustack-data:/var/lib/gpustack`, `--volume
-/path/to/your/model:/path/to/your/model`, `--runtime ascend`, then `--server-url ... --token ...`. The worker
-starts each model in a gpustack/runner container through that Docker socket (docs/user-guide/built-in-inference-
-backends.md), so the socket is needed, and with it the worker is root on the host whatever else it is given; the
-docs give no unprivileged or explicit `--device` form, so ascendgen writes the documented one (`--runtime ascend`
-needs the Ascend Docker Runtime on the host: docs/installation/requirements.md). The token is the cluster's
-registration token the UI's Add Worker dialog shows; `--token` still defaults to GPUSTACK_TOKEN (start.py).
+parts, reused: each command's request is a strict pydantic model with a flag table (SERVER_FLAGS,
+WORKER_FLAGS) that writes and reads its recipe through request.py's `recipe_args` / `parse_recipe`; the
+builders are pure (request + hardware in, a frozen `GpustackService` out); rendering uses render.py's Jinja
+environment, header and round-trip check; generated.py's `write_deployment` writes the result. Secrets (the
+worker token, the admin bootstrap password) go to `.env` and reach the container as `${NAME:?...}`
+references, never as text in compose.yml.
+
+GPUStack facts used here, read from github.com/gpustack/gpustack at tag v0.7.1 (2025-08-21, the last v0.7
+release; seed 000 ran `latest-npu` on 2025-07-30, which was v0.7.0 then):
+- images: .github/workflows/docker-ci.yaml pushes `gpustack/gpustack:<version>`, `v<major>.<minor>` and
+  `latest`, each with a suffix per device: `-npu` (CANN_CHIP=910b), `-npu-310p`, `-cpu`, ... No A3 image.
+  `<version>` is the git tag as written (metadata-action `type=pep440,pattern={{raw}}`): `v0.7.1-npu`, the
+  form GPUStack's maintainers point users to (gpustack#1924: "use the gpustack/gpustack:v0.6.0-npu tag"), and
+  users ran v0.7.1's (gpustack#3823: "copied from old 0.7.1-npu version").
+  GPUStack 2.x publishes no -npu images any more (gpustack#3486), so `latest-npu` stays at the last v0.7.
+- models: downloads go to the cache dir, <data dir>/cache (config.py: cache_dir), inside the data volume;
+  the /models mount serves "Local Path" models (docs/user-guide/model-file-management.md). Only a Model File
+  given a "Local Directory" under /models would write there.
+- `--ipc=host` in every docker run of GPUStack's Ascend install docs (docs/installation/ascend-cann/
+  online-installation.md) and of seed 000: the inference engines it starts share memory between processes.
+- the image's ENTRYPOINT is `gpustack start` (pack/Dockerfile.npu, pack/Dockerfile.cpu): compose's
+  `command` holds only start's flags.
+- gpustack/cmd/start.py: `--port`, `--disable-worker`, `--bootstrap-password`, `--server-url`, `--token`;
+  every flag defaults to the environment variable `GPUSTACK_<FLAG>` (gpustack/utils/envs.py:
+  get_gpustack_env), so GPUSTACK_TOKEN and GPUSTACK_BOOTSTRAP_PASSWORD work without a flag.
+- data dir /var/lib/gpustack (config.py get_data_dir); the server writes the worker token to
+  <data dir>/token when none is given (config.py prepare_token) and the admin password to
+  <data dir>/initial_admin_password when no bootstrap password is given (server.py _init_user, which
+  applies a bootstrap password only when the admin user does not exist yet, i.e. on the first start).
+- the worker checks `--server-url` with validators.url after stripping a trailing '/' (config.py).
+
+GPUStack 2.x facts, read at tag v2.2.3 (2026-07-28, the newest tag in github.com/gpustack/gpustack; PyPI has
+2.3.0 from 2026-10-23, but no v2.3.0 tag or image could be verified, so v2.2.3 is pinned):
+- one image for every device: docs/installation/installation.md "GPUStack v2 uses a single unified container
+  image for all GPU device types."; .github/workflows/pack.yaml pushes `gpustack/gpustack:v2.2.3` for
+  linux/amd64 and linux/arm64, and no -npu image. docs/migration.md: "Since v2.0.0, you no longer need to
+  specify the GPU computing platform or version (such as `-cpu`, ...)".
+- the server (installation.md): `docker run -d --name gpustack --restart unless-stopped -p 80:80 --volume
+  gpustack-data:/var/lib/gpustack gpustack/gpustack`: no NPUs, no host network, not privileged. It runs no
+  worker: docs/cli-reference/start.md `--disable-worker`: "(DEPRECATED) ... New installations will not have
+  the embedded worker by default." The admin password is in <data dir>/initial_admin_password.
+- the Ascend worker (docs/tutorials/running-deepseek-r1-671b-with-distributed-ascend-mindie.md, the only
+  Ascend worker command in the v2.2.3 docs; the UI's Add Worker dialog gives the command to use): `--privileged`,
+  `--env ASCEND_VISIBLE_DEVICES=...`, `--network host`, `--volume /var/run/docker.sock:/var/run/docker.sock`,
+  `--volume gpustack-data:/var/lib/gpustack`, `--volume /path/to/your/model:/path/to/your/model`,
+  `--runtime ascend`, then `--server-url ... --token ...`. The worker starts each model in a gpustack/runner
+  container through that Docker socket (docs/user-guide/built-in-inference-backends.md), so the socket is
+  needed, and with it the worker is root on the host whatever else it is given; the docs give no
+  unprivileged or explicit `--device` form, so ascendgen writes the documented one (`--runtime ascend` needs
+  the Ascend Docker Runtime on the host: docs/installation/requirements.md). The token is the cluster's
+  registration token the UI's Add Worker dialog shows; `--token` still defaults to GPUSTACK_TOKEN (start.py).
+- the image's ENTRYPOINT is pack/entrypoint.sh, which hands the container's arguments to `gpustack start`
+  (through /run/gpustack/args), so compose's `command` still holds only start's flags; `--bootstrap-password`
+  still defaults to GPUSTACK_BOOTSTRAP_PASSWORD (start.py).
 """
 
 from __future__ import annotations
