@@ -108,7 +108,11 @@ def test_what_compose_does_with_a_relative_source(compose_v2: None, tmp_path: Pa
 
 
 @pytest.mark.parametrize("models_dir", ["/data/my models", "/data/models/", "/模型 #1/$x"])
-@pytest.mark.parametrize("command", [["plan", "Qwen3-8B"], ["gpustack", "server"]], ids=["plan", "gpustack"])
+@pytest.mark.parametrize(
+    "command",
+    [["plan", "Qwen3-8B"], ["gpustack", "server", "--gpustack-version", "0.7"]],  # 2.x: only a worker mounts models
+    ids=["plan", "gpustack"],
+)
 def test_absolute_models_dir_is_the_host_path_compose_mounts(
     compose_v2: None, run: Run, tmp_path: Path, command: list[str], models_dir: str
 ) -> None:

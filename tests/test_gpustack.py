@@ -1,10 +1,12 @@
 """`ascendgen gpustack server|worker` run as a user runs them: the files pass Compose v2's own parser and
-read back as intended, agree with seed 000's `docker run` lines (tests/seed_compose/gpustack-*.txt) except
-for the deliberate improvements (a pinned image tag instead of `latest-npu`, driver and models mounts
-read-only, the token in .env), and never hold the worker token or the admin password."""
+read back as intended; GPUStack 2.x's (the default) agree with the `docker run` lines of GPUStack's v2.2.3
+docs, and `--gpustack-version 0.7`'s with seed 000's `docker run` lines (tests/seed_compose/gpustack-*.txt),
+except for the deliberate improvements (a pinned image tag instead of `latest-npu`, driver and models mounts
+read-only, the token in .env); they never hold the worker token or the admin password."""
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import stat
 import subprocess
@@ -17,8 +19,11 @@ import yaml
 
 from ascendgen.errors import InputError
 from ascendgen.gpustack import (
+    PRIVILEGE_WARNING,
     SERVER_FLAGS,
     TOKEN_HINT,
+    V2_NOTE,
+    V2_TOKEN_HINT,
     WORKER_FLAGS,
     ServerRequest,
     WorkerRequest,
@@ -37,7 +42,9 @@ SEED_URL = "http://172.16.33.106:8080"
 # A stand-in, never a real token: the seed's own token is read from the fixture where it is needed.
 PLACEHOLDER_TOKEN = "0123456789abcdef0123456789abcdef"
 SEED_MODELS_DIR = ["--models-dir", "/data/models"]  # seed 000's host directory; ascendgen's default is /models
-PINNED = "v0.7.1"  # the last GPUStack release with -npu images (gpustack.py: DEFAULT_IMAGE_TAG)
+PINNED = "v0.7.1"  # the last GPUStack release with -npu images (gpustack.py: IMAGE_TAGS["0.7"])
+PINNED_V2 = "v2.2.3"  # the newest verified GPUStack tag (gpustack.py: IMAGE_TAGS["2"])
+V07 = ["--gpustack-version", "0.7"]
 DRIVER_PATHS = {
     "/usr/local/dcmi",
     "/usr/local/bin/npu-smi",
@@ -130,7 +137,9 @@ def check_matches_seed(directory: Path, seed: DockerRun, env: dict[str, str] | N
 
 def test_server_matches_seed(compose_v2: None, run: Run, tmp_path: Path) -> None:
     seed = parse_docker_run(SEEDS / "gpustack-server.txt")
-    result = run("gpustack", "server", "--npus", "0-7", "--port", "8080", *SEED_MODELS_DIR, "--out", str(tmp_path))
+    result = run(
+        "gpustack", "server", *V07, "--npus", "0-7", "--port", "8080", *SEED_MODELS_DIR, "--out", str(tmp_path)
+    )
     assert result.exit_code == 0, result.stderr
     service = check_matches_seed(tmp_path, seed)
     assert service["command"] == seed.args == ["--port", "8080"]
@@ -141,7 +150,7 @@ def test_server_matches_seed(compose_v2: None, run: Run, tmp_path: Path) -> None
 def test_worker_matches_seed_with_the_token_in_env_file(compose_v2: None, run: Run, tmp_path: Path) -> None:
     seed = parse_docker_run(SEEDS / "gpustack-worker.txt")
     seed_token = seed.args[seed.args.index("--token") + 1]
-    result = run("gpustack", "worker", "--server-url", SEED_URL, "--token", seed_token, *SEED_MODELS_DIR,
+    result = run("gpustack", "worker", *V07, "--server-url", SEED_URL, "--token", seed_token, *SEED_MODELS_DIR,
                  "--out", str(tmp_path))  # fmt: skip
     assert result.exit_code == 0, result.stderr
 
@@ -162,7 +171,7 @@ def test_worker_matches_seed_with_the_token_in_env_file(compose_v2: None, run: R
 
 
 def test_cpu_only_server_is_a_management_node(compose_v2: None, run: Run, tmp_path: Path) -> None:
-    result = run("gpustack", "server", "--cpu-only", "--out", str(tmp_path))
+    result = run("gpustack", "server", *V07, "--cpu-only", "--out", str(tmp_path))
     assert result.exit_code == 0, result.stderr
     service = only_service(compose_config(tmp_path))
     assert service["image"] == f"gpustack/gpustack:{PINNED}-cpu"
@@ -175,7 +184,7 @@ def test_cpu_only_server_is_a_management_node(compose_v2: None, run: Run, tmp_pa
 def test_defaults_pin_the_image_and_mount_models_read_only_like_plan(
     compose_v2: None, run: Run, tmp_path: Path
 ) -> None:
-    assert run("gpustack", "server", "--out", str(tmp_path / "gs")).exit_code == 0
+    assert run("gpustack", "server", *V07, "--out", str(tmp_path / "gs")).exit_code == 0
     assert run("plan", "Qwen3-8B", "--out", str(tmp_path / "plan")).exit_code == 0
     gpustack = only_service(compose_config(tmp_path / "gs"))
     plan = only_service(compose_config(tmp_path / "plan"))
@@ -194,27 +203,34 @@ def test_defaults_pin_the_image_and_mount_models_read_only_like_plan(
 
 
 @pytest.mark.parametrize(
-    ("tag", "image"), [("latest", "gpustack/gpustack:latest-npu"), ("v0.7.0", "gpustack/gpustack:v0.7.0-npu")]
+    ("version", "tag", "image"),
+    [
+        (V07, "latest", "gpustack/gpustack:latest-npu"),
+        (V07, "v0.7.0", "gpustack/gpustack:v0.7.0-npu"),
+        ([], "v2.2", "gpustack/gpustack:v2.2"),
+        ([], "latest", "gpustack/gpustack:latest"),
+    ],
 )
-def test_another_release_can_be_named(run: Run, tmp_path: Path, tag: str, image: str) -> None:
-    assert run("gpustack", "server", "--image-tag", tag, "--out", str(tmp_path)).exit_code == 0
+def test_another_release_can_be_named(run: Run, tmp_path: Path, version: list[str], tag: str, image: str) -> None:
+    assert run("gpustack", "server", *version, "--image-tag", tag, "--out", str(tmp_path)).exit_code == 0
     assert raw_service(tmp_path)["image"] == image
     assert f"--image-tag {tag}" in (tmp_path / "compose.yml").read_text()  # the recipe keeps it
 
 
 def test_cpu_only_takes_no_npus(run: Run, tmp_path: Path) -> None:
-    result = run("gpustack", "server", "--cpu-only", "--npus", "0-3", "--out", str(tmp_path))
+    result = run("gpustack", "server", *V07, "--cpu-only", "--npus", "0-3", "--out", str(tmp_path))
     assert result.exit_code == 2
     assert "--cpu-only" in result.stderr
     assert not tmp_path.joinpath("compose.yml").exists()
 
 
-def test_missing_token_is_refused_with_how_to_get_it(run: Run, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("version", "hint"), [([], V2_TOKEN_HINT), (V07, TOKEN_HINT)])
+def test_missing_token_is_refused_with_how_to_get_it(run: Run, tmp_path: Path, version: list[str], hint: str) -> None:
     out = tmp_path / "worker"
-    result = run("gpustack", "worker", "--server-url", SEED_URL, "--out", str(out))
+    result = run("gpustack", "worker", *version, "--server-url", SEED_URL, "--out", str(out))
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert TOKEN_HINT in result.stderr and "--token" in result.stderr
+    assert hint in result.stderr and "--token" in result.stderr
     assert not out.exists()
 
 
@@ -226,7 +242,7 @@ def test_token_already_in_env_file_is_used(compose_v2: None, run: Run, tmp_path:
     # an existing .env is tightened to 0600 and git-ignored too
     assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
     assert ".env" in (tmp_path / ".gitignore").read_text().splitlines()
-    assert only_service(compose_config(tmp_path))["environment"] == {"GPUSTACK_TOKEN": PLACEHOLDER_TOKEN}
+    assert only_service(compose_config(tmp_path))["environment"]["GPUSTACK_TOKEN"] == PLACEHOLDER_TOKEN
 
 
 def test_token_from_env_writes_no_secret(compose_v2: None, run: Run, tmp_path: Path) -> None:
@@ -236,7 +252,7 @@ def test_token_from_env_writes_no_secret(compose_v2: None, run: Run, tmp_path: P
     done = subprocess.run(["docker", "compose", "config", "-q"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode != 0 and "GPUSTACK_TOKEN" in done.stderr  # compose refuses to start without it
     service = only_service(compose_config(tmp_path, {"GPUSTACK_TOKEN": PLACEHOLDER_TOKEN}))
-    assert service["environment"] == {"GPUSTACK_TOKEN": PLACEHOLDER_TOKEN}
+    assert service["environment"]["GPUSTACK_TOKEN"] == PLACEHOLDER_TOKEN
 
 
 def test_token_and_token_from_env_together_are_refused(run: Run, tmp_path: Path) -> None:
@@ -293,8 +309,10 @@ def test_token_compose_would_change_is_refused(run: Run, tmp_path: Path, token: 
 def test_same_inputs_same_bytes(run: Run, tmp_path: Path) -> None:
     for name in ("a", "b"):
         for args in (
-            ["server", "--npus", "0-3"],
-            ["server", "--cpu-only"],
+            ["server", *V07, "--npus", "0-3"],
+            ["server", *V07, "--cpu-only", "--port", "80"],
+            ["worker", *V07, "--server-url", SEED_URL, "--token", PLACEHOLDER_TOKEN],
+            ["server"],
             ["worker", "--server-url", SEED_URL, "--token", PLACEHOLDER_TOKEN],
         ):
             out = tmp_path / name / args[0] / str(len(args))
@@ -303,9 +321,9 @@ def test_same_inputs_same_bytes(run: Run, tmp_path: Path) -> None:
         second = tmp_path / "b" / first.relative_to(tmp_path / "a")
         assert first.read_bytes() == second.read_bytes()
     # and again over its own output: unchanged
-    out = tmp_path / "a" / "server" / "3"
+    out = tmp_path / "a" / "server" / "5"
     before = (out / "compose.yml").read_bytes()
-    assert run("gpustack", "server", "--npus", "0-3", "--out", str(out)).exit_code == 0
+    assert run("gpustack", "server", *V07, "--npus", "0-3", "--out", str(out)).exit_code == 0
     assert (out / "compose.yml").read_bytes() == before
 
 
@@ -360,7 +378,7 @@ def test_npus_host_root_and_other_platforms(compose_v2: None, run: Run, write: W
         """,
     )
     out = tmp_path / "out"
-    result = run("gpustack", "worker", "--server-url", SEED_URL, "--token-from-env", "--npus", "4-7",
+    result = run("gpustack", "worker", *V07, "--server-url", SEED_URL, "--token-from-env", "--npus", "4-7",
                  "--server", "fake-host", "--hardware", str(hardware), "--out", str(out))  # fmt: skip
     assert result.exit_code == 0, result.stderr
     ours = raw_service(out)
@@ -377,12 +395,21 @@ def test_npus_host_root_and_other_platforms(compose_v2: None, run: Run, write: W
     assert service["devices"][3] == {"source": "/host/dev/davinci4", "target": "/dev/davinci4", "permissions": "rwm"}
     assert render_recipe(shlex.split(text.splitlines()[1].split(": ", 1)[1]), out) == text
 
-    duo = run("gpustack", "server", "--server", "atlas-300i-duo", "--out", str(tmp_path / "duo"))
+    duo = run("gpustack", "server", *V07, "--server", "atlas-300i-duo", "--out", str(tmp_path / "duo"))
     assert duo.exit_code == 0, duo.stderr
     assert raw_service(tmp_path / "duo")["image"] == f"gpustack/gpustack:{PINNED}-npu-310p"
 
-    a3 = run("gpustack", "server", "--server", "atlas-800i-a3", "--out", str(tmp_path / "a3"))
+    a3 = run("gpustack", "server", *V07, "--server", "atlas-800i-a3", "--out", str(tmp_path / "a3"))
     assert a3.exit_code == 2 and "no image" in a3.stderr
+    # GPUStack 2.x's one image runs on the A3 (910C) too
+    a3_v2 = run("gpustack", "worker", "--server-url", SEED_URL, "--token-from-env", "--server", "atlas-800i-a3",
+                "--out", str(tmp_path / "a3v2"))  # fmt: skip
+    assert a3_v2.exit_code == 0, a3_v2.stderr
+    assert raw_service(tmp_path / "a3v2")["image"] == f"gpustack/gpustack:{PINNED_V2}"
+    # the Ascend Docker Runtime mounts the devices from the engine's own host: a host_root cannot apply
+    v2 = run("gpustack", "worker", "--server-url", SEED_URL, "--token-from-env", "--server", "fake-host",
+             "--hardware", str(hardware), "--out", str(tmp_path / "v2"))  # fmt: skip
+    assert v2.exit_code == 2 and "host_root" in v2.stderr and not (tmp_path / "v2").exists()
 
 
 @pytest.mark.parametrize(
@@ -398,7 +425,7 @@ def test_npus_host_root_and_other_platforms(compose_v2: None, run: Run, write: W
     ],
 )
 def test_bad_server_options_are_refused(run: Run, tmp_path: Path, args: list[str]) -> None:
-    result = run("gpustack", "server", *args, "--out", str(tmp_path))
+    result = run("gpustack", "server", *V07, *args, "--out", str(tmp_path))
     assert result.exit_code == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not any(tmp_path.iterdir())
@@ -406,7 +433,9 @@ def test_bad_server_options_are_refused(run: Run, tmp_path: Path, args: list[str
 
 def test_hostile_models_dir_reads_back_exactly(compose_v2: None, run: Run, tmp_path: Path) -> None:
     models_dir = "/data/my models/$HOME #x [y] {z} 模型"
-    result = run("gpustack", "server", "--models-dir", models_dir, "--image-tag", "v0.7.1", "--out", str(tmp_path))
+    result = run(
+        "gpustack", "server", *V07, "--models-dir", models_dir, "--image-tag", "v0.7.1", "--out", str(tmp_path)
+    )
     assert result.exit_code == 0, result.stderr
     service = only_service(compose_config(tmp_path))
     models = next(v for v in service["volumes"] if v["target"] == "/models")
@@ -415,13 +444,13 @@ def test_hostile_models_dir_reads_back_exactly(compose_v2: None, run: Run, tmp_p
 
 
 def test_hand_edits_are_not_overwritten(run: Run, tmp_path: Path) -> None:
-    assert run("gpustack", "server", "--out", str(tmp_path)).exit_code == 0
+    assert run("gpustack", "server", *V07, "--out", str(tmp_path)).exit_code == 0
     compose = tmp_path / "compose.yml"
     compose.write_text(compose.read_text().replace('"--port", "8080"', '"--port", "9090"'))
-    refused = run("gpustack", "server", "--out", str(tmp_path))
+    refused = run("gpustack", "server", *V07, "--out", str(tmp_path))
     assert refused.exit_code == 1 and "edited by hand" in refused.stderr
     assert '"9090"' in compose.read_text()
-    assert run("gpustack", "server", "--out", str(tmp_path), "--force").exit_code == 0
+    assert run("gpustack", "server", *V07, "--out", str(tmp_path), "--force").exit_code == 0
     assert '"8080"' in compose.read_text()
 
 
@@ -434,7 +463,13 @@ def test_help_has_an_example(run: Run, command: str) -> None:
 
 # ---- examples/gpustack-*: committed output, regenerated by its header's recipe --------------------------------
 
-GPUSTACK_EXAMPLES = ["gpustack-server", "gpustack-server-cpu", "gpustack-worker"]
+GPUSTACK_EXAMPLES = [
+    "gpustack-server",
+    "gpustack-server-cpu",
+    "gpustack-worker",
+    "gpustack-v2-server",
+    "gpustack-v2-worker",
+]
 
 
 @pytest.mark.parametrize("example", GPUSTACK_EXAMPLES)
@@ -480,9 +515,17 @@ def test_every_flag_of_each_table_reads_back_as_written(tmp_path: Path) -> None:
     """A flag added to SERVER_FLAGS or WORKER_FLAGS is written and read through the table: each set here."""
     hardware = str(tmp_path / "hw" / "mine.yaml")
     requests = [
-        ServerRequest(port=9090, image_tag="v0.7.0", models_dir="/data/m", cpu_only=True, bootstrap_password=True),
-        ServerRequest(npus=(0, 1, 2, 3), server="atlas-800i-a2", hardware_files=(hardware,)),
+        ServerRequest(
+            gpustack_version="0.7",
+            port=9090,
+            image_tag="v0.7.0",
+            models_dir="/data/m",
+            cpu_only=True,
+            bootstrap_password=True,
+        ),
+        ServerRequest(gpustack_version="0.7", npus=(0, 1, 2, 3), server="atlas-800i-a2", hardware_files=(hardware,)),
         WorkerRequest(
+            gpustack_version="0.7",
             server_url=SEED_URL,
             npus=(4, 5),
             image_tag="v0.7.0",
@@ -506,9 +549,11 @@ def test_every_flag_of_each_table_reads_back_as_written(tmp_path: Path) -> None:
     ("request_", "recipe"),
     [
         (ServerRequest(), "ascendgen gpustack server"),
-        (ServerRequest(npus=(7, 5, 6), port=8080), "ascendgen gpustack server --npus 5-7"),  # a default: left out
-        (ServerRequest(cpu_only=True, bootstrap_password=True),
-         "ascendgen gpustack server --cpu-only --bootstrap-password-from-env"),
+        (ServerRequest(gpustack_version="0.7", npus=(7, 5, 6)),
+         "ascendgen gpustack server --gpustack-version 0.7 --npus 5-7"),
+        (ServerRequest(gpustack_version="2", port=8080), "ascendgen gpustack server --port 8080"),  # "2": left out
+        (ServerRequest(gpustack_version="0.7", cpu_only=True, bootstrap_password=True),
+         "ascendgen gpustack server --gpustack-version 0.7 --cpu-only --bootstrap-password-from-env"),
         (WorkerRequest(server_url=SEED_URL + "/"),
          f"ascendgen gpustack worker --server-url {SEED_URL} --token-from-env"),
     ],
@@ -536,9 +581,9 @@ def test_bad_flags_are_refused_naming_the_flag(command: str, given: dict[str, ob
 
 
 def test_recipe_words_are_read_as_the_table_says(tmp_path: Path) -> None:
-    assert request_from_recipe(["ascendgen", "gpustack", "server", "--port=9000", "--npus", "0,1"], tmp_path) == (
-        ServerRequest(port=9000, npus=(0, 1))
-    )
+    assert request_from_recipe(
+        ["ascendgen", "gpustack", "server", "--gpustack-version=0.7", "--port=9000", "--npus", "0,1"], tmp_path
+    ) == ServerRequest(gpustack_version="0.7", port=9000, npus=(0, 1))
     for words, message in [
         (["server", "--port", "http"], "--port 'http': not a number"),
         (["server", "--cpu-only=yes"], "--cpu-only takes no value"),
@@ -555,7 +600,7 @@ def test_a_path_compose_reads_as_written_is_recorded_as_written(compose_v2: None
     """The header keeps a recipe one line by escaping line breaks only: a no-break space in --models-dir is
     recorded as it is, so that `check` regenerates the same file."""
     models_dir = "/data/my\u00a0models"
-    assert run("gpustack", "server", "--models-dir", models_dir, "--out", str(tmp_path)).exit_code == 0
+    assert run("gpustack", "server", *V07, "--models-dir", models_dir, "--out", str(tmp_path)).exit_code == 0
     text = (tmp_path / "compose.yml").read_text()
     assert f"--models-dir '{models_dir}'\n" in text
     assert run("check", str(tmp_path)).exit_code == 0
@@ -567,8 +612,206 @@ def test_a_name_with_a_line_break_stays_inside_the_header(run: Run, write: Write
     name = "evil\nservices: {}"
     hardware = write("hw.yaml", 'servers:\n  - name: "evil\\nservices: {}"\n    npu_type: 910B4\n    npu_count: 8\n')
     out = tmp_path / "out"
-    result = run("gpustack", "server", "--server", name, "--hardware", str(hardware), "--out", str(out))
+    result = run("gpustack", "server", *V07, "--server", name, "--hardware", str(hardware), "--out", str(out))
     assert result.exit_code == 0, result.stderr
     text = (out / "compose.yml").read_text()
     assert "# GPUStack server with its built-in worker on 910B4 NPUs 0-7 (evil\\nservices: {}), port 8080\n" in text
     assert list(yaml.safe_load(text)["services"]) == ["gpustack"]
+
+
+# ---- GPUStack 2.x: the layout of GPUStack's v2.2.3 docs, and how it differs from v0.7 --------------------------
+
+# docs/installation/installation.md at v2.2.3, verbatim
+V2_SERVER_DOCS = """
+sudo docker run -d --name gpustack \\
+    --restart unless-stopped \\
+    -p 80:80 \\
+    --volume gpustack-data:/var/lib/gpustack \\
+    gpustack/gpustack
+"""
+# docs/tutorials/running-deepseek-r1-671b-with-distributed-ascend-mindie.md at v2.2.3, verbatim (the only Ascend
+# worker command of the v2.2.3 docs)
+V2_WORKER_DOCS = """
+sudo docker run -d --name gpustack \\
+    --restart unless-stopped \\
+    --privileged \\
+    --env "ASCEND_VISIBLE_DEVICES=$(sudo ls /dev/davinci* | head -1 | grep -o '[0-9]\\+' || echo "0")" \\
+    --network host \\
+    --volume /var/run/docker.sock:/var/run/docker.sock \\
+    --volume gpustack-data:/var/lib/gpustack \\
+    --volume /path/to/your/model:/path/to/your/model \\
+    --runtime ascend \\
+    gpustack/gpustack \\
+    --server-url http://your_gpustack_server_ip_or_hostname \\
+    --token your_gpustack_cluster_token
+"""
+
+
+@dataclass
+class DocsRun:
+    name: str = ""
+    restart: str = ""
+    options: dict[str, list[str]] = field(default_factory=dict)
+    image: str = ""
+    args: list[str] = field(default_factory=list)
+
+
+def parse_docs_run(text: str) -> DocsRun:
+    words = shlex.split(text.replace("\\\n", " "))
+    assert words[:4] == ["sudo", "docker", "run", "-d"], words[:4]
+    parsed = DocsRun()
+    rest = iter(words[4:])
+    for word in rest:
+        if word == "--privileged":
+            parsed.options.setdefault(word, []).append("")
+        elif word in ("--name", "--restart", "-p", "--env", "--network", "--volume", "--runtime"):
+            parsed.options.setdefault(word, []).append(next(rest))
+        else:
+            assert not word.startswith("-"), word
+            parsed.image = word
+            parsed.args = list(rest)
+    parsed.name, parsed.restart = parsed.options.pop("--name")[0], parsed.options.pop("--restart")[0]
+    return parsed
+
+
+def test_v2_server_is_the_documented_one(compose_v2: None, run: Run, tmp_path: Path) -> None:
+    docs = parse_docs_run(V2_SERVER_DOCS)
+    result = run("gpustack", "server", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    service = only_service(compose_config(tmp_path))
+    # deliberate: the tag is pinned (the docs' untagged image is `latest`, which moves)
+    assert docs.image == "gpustack/gpustack" and service["image"] == f"gpustack/gpustack:{PINNED_V2}"
+    assert service["container_name"] == docs.name and service["restart"] == docs.restart
+    assert docs.options == {"-p": ["80:80"], "--volume": ["gpustack-data:/var/lib/gpustack"]}
+    (port,) = service["ports"]
+    assert (port["published"], port["target"]) == ("80", 80)
+    (data,) = service["volumes"]
+    assert (data["type"], data["source"], data["target"]) == ("volume", "gpustack-data", "/var/lib/gpustack")
+    # no NPUs, no host network, no privilege, no worker: nothing the docs' server does not have
+    for key in ("devices", "network_mode", "ipc", "privileged", "runtime", "command", "environment"):
+        assert not service.get(key), key
+    assert docs.args == []
+    assert "initial_admin_password" in result.stdout + result.stderr
+    assert "root on this host" not in result.stdout + result.stderr
+    # --port publishes another host port for the same container port
+    assert run("gpustack", "server", "--port", "8080", "--out", str(tmp_path / "p")).exit_code == 0
+    (port,) = only_service(compose_config(tmp_path / "p"))["ports"]
+    assert (port["published"], port["target"]) == ("8080", 80)
+
+
+def test_v2_worker_is_the_documented_one(compose_v2: None, run: Run, tmp_path: Path) -> None:
+    docs = parse_docs_run(V2_WORKER_DOCS)
+    result = run("gpustack", "worker", "--server-url", SEED_URL, "--token", PLACEHOLDER_TOKEN, "--npus", "4-7",
+                 *SEED_MODELS_DIR, "--out", str(tmp_path))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert f"warning: {PRIVILEGE_WARNING}" in " ".join(result.stderr.split())
+    text = (tmp_path / "compose.yml").read_text()
+    assert PLACEHOLDER_TOKEN not in text and "root on this host" in text
+    service = only_service(compose_config(tmp_path))
+    assert docs.image == "gpustack/gpustack" and service["image"] == f"gpustack/gpustack:{PINNED_V2}"
+    assert service["container_name"] == docs.name and service["restart"] == docs.restart
+    assert docs.options["--privileged"] == [""] and service["privileged"] is True
+    assert docs.options["--runtime"] == ["ascend"] and service["runtime"] == "ascend"
+    assert docs.options["--network"] == ["host"] and service["network_mode"] == "host"
+    # the docs' expression picks the first NPU; ours names the NPUs asked for
+    assert docs.options["--env"][0].startswith("ASCEND_VISIBLE_DEVICES=")
+    assert service["environment"] == {"ASCEND_VISIBLE_DEVICES": "4,5,6,7", "GPUSTACK_TOKEN": PLACEHOLDER_TOKEN}
+    mounts = [(v["source"], v["target"]) for v in service["volumes"]]
+    documented = [tuple(v.split(":")) for v in docs.options["--volume"]]
+    assert (
+        documented[:2]
+        == mounts[:2]
+        == [
+            ("/var/run/docker.sock", "/var/run/docker.sock"),
+            ("gpustack-data", "/var/lib/gpustack"),
+        ]
+    )
+    # the model directory at its own path, as the docs mount it; deliberate: read-only, as for `plan`
+    assert documented[2][0] == documented[2][1] and mounts[2] == ("/data/models", "/data/models")
+    assert service["volumes"][2]["read_only"] is True and not service["volumes"][0].get("read_only")
+    assert "devices" not in service and "ipc" not in service  # the Ascend Docker Runtime mounts the NPUs
+    # deliberate: the token moves from the command line to .env (GPUSTACK_TOKEN, start.py)
+    assert docs.args == ["--server-url", "http://your_gpustack_server_ip_or_hostname", "--token",
+                         "your_gpustack_cluster_token"]  # fmt: skip
+    assert service["command"] == ["--server-url", SEED_URL]
+    assert (tmp_path / ".env").read_text() == f"GPUSTACK_TOKEN={PLACEHOLDER_TOKEN}\n"
+
+
+def test_v07_worker_takes_no_privilege(run: Run, tmp_path: Path) -> None:
+    result = run("gpustack", "worker", *V07, "--server-url", SEED_URL, "--token-from-env", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    assert "root on this host" not in result.stderr + (tmp_path / "compose.yml").read_text()
+    ours = raw_service(tmp_path)
+    assert "privileged" not in ours and "runtime" not in ours
+    assert not any("docker.sock" in v for v in ours["volumes"])
+
+
+# The content hashes of seed 000's files as ascendgen wrote them before --gpustack-version existed
+V07_BODY_HASHES = {
+    "gpustack-server": "5e07334ecbc1fc931fb791f9f1ece55ad2b1732de57a2655420546689703e1b8",
+    "gpustack-server-cpu": "adbaa00365fc1c0d5621fcb72bde7a71b8002244a8fe5317a947cc1c50c4a29d",
+    "gpustack-worker": "14bae850fbb79ee6c14e89db94d7113865c9dd3ff4e9680721137e44a58da696",
+}
+
+
+@pytest.mark.parametrize("example", sorted(V07_BODY_HASHES))
+def test_v07_keeps_the_files_it_wrote_before(example: str) -> None:
+    text = (EXAMPLES / example / "compose.yml").read_text()
+    assert f"# Content hash: sha256:{V07_BODY_HASHES[example]}\n" in text
+    body = text.split("# Content hash: ", 1)[1].split("\n", 1)[1]
+    assert hashlib.sha256(body.encode()).hexdigest() == V07_BODY_HASHES[example]
+    assert "--gpustack-version 0.7" in text.splitlines()[1]
+
+
+def test_an_old_recipe_without_the_version_drifts_and_says_why(run: Run, tmp_path: Path) -> None:
+    """A file written before --gpustack-version ran v0.7; its recipe now means 2.x: `check` fails and says how to
+    keep v0.7 (the diff's new header line, or the refusal of a 0.7-only flag)."""
+    for example in ("gpustack-worker", "gpustack-server", "gpustack-server-cpu"):
+        current = (EXAMPLES / example / "compose.yml").read_text()
+        directory = tmp_path / example
+        directory.mkdir()
+        (directory / "compose.yml").write_text(current.replace(" --gpustack-version 0.7", ""))
+        result = run("check", str(directory))
+        assert result.exit_code == 1
+        assert "--gpustack-version 0.7" in result.stdout + result.stderr
+        if example == "gpustack-worker":
+            assert "differs from its recipe" in result.stderr
+            assert f"+# {V2_NOTE}" in result.stdout
+            assert '-    image: "gpustack/gpustack:v0.7.1-npu"' in result.stdout
+        else:  # --models-dir / --cpu-only are 0.7's only
+            assert "its recipe no longer plans" in result.stderr
+        # with the flag, it is up to date again
+        (directory / "compose.yml").write_text(current)
+        assert run("check", str(directory)).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["server", "--cpu-only"], "--cpu-only: the GPUStack 2.x server runs no worker"),
+        (["server", "--npus", "0-3", "--models-dir", "/data"], "--npus, --models-dir: the GPUStack 2.x server"),
+        (["server", "--server", "atlas-800i-a2"], "--server: the GPUStack 2.x server"),
+        (["server", "--image-tag", "v0.7.1"], "--image-tag v0.7.1 is a GPUStack 0.x release"),
+        (["server", *V07, "--image-tag", "v2.2.3"], "--image-tag v2.2.3 is not a GPUStack 0.x release"),
+        (["worker", "--server-url", SEED_URL, "--token-from-env", "--image-tag", "0.7.1"], "0.x release"),
+        (["server", "--gpustack-version", "1"], "--gpustack-version '1': Input should be '2' or '0.7'"),
+    ],
+)
+def test_what_one_layout_cannot_take_is_refused(run: Run, tmp_path: Path, args: list[str], message: str) -> None:
+    out = tmp_path / "out"
+    result = run("gpustack", *args, "--out", str(out))
+    assert result.exit_code == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr
+    assert not out.exists()
+
+
+def test_v2_recipes_read_back(tmp_path: Path) -> None:
+    for request in [
+        ServerRequest(port=8080, image_tag="v2.2", bootstrap_password=True),
+        WorkerRequest(server_url=SEED_URL, npus=(0, 1), models_dir="/data/m", image_tag="v2.2.2"),
+        WorkerRequest(gpustack_version="0.7", server_url=SEED_URL),
+    ]:
+        command = recipe_command(request)
+        assert ("--gpustack-version" in command) == (request.gpustack_version == "0.7")
+        assert request_from_recipe(shlex.split(command), tmp_path) == request

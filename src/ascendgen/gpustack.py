@@ -1,10 +1,12 @@
-"""GPUStack on Ascend (seed 000): a GPUStack server, optionally with its built-in worker on the NPUs, and
-GPUStack workers that join it, as compose files. The vLLM path's parts, reused: each command's request is a
-strict pydantic model with a flag table (SERVER_FLAGS, WORKER_FLAGS) that writes and reads its recipe through
-request.py's `recipe_args` / `parse_recipe`; the builders are pure (request + hardware in, a frozen
-`GpustackService` out); rendering uses render.py's Jinja environment, header and round-trip check;
-generated.py's `write_deployment` writes the result. Secrets (the worker token, the admin bootstrap password)
-go to `.env` and reach the container as `${NAME:?...}` references, never as text in compose.yml.
+"""GPUStack on Ascend: a GPUStack server and the GPUStack workers that join it, as compose files, in two
+layouts: GPUStack 2.x as its documentation installs it today (the default), and seed 000's v0.7 layout
+(`--gpustack-version 0.7`: a server with its built-in worker on the NPUs, `-npu` images). The vLLM path's
+parts, reused: each command's request is a strict pydantic model with a flag table (SERVER_FLAGS,
+WORKER_FLAGS) that writes and reads its recipe through request.py's `recipe_args` / `parse_recipe`; the
+builders are pure (request + hardware in, a frozen `GpustackService` out); rendering uses render.py's Jinja
+environment, header and round-trip check; generated.py's `write_deployment` writes the result. Secrets (the
+worker token, the admin bootstrap password) go to `.env` and reach the container as `${NAME:?...}`
+references, never as text in compose.yml.
 
 GPUStack facts used here, read from github.com/gpustack/gpustack at tag v0.7.1 (2025-08-21, the last v0.7
 release; seed 000 ran `latest-npu` on 2025-07-30, which was v0.7.0 then):
@@ -29,6 +31,30 @@ release; seed 000 ran `latest-npu` on 2025-07-30, which was v0.7.0 then):
   <data dir>/initial_admin_password when no bootstrap password is given (server.py _init_user, which
   applies a bootstrap password only when the admin user does not exist yet, i.e. on the first start).
 - the worker checks `--server-url` with validators.url after stripping a trailing '/' (config.py).
+
+GPUStack 2.x facts, read at tag v2.2.3 (2026-07-28, the newest tag in github.com/gpustack/gpustack; PyPI has
+2.3.0 from 2026-10-23, but no v2.3.0 tag or image could be verified, so v2.2.3 is pinned):
+- one image for every device: docs/installation/installation.md "GPUStack v2 uses a single unified container
+  image for all GPU device types."; .github/workflows/pack.yaml pushes `gpustack/gpustack:v2.2.3` for
+  linux/amd64 and linux/arm64, and no -npu image. docs/migration.md: "Since v2.0.0, you no longer need to
+  specify the GPU computing platform or version (such as `-cpu`, ...)".
+- the server (installation.md): `docker run -d --name gpustack --restart unless-stopped -p 80:80 --volume
+  gpustack-data:/var/lib/gpustack gpustack/gpustack`: no NPUs, no host network, not privileged. It runs no
+  worker: docs/cli-reference/start.md `--disable-worker`: "(DEPRECATED) ... New installations will not have
+  the embedded worker by default." The admin password is in <data dir>/initial_admin_password.
+- the Ascend worker (docs/tutorials/running-deepseek-r1-671b-with-distributed-ascend-mindie.md, the only
+  Ascend worker command in the v2.2.3 docs; the UI's Add Worker dialog gives the command to use): `--privileged`,
+  `--env ASCEND_VISIBLE_DEVICES=...`, `--network host`, `--volume /var/run/docker.sock:/var/run/docker.sock`,
+  `--volume gpustack-data:/var/lib/gpustack`, `--volume /path/to/your/model:/path/to/your/model`,
+  `--runtime ascend`, then `--server-url ... --token ...`. The worker starts each model in a gpustack/runner
+  container through that Docker socket (docs/user-guide/built-in-inference-backends.md), so the socket is
+  needed, and with it the worker is root on the host whatever else it is given; the docs give no
+  unprivileged or explicit `--device` form, so ascendgen writes the documented one (`--runtime ascend` needs
+  the Ascend Docker Runtime on the host: docs/installation/requirements.md). The token is the cluster's
+  registration token the UI's Add Worker dialog shows; `--token` still defaults to GPUSTACK_TOKEN (start.py).
+- the image's ENTRYPOINT is pack/entrypoint.sh, which hands the container's arguments to `gpustack start`
+  (through /run/gpustack/args), so compose's `command` still holds only start's flags; `--bootstrap-password`
+  still defaults to GPUSTACK_BOOTSTRAP_PASSWORD (start.py).
 """
 
 from __future__ import annotations
@@ -66,9 +92,15 @@ __all__ = [
     "DEFAULT_IMAGE_TAG",
     "DEFAULT_MODELS_DIR",
     "DEFAULT_PORT",
+    "DEFAULT_VERSION",
+    "IMAGE_TAGS",
+    "PASSWORD_HINT",
+    "PORTS",
+    "PRIVILEGE_WARNING",
     "SERVER_FLAGS",
     "TOKEN_ENV",
     "TOKEN_HINT",
+    "V2_TOKEN_HINT",
     "WORKER_FLAGS",
     "GpustackService",
     "ServerRequest",
@@ -88,9 +120,16 @@ __all__ = [
 ]
 
 IMAGE_REPOSITORY = "gpustack/gpustack"
+GpustackVersion = Literal["2", "0.7"]
+DEFAULT_VERSION: GpustackVersion = "2"
 # Pinned, so that the same compose.yml runs the same GPUStack tomorrow (seed 000's `latest-npu` moved)
-DEFAULT_IMAGE_TAG = "v0.7.1"
-DEFAULT_PORT = 8080  # seed 000; GPUStack's own default is 80
+IMAGE_TAGS: dict[str, str] = {"2": "v2.2.3", "0.7": "v0.7.1"}
+DEFAULT_IMAGE_TAG = IMAGE_TAGS[DEFAULT_VERSION]
+PORTS: dict[str, int] = {"2": 80, "0.7": 8080}  # 2.x: installation.md's `-p 80:80`; 0.7: seed 000's --port 8080
+DEFAULT_PORT = PORTS[DEFAULT_VERSION]
+SERVER_CONTAINER_PORT = 80  # 2.x: the server listens on 80 in its container (installation.md)
+DOCKER_SOCKET = "/var/run/docker.sock"
+ASCEND_RUNTIME = "ascend"  # the Ascend Docker Runtime's docker runtime name (`--runtime ascend`)
 DEFAULT_MODELS_DIR = "/models"  # as `ascendgen plan`; seed 000 mounted /data/models (--models-dir /data/models)
 MODELS_TARGET = "/models"
 CONTAINER_NAME = "gpustack"  # seed 000's --name, which the token hint's `docker exec` relies on
@@ -98,7 +137,15 @@ DATA_VOLUME = "gpustack-data"  # seed 000: named volume, created by docker on fi
 DATA_DIR = "/var/lib/gpustack"
 TOKEN_ENV = "GPUSTACK_TOKEN"
 BOOTSTRAP_PASSWORD_ENV = "GPUSTACK_BOOTSTRAP_PASSWORD"
-TOKEN_HINT = f"docker exec -it {CONTAINER_NAME} cat {DATA_DIR}/token"
+TOKEN_HINT = f"docker exec -it {CONTAINER_NAME} cat {DATA_DIR}/token"  # 0.7
+V2_TOKEN_HINT = "the GPUStack UI's Workers page: Add Worker shows the token in the command it gives"
+PASSWORD_HINT = f"docker exec -it {CONTAINER_NAME} cat {DATA_DIR}/initial_admin_password"
+# In every 2.x file: a file written before --gpustack-version (always v0.7) now drifts, and `check`'s diff says why
+V2_NOTE = "GPUStack 2.x layout; a file written for GPUStack v0.7 keeps its layout with --gpustack-version 0.7."
+PRIVILEGE_WARNING = (
+    f"the GPUStack 2.x worker runs privileged with the host's Docker socket ({DOCKER_SOCKET}) mounted: that is "
+    "root on this host. GPUStack's documented Ascend worker needs both to start its inference containers."
+)
 # Image tag suffix per ascendgen platform (docker-ci.yaml at v0.7.1: CANN_CHIP=910b -> -npu, 310p -> -npu-310p).
 NPU_IMAGE_SUFFIX = {"a2": "-npu", "310p": "-npu-310p"}
 CPU_IMAGE_SUFFIX = "-cpu"
@@ -109,6 +156,20 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,119}$")  # docker's tag gramma
 _ENV_UNSAFE = re.compile(r"[\s$#'\"`\\]")
 
 Role = Literal["server", "worker"]
+
+
+def tag_of(request: GpustackRequest) -> str:
+    return request.image_tag or IMAGE_TAGS[request.gpustack_version]
+
+
+def _check_version_tag(version: str, tag: str | None) -> None:
+    """A tag of the other layout would run an image the layout does not fit (0.7's have a device suffix)."""
+    if tag is None:
+        return
+    if version == "2" and re.match(r"^v?0\.", tag):
+        raise ValueError(f"--image-tag {tag} is a GPUStack 0.x release: add --gpustack-version 0.7, or drop it")
+    if version == "0.7" and re.match(r"^v?[1-9]", tag):
+        raise ValueError(f"--image-tag {tag} is not a GPUStack 0.x release: drop --gpustack-version 0.7")
 
 
 def _check_tag(tag: str) -> str:
@@ -133,10 +194,11 @@ class ServerRequest(BaseModel):
 
     model_config = STRICT_MODEL
 
+    gpustack_version: GpustackVersion = DEFAULT_VERSION
     npus: Npus | None = None  # None: every NPU of the server profile
-    image_tag: ImageTag = DEFAULT_IMAGE_TAG
-    models_dir: ModelsDir = DEFAULT_MODELS_DIR
-    port: int = DEFAULT_PORT
+    image_tag: ImageTag | None = None  # None: the version's pinned tag
+    models_dir: ModelsDir | None = None  # 0.7 only; None: DEFAULT_MODELS_DIR
+    port: int | None = None  # None: the version's port (PORTS)
     cpu_only: bool = False
     bootstrap_password: bool = False  # the container takes GPUSTACK_BOOTSTRAP_PASSWORD from .env
     server: str | None = None
@@ -144,8 +206,8 @@ class ServerRequest(BaseModel):
 
     @field_validator("port")
     @classmethod
-    def _tcp_port(cls, port: int) -> int:
-        if not 1 <= port <= 65535:
+    def _tcp_port(cls, port: int | None) -> int | None:
+        if port is not None and not 1 <= port <= 65535:
             raise ValueError(f"--port {port}: a TCP port is 1-65535")
         return port
 
@@ -153,6 +215,24 @@ class ServerRequest(BaseModel):
     def _cpu_only_takes_no_npus(self) -> ServerRequest:
         if self.cpu_only and (self.npus is not None or self.server is not None or self.hardware_files):
             raise ValueError("--cpu-only runs no worker and uses no NPUs: drop --npus, --server and --hardware")
+        if self.gpustack_version == "2":
+            given = [
+                flag
+                for flag, value in (
+                    ("--cpu-only", self.cpu_only),
+                    ("--npus", self.npus is not None),
+                    ("--server", self.server is not None),
+                    ("--hardware", bool(self.hardware_files)),
+                    ("--models-dir", self.models_dir is not None),
+                )
+                if value
+            ]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)}: the GPUStack 2.x server runs no worker and uses no NPUs or models "
+                    "(its workers do); drop them, or add --gpustack-version 0.7 for the v0.7 layout"
+                )
+        _check_version_tag(self.gpustack_version, self.image_tag)
         return self
 
 
@@ -163,9 +243,10 @@ class WorkerRequest(BaseModel):
 
     model_config = STRICT_MODEL
 
+    gpustack_version: GpustackVersion = DEFAULT_VERSION
     npus: Npus | None = None
     server_url: str
-    image_tag: ImageTag = DEFAULT_IMAGE_TAG
+    image_tag: ImageTag | None = None  # None: the version's pinned tag
     models_dir: ModelsDir = DEFAULT_MODELS_DIR
     server: str | None = None
     hardware_files: Items[str] = ()
@@ -179,11 +260,17 @@ class WorkerRequest(BaseModel):
         except InputError as exc:
             raise ValueError(str(exc)) from None
 
+    @model_validator(mode="after")
+    def _tag_fits_version(self) -> WorkerRequest:
+        _check_version_tag(self.gpustack_version, self.image_tag)
+        return self
+
 
 GpustackRequest = ServerRequest | WorkerRequest
 
 # Each command's options as its recipe records them, in the order it writes them (request.py's Flag).
 SERVER_FLAGS: tuple[Flag, ...] = (
+    Flag("--gpustack-version", "gpustack_version"),
     Flag("--cpu-only", "cpu_only", switch=True),
     Flag("--server", "server"),
     Flag("--npus", "npus", npus=True),
@@ -195,6 +282,7 @@ SERVER_FLAGS: tuple[Flag, ...] = (
 )
 WORKER_FLAGS: tuple[Flag, ...] = (
     Flag("--server-url", "server_url"),
+    Flag("--gpustack-version", "gpustack_version"),
     Flag("--server", "server"),
     Flag("--npus", "npus", npus=True),
     Flag("--image-tag", "image_tag"),
@@ -257,10 +345,16 @@ class GpustackService:
     ipc_host: bool
     devices: tuple[str, ...]
     volumes: tuple[str, ...]
-    environment: tuple[tuple[str, EnvRef], ...]
+    environment: tuple[tuple[str, EnvRef | str], ...]  # an EnvRef comes from .env, a str is written as it is
     command_lines: tuple[tuple[str, ...], ...]  # `gpustack start` flags, one flag (with its value) per line
     data_volume: str
     summary: str  # one header line saying what this is
+    network_host: bool = True
+    ports: tuple[str, ...] = ()
+    privileged: bool = False
+    runtime: str | None = None
+    token_hint: str = TOKEN_HINT
+    notes: tuple[str, ...] = ()  # more header lines
 
     @property
     def command(self) -> list[str]:
@@ -275,6 +369,10 @@ class GpustackService:
             "volumes": list(self.volumes),
             "command": self.command,
             "environment": {name: str(ref) for name, ref in self.environment},
+            "network_mode": "host" if self.network_host else None,
+            "ports": list(self.ports),
+            "privileged": True if self.privileged else None,
+            "runtime": self.runtime,
         }
 
 
@@ -339,11 +437,12 @@ class _NpuHost:
     npus: tuple[int, ...]
 
 
-def _npu_host(hardware: Hardware, server: str | None, npus: tuple[int, ...] | None) -> _NpuHost:
+def _npu_host(hardware: Hardware, server: str | None, npus: tuple[int, ...] | None, *, v07: bool = True) -> _NpuHost:
     profile = resolve_server(hardware, server, None)
     npu_type = hardware.npu_type(profile.npu_type)
     platform = hardware.platform(npu_type.platform)
-    if platform.name not in NPU_IMAGE_SUFFIX:
+    # 2.x's one image runs on 910B, 910C and 310P3 alike (docs/installation/requirements.md at v2.2.3)
+    if v07 and platform.name not in NPU_IMAGE_SUFFIX:
         known = ", ".join(f"{name} ({suffix})" for name, suffix in NPU_IMAGE_SUFFIX.items())
         raise InputError(
             f"GPUStack publishes no image for {npu_type.name} (platform {platform.name}); its NPU images are "
@@ -358,7 +457,7 @@ def _npu_service(
     *,
     image_tag: str,
     models_dir: str,
-    environment: tuple[tuple[str, EnvRef], ...],
+    environment: tuple[tuple[str, EnvRef | str], ...],
     command_lines: tuple[tuple[str, ...], ...],
     summary: str,
 ) -> GpustackService:
@@ -393,44 +492,68 @@ def build(request: GpustackRequest, hardware: Hardware) -> GpustackService:
 
 
 def build_server(request: ServerRequest, hardware: Hardware) -> GpustackService:
-    environment = ((BOOTSTRAP_PASSWORD_ENV, EnvRef(BOOTSTRAP_PASSWORD_ENV)),) if request.bootstrap_password else ()
-    port_line = ("--port", str(request.port))
+    environment: tuple[tuple[str, EnvRef | str], ...] = (
+        ((BOOTSTRAP_PASSWORD_ENV, EnvRef(BOOTSTRAP_PASSWORD_ENV)),) if request.bootstrap_password else ()
+    )
+    port = request.port or PORTS[request.gpustack_version]
+    if request.gpustack_version == "2":
+        return GpustackService(
+            role="server",
+            name=CONTAINER_NAME,
+            container_name=CONTAINER_NAME,  # installation.md's --name, which `docker exec` hints rely on
+            image=f"{IMAGE_REPOSITORY}:{tag_of(request)}",
+            ipc_host=False,
+            devices=(),
+            volumes=(f"{DATA_VOLUME}:{DATA_DIR}",),
+            environment=environment,
+            command_lines=(),
+            data_volume=DATA_VOLUME,
+            summary=f"GPUStack {tag_of(request)} server (no worker, no NPUs), UI and API on port {port}",
+            network_host=False,
+            ports=(f"{port}:{SERVER_CONTAINER_PORT}",),
+            token_hint=V2_TOKEN_HINT,
+            notes=(V2_NOTE, f"The admin password (user admin): {PASSWORD_HINT}"),
+        )
+    port_line = ("--port", str(port))
+    models_dir = request.models_dir or DEFAULT_MODELS_DIR
     if request.cpu_only:
         return GpustackService(
             role="server",
             name=CONTAINER_NAME,
             container_name=CONTAINER_NAME,
-            image=f"{IMAGE_REPOSITORY}:{request.image_tag}{CPU_IMAGE_SUFFIX}",
+            image=f"{IMAGE_REPOSITORY}:{tag_of(request)}{CPU_IMAGE_SUFFIX}",
             ipc_host=False,  # no inference runs here, so no shared memory with the host
             devices=(),
-            volumes=_shared_volumes(request.models_dir),
+            volumes=_shared_volumes(models_dir),
             environment=environment,
             command_lines=(port_line, ("--disable-worker",)),
             data_volume=DATA_VOLUME,
-            summary=f"GPUStack management server without a worker (CPU image, no NPUs), port {request.port}",
+            summary=f"GPUStack management server without a worker (CPU image, no NPUs), port {port}",
         )
     host = _npu_host(hardware, request.server, request.npus)
     return _npu_service(
         "server",
         host,
-        image_tag=request.image_tag,
-        models_dir=request.models_dir,
+        image_tag=tag_of(request),
+        models_dir=models_dir,
         environment=environment,
         command_lines=(port_line,),
         summary=(
             f"GPUStack server with its built-in worker on {host.npu_type} NPUs {format_npus(host.npus)} "
-            f"({host.profile.name}), port {request.port}"
+            f"({host.profile.name}), port {port}"
         ),
     )
 
 
 def build_worker(request: WorkerRequest, hardware: Hardware) -> GpustackService:
     server_url = request.server_url
+    if request.gpustack_version == "2":
+        return _v2_worker(request, hardware)
     host = _npu_host(hardware, request.server, request.npus)
     return _npu_service(
         "worker",
         host,
-        image_tag=request.image_tag,
+        image_tag=tag_of(request),
         models_dir=request.models_dir,
         # GPUStack reads GPUSTACK_TOKEN like --token (start.py); the environment keeps it out of `ps` too
         environment=((TOKEN_ENV, EnvRef(TOKEN_ENV)),),
@@ -442,10 +565,58 @@ def build_worker(request: WorkerRequest, hardware: Hardware) -> GpustackService:
     )
 
 
+def _v2_worker(request: WorkerRequest, hardware: Hardware) -> GpustackService:
+    """The Ascend worker of GPUStack 2.x's docs: privileged, the Ascend Docker Runtime giving it the NPUs that
+    ASCEND_VISIBLE_DEVICES names, the host's Docker socket to start runner containers, host network."""
+    host = _npu_host(hardware, request.server, request.npus, v07=False)
+    if host.profile.host_root.rstrip("/"):
+        # the Ascend Docker Runtime mounts the devices itself, from the host the engine runs on
+        raise InputError(
+            f"--server {host.profile.name}: its host_root ({host.profile.host_root}) cannot apply to GPUStack 2.x, "
+            "whose devices the Ascend Docker Runtime mounts; use --gpustack-version 0.7, or a profile without it"
+        )
+    return GpustackService(
+        role="worker",
+        name=CONTAINER_NAME,
+        container_name=CONTAINER_NAME,
+        image=f"{IMAGE_REPOSITORY}:{tag_of(request)}",
+        ipc_host=False,
+        devices=(),
+        volumes=(
+            f"{DOCKER_SOCKET}:{DOCKER_SOCKET}",
+            f"{DATA_VOLUME}:{DATA_DIR}",
+            # the docs mount the model directory at its own path: the runner containers the worker starts
+            # through the host's Docker name host paths
+            f"{request.models_dir}:{request.models_dir}:ro",
+        ),
+        environment=(
+            ("ASCEND_VISIBLE_DEVICES", ",".join(str(i) for i in host.npus)),
+            (TOKEN_ENV, EnvRef(TOKEN_ENV)),
+        ),
+        command_lines=(("--server-url", request.server_url),),
+        data_volume=DATA_VOLUME,
+        summary=(
+            f"GPUStack {tag_of(request)} worker on {host.npu_type} NPUs {format_npus(host.npus)} "
+            f"({host.profile.name}), joining {request.server_url}"
+        ),
+        privileged=True,
+        runtime=ASCEND_RUNTIME,
+        token_hint=V2_TOKEN_HINT,
+        notes=(
+            V2_NOTE,
+            "Privileged, with the host's Docker socket: root on this host (GPUStack starts its inference "
+            "containers itself).",
+            "Needs the Ascend Docker Runtime on this host (`docker info | grep ascend`).",
+        ),
+    )
+
+
 # ---- secrets ------------------------------------------------------------------------------------------------
 
 
-def worker_secrets(token: str | None, *, token_from_env: bool, env_file: Mapping[str, str]) -> dict[str, str]:
+def worker_secrets(
+    token: str | None, *, token_from_env: bool, env_file: Mapping[str, str], hint: str = TOKEN_HINT
+) -> dict[str, str]:
     """What to put in .env for a worker: the `--token` given, or nothing when the token is to come from the
     environment (`--token-from-env`) or .env holds one already; otherwise refuse, saying where to get it."""
     if token is not None and token_from_env:
@@ -455,7 +626,7 @@ def worker_secrets(token: str | None, *, token_from_env: bool, env_file: Mapping
     if token_from_env or env_file.get(TOKEN_ENV):
         return {}
     raise InputError(
-        f"the worker needs the server's token: pass --token TOKEN (on the server: {TOKEN_HINT}), or "
+        f"the worker needs the server's token: pass --token TOKEN (from {hint}), or "
         f"--token-from-env to set {TOKEN_ENV} when compose starts"
     )
 
@@ -478,11 +649,13 @@ def bootstrap_secrets(
 
 
 def render_gpustack(service: GpustackService, *, regenerate: str) -> str:
-    notes = [service.summary]
-    for name, _ in service.environment:
-        notes.append(f"{name} comes from .env beside this file (or the shell); it is never written here.")
+    notes = [service.summary, *service.notes]
+    for name, value in service.environment:
+        if isinstance(value, EnvRef):
+            notes.append(f"{name} comes from .env beside this file (or the shell); it is never written here.")
     if service.role == "worker":
-        notes.append(f"Get the token on the GPUStack server: {TOKEN_HINT}")
+        where = "Get the token on the GPUStack server: " if service.token_hint == TOKEN_HINT else "Get the token: "
+        notes.append(where + service.token_hint)
     body = jinja_environment().get_template("gpustack.yml.j2").render(svc=service).strip("\n") + "\n"
     text = with_header(header_lines(regenerate, notes), body)
     parsed = check_round_trip(text, [service])

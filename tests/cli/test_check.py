@@ -255,8 +255,10 @@ def test_check_reads_inside_the_repository_and_outside_with_allow_outside(
 
 def test_check_confines_a_gpustack_recipe_too(run: Run, tmp_path: Path) -> None:
     repo = git_repository(tmp_path / "repo")
-    assert run("gpustack", "server", "--cpu-only", "--out", str(repo)).exit_code == 0
-    set_recipe(repo / "compose.yml", "ascendgen gpustack server --cpu-only --hardware ../hw.yaml")
+    assert run("gpustack", "server", "--gpustack-version", "0.7", "--cpu-only", "--out", str(repo)).exit_code == 0
+    set_recipe(
+        repo / "compose.yml", "ascendgen gpustack server --gpustack-version 0.7 --cpu-only --hardware ../hw.yaml"
+    )
     result = run("check", str(repo))
     assert result.exit_code == 1
     assert "--hardware ../hw.yaml: outside" in result.stderr

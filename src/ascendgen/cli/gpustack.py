@@ -12,10 +12,14 @@ from ascendgen.cli import termui
 from ascendgen.envfile import ENV_FILE, generate_secret, read_env_file
 from ascendgen.generated import write_deployment
 from ascendgen.gpustack import (
-    DEFAULT_IMAGE_TAG,
     DEFAULT_MODELS_DIR,
-    DEFAULT_PORT,
+    DEFAULT_VERSION,
+    IMAGE_TAGS,
+    PASSWORD_HINT,
+    PORTS,
+    PRIVILEGE_WARNING,
     TOKEN_HINT,
+    V2_TOKEN_HINT,
     GpustackService,
     bootstrap_secrets,
     build,
@@ -40,10 +44,23 @@ NpusOpt = Annotated[
     str | None, typer.Option(help="NPUs GPUStack may use: '0-7' or '0,1,2,3' (default: all of the server's).")
 ]
 ImageTagOpt = Annotated[
-    str, typer.Option(help="GPUStack release, e.g. v0.7.1 or latest (moves); the device suffix (-npu) is added.")
+    str | None,
+    typer.Option(
+        help=f"GPUStack release (default {IMAGE_TAGS['2']}; {IMAGE_TAGS['0.7']} with --gpustack-version 0.7, "
+        "whose device suffix -npu is added).",
+        show_default=False,
+    ),
+]
+VersionOpt = Annotated[
+    str,
+    typer.Option(
+        "--gpustack-version",
+        help="The layout: 2 (GPUStack 2.x as its docs install it) or 0.7 (the v0.7 -npu images of ascendgen 0.1).",
+    ),
 ]
 ModelsDirOpt = Annotated[
-    str, typer.Option(help="Host directory (absolute) mounted read-only at /models for local-path models.")
+    str,
+    typer.Option(help="Host directory (absolute) mounted read-only for local-path models (0.7: at /models)."),
 ]
 ServerOpt = Annotated[str | None, typer.Option(help="Server profile (default atlas-800i-a2: 8 x 910B4).")]
 HardwareOpt = Annotated[
@@ -56,12 +73,26 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite a compose.yml
 
 @gpustack_app.command()
 def server(
+    gpustack_version: VersionOpt = DEFAULT_VERSION,
     npus: NpusOpt = None,
-    port: Annotated[int, typer.Option(help="Port of GPUStack's UI and API.")] = DEFAULT_PORT,
-    image_tag: ImageTagOpt = DEFAULT_IMAGE_TAG,
-    models_dir: ModelsDirOpt = DEFAULT_MODELS_DIR,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Port of GPUStack's UI and API (default {PORTS['2']}; {PORTS['0.7']} with --gpustack-version 0.7).",
+            show_default=False,
+        ),
+    ] = None,
+    image_tag: ImageTagOpt = None,
+    models_dir: Annotated[
+        str | None,
+        typer.Option(
+            help=f"0.7: host directory (absolute) mounted read-only at /models (default {DEFAULT_MODELS_DIR}).",
+            show_default=False,
+        ),
+    ] = None,
     cpu_only: Annotated[
-        bool, typer.Option("--cpu-only", help="A management server without NPUs: CPU image, --disable-worker.")
+        bool,
+        typer.Option("--cpu-only", help="0.7: a management server without NPUs (CPU image, --disable-worker)."),
     ] = False,
     bootstrap_password: Annotated[
         str | None,
@@ -84,9 +115,9 @@ def server(
     out: OutOpt = Path("."),
     force: ForceOpt = False,
 ) -> None:
-    """Write compose.yml for a GPUStack server, with its built-in worker on the NPUs unless --cpu-only.
+    """Write compose.yml for a GPUStack server (2.x: no NPUs, workers join it; 0.7: with its built-in worker).
 
-    Example: [bold]ascendgen gpustack server --npus 0-7 --port 8080 --out gpustack[/]
+    Example: [bold]ascendgen gpustack server --port 8080 --out gpustack[/]
     """
     secrets = bootstrap_secrets(
         bootstrap_password,
@@ -96,12 +127,16 @@ def server(
         new_secret=generate_secret,
     )
     with_password = bootstrap_password is not None or generate_password or bootstrap_password_from_env
-    given = {"npus": npus, "port": port, "image_tag": image_tag, "models_dir": models_dir, "cpu_only": cpu_only,
-             "bootstrap_password": with_password, "server": server, "hardware_files": _paths(hardware)}  # fmt: skip
+    given = {"gpustack_version": gpustack_version, "npus": npus, "port": port, "image_tag": image_tag,
+             "models_dir": models_dir, "cpu_only": cpu_only, "bootstrap_password": with_password, "server": server,
+             "hardware_files": _paths(hardware)}  # fmt: skip
     request = request_from_flags("server", given)
     service = build(request, load_hardware(hardware or []))
     _write(service, recipe_command(request, relative_to=out), out, secrets, force=force)
-    termui.info(f"workers join with the token the server keeps: {TOKEN_HINT}")
+    if request.gpustack_version == "2":
+        termui.info(f"admin password: {PASSWORD_HINT}; workers join with the token of {V2_TOKEN_HINT}")
+    else:
+        termui.info(f"workers join with the token the server keeps: {TOKEN_HINT}")
 
 
 @gpustack_app.command()
@@ -111,7 +146,10 @@ def worker(
     ],
     token: Annotated[
         str | None,
-        typer.Option(help=f"The server's worker token ({TOKEN_HINT}); written to .env only.", show_default=False),
+        typer.Option(
+            help=f"The cluster's worker token (2.x: {V2_TOKEN_HINT}; 0.7: {TOKEN_HINT}); written to .env only.",
+            show_default=False,
+        ),
     ] = None,
     token_from_env: Annotated[
         bool,
@@ -119,8 +157,9 @@ def worker(
             "--token-from-env", help="Take GPUSTACK_TOKEN from .env or the shell when compose starts; write none."
         ),
     ] = False,
+    gpustack_version: VersionOpt = DEFAULT_VERSION,
     npus: NpusOpt = None,
-    image_tag: ImageTagOpt = DEFAULT_IMAGE_TAG,
+    image_tag: ImageTagOpt = None,
     models_dir: ModelsDirOpt = DEFAULT_MODELS_DIR,
     server: ServerOpt = None,
     hardware: HardwareOpt = None,
@@ -129,14 +168,19 @@ def worker(
 ) -> None:
     """Write compose.yml for a GPUStack worker on this server's NPUs; its token goes to .env, never compose.yml.
 
+    GPUStack 2.x's worker runs privileged with the host's Docker socket (root on the host) and the Ascend
+    Docker Runtime, as GPUStack's docs install it; --gpustack-version 0.7 writes the v0.7 layout.
+
     Example: [bold]ascendgen gpustack worker --server-url http://172.16.33.106:8080 --token TOKEN[/]
     """
-    given = {"server_url": server_url, "npus": npus, "image_tag": image_tag, "models_dir": models_dir,
-             "server": server, "hardware_files": _paths(hardware)}  # fmt: skip
+    given = {"server_url": server_url, "gpustack_version": gpustack_version, "npus": npus, "image_tag": image_tag,
+             "models_dir": models_dir, "server": server, "hardware_files": _paths(hardware)}  # fmt: skip
     request = request_from_flags("worker", given)
     service = build(request, load_hardware(hardware or []))
-    secrets = worker_secrets(token, token_from_env=token_from_env, env_file=read_env_file(out))
+    secrets = worker_secrets(token, token_from_env=token_from_env, env_file=read_env_file(out), hint=service.token_hint)
     _write(service, recipe_command(request, relative_to=out), out, secrets, force=force)
+    if service.privileged:
+        termui.warning(PRIVILEGE_WARNING)
 
 
 def _write(service: GpustackService, regenerate: str, out: Path, secrets: dict[str, str], *, force: bool) -> None:
