@@ -518,16 +518,21 @@ def _first_npus(server: ServerProfile, count: int) -> tuple[int, ...]:
     return tuple(range(count))
 
 
-def _choose_tp(sizing: Sizing, server: ServerProfile, options: PlanOptions) -> tuple[int, str]:
-    model = sizing.model
-    valid = valid_tp_sizes(model, server.npu_count)
-    heads = f"{model.num_attention_heads} attention heads and {model.num_key_value_heads} KV heads"
+def _wanted_length(model: ModelSpec, options: PlanOptions) -> int:
+    """The length TP is sized for: --max-model-len (refused above the model's context), else a useful one."""
     if options.max_model_len is not None and options.max_model_len > model.max_position_embeddings:
         raise PlanError(
             f"--max-model-len {options.max_model_len} is above {model.name}'s context of "
             f"{model.max_position_embeddings} tokens (max_position_embeddings)"
         )
-    wanted = options.max_model_len or _useful_len(model)
+    return options.max_model_len or _useful_len(model)
+
+
+def _choose_tp(sizing: Sizing, server: ServerProfile, options: PlanOptions) -> tuple[int, str]:
+    model = sizing.model
+    valid = valid_tp_sizes(model, server.npu_count)
+    heads = f"{model.num_attention_heads} attention heads and {model.num_key_value_heads} KV heads"
+    wanted = _wanted_length(model, options)
     smallest = next((tp for tp in valid if sizing.capacity(tp) >= wanted), None)
     if options.tp is not None:
         if not tp_is_valid(model, options.tp):
@@ -579,12 +584,7 @@ def _choose_dp(sizing: Sizing, server: ServerProfile, options: PlanOptions) -> t
     model, npu = sizing.model, sizing.npu
     valid = valid_tp_sizes(model, server.npu_count)
     heads = f"{model.num_attention_heads} attention heads and {model.num_key_value_heads} KV heads"
-    if options.max_model_len is not None and options.max_model_len > model.max_position_embeddings:
-        raise PlanError(
-            f"--max-model-len {options.max_model_len} is above {model.name}'s context of "
-            f"{model.max_position_embeddings} tokens (max_position_embeddings)"
-        )
-    wanted = options.max_model_len or _useful_len(model)
+    wanted = _wanted_length(model, options)
     given = options.npus if options.npus is not None and not options.npus_placed else None
     budget = len(options.npus) if options.npus is not None else (options.npu_budget or server.npu_count)
     if given is not None:
