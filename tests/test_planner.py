@@ -240,23 +240,54 @@ def test_pooling_serve_flag_follows_the_images_vllm(name: str, pooling_runner: b
     assert after_len == flags
 
 
-def test_catalog_npu_counts_match_the_planner() -> None:
-    """Every count the catalog records equals the planner's own minimum, with the shipped hardware."""
+# The catalog's `npus` against arithmetic done by hand with the shipped hardware.yaml and the newest image's
+# default utilization (images.yaml: 0.92): 910B4 29.49 GiB visible x 0.92 = 27.1308 GiB usable, 910B3 60.96 x 0.92
+# = 56.0832; a2 reserves: activation 1.0, runtime 0.5 + 0.25 per HCCL group; the count is the smallest valid TP
+# that holds the weights and 8,192 tokens of KV cache.
+#   Qwen3-8B (8.2e9 x 2 B = 15.2737 GiB): 910B4 TP 1: 27.1308 - 15.2737 - 1.5 = 10.36 GiB of KV -> 1;
+#     910B3 TP 1 -> 1
+#   Qwen3-14B (14.8e9 x 2 B = 27.5671 GiB, 40 layers, 8 KV heads): 910B4 TP 1: 27.57 > 27.13, the weights alone do
+#     not fit; TP 2: 13.7836 + 1.0 + 0.75 -> 11.60 GiB of KV >= 8,192 x 81,920 B (0.625 GiB) -> 2;
+#     910B3 TP 1: 56.0832 - 27.5671 - 1.5 = 27.02 GiB -> 1
+#   Qwen3-30B-A3B (30.5e9 x 2 B = 56.8107 GiB, expert parallel: TP and EP groups): 910B4 TP 2: 28.41 > 27.13;
+#     TP 4: 14.2027 + 1.0 + 1.0 -> 10.93 GiB -> 4; 910B3 TP 1: 56.81 > 56.08; TP 2: 28.4054 + 2.0 -> 25.68 GiB -> 2
+#   Qwen2.5-72B-Instruct (72.7e9 x 2 B = 135.415 GiB): 910B4 TP 4: 33.85 > 27.13; TP 8: 16.9269 + 1.75 -> 8.45 GiB
+#     -> 8; 910B3 TP 2: 67.71 > 56.08; TP 4: 33.8537 + 1.75 -> 20.48 GiB -> 4
+@pytest.mark.parametrize(
+    ("name", "npu_name", "count"),
+    [
+        ("Qwen3-8B", "910B4", 1),
+        ("Qwen3-8B", "910B3", 1),
+        ("Qwen3-14B", "910B4", 2),
+        ("Qwen3-14B", "910B3", 1),
+        ("Qwen3-30B-A3B", "910B4", 4),
+        ("Qwen3-30B-A3B", "910B3", 2),
+        ("Qwen2.5-72B-Instruct", "910B4", 8),
+        ("Qwen2.5-72B-Instruct", "910B3", 4),
+    ],
+)
+def test_catalog_npu_counts_by_hand(name: str, npu_name: str, count: int) -> None:
     from ascendgen.hardware import load_hardware
     from ascendgen.images import load_images
     from ascendgen.planner import npus_needed
 
-    hardware = load_hardware()
-    newest = load_images()[-1]
-    disagreements = []
-    for m in load_catalog().models:
-        for npu_name, recorded in m.npus.items():
-            npu = hardware.npu_type(npu_name)
-            platform = hardware.platform(npu.platform)
-            needed = npus_needed(m, npu, platform, newest.gpu_memory_utilization_default, newest.tag)
-            if needed != recorded:
-                disagreements.append(f"{m.name} on {npu_name}: catalog {recorded}, planner {needed}")
-    assert disagreements == []
+    hardware, newest = load_hardware(), load_images()[-1]
+    npu = hardware.npu_type(npu_name)
+    assert (npu.visible_gib, newest.gpu_memory_utilization_default) == (
+        {"910B4": 29.49, "910B3": 60.96}[npu_name],
+        0.92,
+    )
+    assert model(name).npus[npu_name] == count
+    assert npus_needed(model(name), npu, hardware.platform(npu.platform), 0.92, newest.tag) == count
+
+
+def test_catalog_npu_counts_are_tp_sizes_the_model_takes() -> None:
+    """A data check the arithmetic above does not make for the other entries: every recorded count is a TP that
+    divides the model's heads (a count of 3, or 12, could never start)."""
+    wrong = [
+        f"{m.name}: {n} x {npu}" for m in load_catalog().models for npu, n in m.npus.items() if not tp_is_valid(m, n)
+    ]
+    assert wrong == []
 
 
 # ------------------------------------------------------------------------------- reasons and refusals
