@@ -6,8 +6,12 @@ Qwen3-VL-30B-A3B-Instruct (config.json): 48 layers, 32 heads, 4 KV heads, head_d
 
 from __future__ import annotations
 
+import json
+import shlex
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -191,3 +195,70 @@ def test_loopback_nodes_plan_with_a_warning_for_one_host_test_setups(run: Run, t
     assert any("127.0.0.1, 127.0.0.2 is loopback" in w for w in result.json()["warnings"])
     real = run("plan", "Qwen3-8B", "--node", "10.0.0.1:eth0", "--node", "10.0.0.2:eth0", "--dry-run", "--json")
     assert not any("loopback" in w for w in real.json()["warnings"])
+
+
+def compose_config(directory: Path) -> dict[str, Any]:
+    done = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=directory, capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (service,) = json.loads(done.stdout)["services"].values()
+    return service  # type: ignore[no-any-return]
+
+
+def test_each_node_uses_its_own_interface_and_the_served_name_survives_compose_and_sh(
+    run: Run, write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    # three nodes on three different interfaces; a served name that compose would interpolate ($HOME) and that
+    # sh would split or expand (a space, quotes) if either step were not escaped
+    served = '$HOME "x"'
+    catalog = write("mine.yaml", f"models:\n  - name: Qwen3-8B\n    served_name: {json.dumps(served)}\n")
+    nodes = ["--node", "10.0.0.1:enp1s0", "--node", "10.0.0.2:bond0.100", "--node", "10.0.0.3:ib_1"]
+    out = tmp_path / "out"
+    result = run("plan", "Qwen3-8B", "--catalog", str(catalog), *nodes, "--layout", "tp-pp", "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    expected = {"head": ("10.0.0.1", "enp1s0"), "worker-1": ("10.0.0.2", "bond0.100"), "worker-2": ("10.0.0.3", "ib_1")}
+    configs = {name: compose_config(out / name) for name in expected}
+    for name, (address, interface) in expected.items():
+        env = configs[name]["environment"]
+        assert env["HCCL_IF_IP"] == address
+        for variable in ("HCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME"):
+            assert env[variable] == interface, (name, variable)
+        assert env["ASCEND_RT_VISIBLE_DEVICES"] == "0,1,2,3,4,5,6,7"
+        assert env["RAY_EXPERIMENTAL_NOSET_ASCEND_RT_VISIBLE_DEVICES"] == "1"
+    for index, name in ((1, "worker-1"), (2, "worker-2")):
+        worker = configs[name]
+        assert worker["entrypoint"] == ["ray"]
+        assert worker["command"] == ["start", "--block", "--disable-usage-stats", "--address=10.0.0.1:6379",
+                                     f"--node-ip-address={expected[name][0]}"]  # fmt: skip
+        assert worker["labels"]["io.ascendgen.role"] == f"worker-{index}"
+        assert "io.ascendgen.port" not in worker["labels"] and "healthcheck" not in worker
+    head = configs["head"]
+    assert head["entrypoint"] == ["sh", "-c"]
+    assert head["labels"]["io.ascendgen.role"] == "head"
+    # compose reads `$$` as a literal `$` (and `config` prints it doubled again, to stay a valid compose file)
+    (command,) = head["command"]
+    shell = command.replace("$$", "$")
+    words = shlex.split(shell)
+    assert words[:7] == ["ray", "start", "--disable-usage-stats", "--node-ip-address=10.0.0.1", "--head",
+                         "--port=6379", "&&"]  # fmt: skip
+    assert words[7:11] == ["exec", "vllm", "serve", "/models/Qwen/Qwen3-8B"]
+    assert words[words.index("--served-model-name") + 1] == served
+    assert words[words.index("--pipeline-parallel-size") + 1] == "3"
+    assert words[words.index("--distributed-executor-backend") + 1] == "ray"
+    # what sh itself makes of the line: echo each word vLLM would get
+    echoed = subprocess.run(["sh", "-c", "printf '%s\\n' " + shell.split(" && exec vllm serve ", 1)[1]],
+                            capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
+    assert echoed[echoed.index("--served-model-name") + 1] == served
+    nodes_dirs = [str(out / name) for name in expected]
+    assert run("check", "--allow-outside", *nodes_dirs).exit_code == 0  # the catalog is outside out/
+
+
+def test_node_files_say_which_node_they_are_for(run: Run, tmp_path: Path) -> None:
+    result = run("plan", "Qwen3-32B", "--node", "10.0.0.1:eth0", "--node", "10.0.0.2:eth1", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    head = (tmp_path / "head" / "compose.yml").read_text().splitlines()
+    worker = (tmp_path / "worker-1" / "compose.yml").read_text().splitlines()
+    assert head[1].startswith("# Regenerate (in the parent directory): ascendgen plan Qwen3-32B --node 10.0.0.1:eth0")
+    assert head[2] == "# Node 1 of 2, 10.0.0.1 (eth0), head: Ray head and the API"
+    assert worker[2] == "# Node 2 of 2, 10.0.0.2 (eth1), worker 1: Ray worker joining the head"
+    assert head[3].startswith("# Qwen3-32B: TP 16 on 910B4 NPUs 0-7")
