@@ -4,6 +4,8 @@ real one."""
 
 from __future__ import annotations
 
+import json
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from ascendgen import preflight as preflight_module
 from ascendgen.cli import runtime_commands
-from ascendgen.composeconfig import ComposeModel, ServiceConfig
+from ascendgen.composeconfig import ComposeModel, Mount, ServiceConfig
 from ascendgen.preflight import parse_npu_smi_processes, run_preflight
 
 from helpers import Result
@@ -175,3 +178,209 @@ def test_up_reports_the_other_deployment_before_starting_anything(
     assert result.exit_code == 1 and not calls
     assert f"the container name 'vllm-qwen3-8b' belongs to the deployment in {first}, running" in result.stderr
     assert "nothing was started" in result.stderr
+
+
+# ---- every check of run_preflight on its own, engine-free: a fake Docker client, files under tmp_path -------
+
+DRIVER = "/usr/local/Ascend/driver"
+
+
+def npu_service(
+    name: str,
+    npus: tuple[int, ...] = (),
+    *,
+    volumes: tuple[Mount, ...] = (),
+    labels: dict[str, str] | None = None,
+    command: tuple[str, ...] = (),
+    devices: tuple[Mount, ...] | None = None,
+) -> ServiceConfig:
+    """A service with /dev/null standing in for each NPU device (a character device every host has)."""
+    if devices is None:
+        devices = tuple(Mount("/dev/null", f"/dev/davinci{i}", False) for i in npus)
+    return ServiceConfig(name=name, container_name=name, image="quay.io/ascend/vllm-ascend:v0.9.2rc1",
+                         devices=devices, volumes=volumes, command=command, environment={},
+                         labels=labels or {})  # fmt: skip
+
+
+def preflight(*services: ServiceConfig, client: Any = None, project: str = "p") -> list[str]:
+    return run_preflight(ComposeModel(project, services), list(services), client).problems
+
+
+@pytest.fixture(autouse=True)
+def compose_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compose v2 present (npu-smi is not on a test machine's PATH; one test puts a fake one there)."""
+    monkeypatch.setattr(preflight_module, "compose_available", lambda: "2.40.3")
+
+
+def test_a_healthy_service_has_no_problem() -> None:
+    assert preflight(npu_service("a", (0, 1)), npu_service("b", (2, 3))) == []
+
+
+def test_an_npu_given_to_two_services_is_named_once_per_clash() -> None:
+    problems = preflight(npu_service("a", (0, 1)), npu_service("b", (1, 2)), npu_service("c", (2,)))
+    assert problems == [
+        "NPU 1 is given to both a and b: each NPU serves one instance",
+        "NPU 2 is given to both b and c: each NPU serves one instance",
+    ]
+
+
+def test_a_missing_read_only_driver_path_is_named(tmp_path: Path) -> None:
+    there = tmp_path / "dcmi"
+    there.mkdir()
+    volumes = (
+        Mount(str(tmp_path / "no-driver"), DRIVER, True),  # missing, read-only: the driver
+        Mount(str(there), "/usr/local/dcmi", True),  # present
+        Mount(str(tmp_path / "no-cache"), "/root/.cache", False),  # missing, writable: compose creates it
+        Mount(str(tmp_path / "no-models"), "/models", True),  # the model check's business, not the driver's
+    )
+    assert preflight(npu_service("a", (0,), volumes=volumes)) == [
+        f"a: driver path {tmp_path / 'no-driver'} is missing on this host (is the Ascend driver installed? see "
+        "`cat /usr/local/Ascend/driver/version.info`)"
+    ]
+
+
+def test_devices_that_are_missing_or_not_character_devices(tmp_path: Path) -> None:
+    dev = tmp_path / "dev"  # a host root elsewhere (a server profile's host_root)
+    dev.mkdir()
+    plain = dev / "davinci3"
+    plain.write_text("")
+    devices = (
+        Mount(str(dev / "davinci_manager"), "/dev/davinci_manager", False),
+        Mount("/dev/null", "/dev/davinci0", False),
+        Mount(str(dev / "davinci7"), "/dev/davinci7", False),
+        Mount(str(plain), "/dev/davinci3", False),
+    )
+    assert preflight(npu_service("a", devices=devices)) == [
+        f"a: device {dev / 'davinci_manager'} does not exist on this host (is the Ascend driver installed and loaded?)",
+        f"a: device {dev / 'davinci7'} does not exist on this host (check `ls /dev/davinci*` and plan with --npus "
+        "on NPUs that exist)",
+        f"a: {plain} is not a character device (check `ls /dev/davinci*` and plan with --npus on NPUs that exist)",
+    ]
+
+
+def test_a_port_in_use_is_named_unless_the_service_already_runs_there() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("0.0.0.0", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        busy = npu_service("a", (0,), labels={"io.ascendgen.port": str(port)})
+        assert preflight(busy) == [f"a: port {port} is already in use on this host (plan with another --port)"]
+        # the port of a service whose own container runs is its own: not a problem
+        ours = FakeContainer("a", compose_labels("p", "a", "/srv/p"), attrs={"State": {"Status": "running"}})
+        assert preflight(busy, client=FakeDocker(ours)) == []
+    assert preflight(busy) == []  # released
+
+
+def model_service(models: Path, config: dict[str, Any] | str | None, *, nested: bool = False) -> ServiceConfig:
+    folder = models / "Qwen" / "Qwen3-8B"
+    if config is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        text = config if isinstance(config, str) else json.dumps({"text_config": config} if nested else config)
+        (folder / "config.json").write_text(text)
+    labels = {
+        "io.ascendgen.model": "Qwen3-8B",
+        "io.ascendgen.model-config": "num_attention_heads=32,num_key_value_heads=8,num_hidden_layers=36",
+    }
+    return npu_service("a", (0,), volumes=(Mount(str(models), "/models", True),), labels=labels,
+                       command=("serve", "/models/Qwen/Qwen3-8B", "--port", "8000"))  # fmt: skip
+
+
+QWEN3_8B = {"num_attention_heads": 32, "num_key_value_heads": 8, "num_hidden_layers": 36}
+
+
+def test_the_model_folder_holds_the_planned_model(tmp_path: Path) -> None:
+    assert preflight(model_service(tmp_path / "m1", QWEN3_8B)) == []
+    assert preflight(model_service(tmp_path / "m2", QWEN3_8B, nested=True)) == []  # a VL model's text_config
+
+
+def test_a_config_json_that_disagrees_with_the_plan_is_named(tmp_path: Path) -> None:
+    other = {**QWEN3_8B, "num_key_value_heads": 4, "num_hidden_layers": 48}
+    config = tmp_path / "m" / "Qwen" / "Qwen3-8B" / "config.json"
+    assert preflight(model_service(tmp_path / "m", other)) == [
+        f"a: {config} says num_key_value_heads 4, but the plan for Qwen3-8B expects 8: that folder holds another "
+        "model, or the catalog entry is wrong",
+        f"a: {config} says num_hidden_layers 48, but the plan for Qwen3-8B expects 36: that folder holds another "
+        "model, or the catalog entry is wrong",
+    ]
+
+
+def test_a_model_folder_that_is_missing_or_not_a_model(tmp_path: Path) -> None:
+    folder = tmp_path / "m" / "Qwen" / "Qwen3-8B"
+    assert preflight(model_service(tmp_path / "m", None)) == [
+        f"a: model directory {folder} does not exist (download the model there, or fix --models-dir)"
+    ]
+    folder.mkdir(parents=True)
+    assert preflight(model_service(tmp_path / "m", None)) == [
+        f"a: {folder / 'config.json'} is missing: {folder} does not hold a Hugging Face model"
+    ]
+    (problem,) = preflight(model_service(tmp_path / "m", "{not json"))
+    assert problem.startswith(f"a: {folder / 'config.json'} is not valid JSON (")
+
+
+def test_npus_held_by_another_projects_container_are_named() -> None:
+    def holder(name: str, project: str, npu: int) -> FakeContainer:
+        devices = [{"PathOnHost": f"/dev/davinci{npu}", "PathInContainer": f"/dev/davinci{npu}"}]
+        return FakeContainer(name, {"com.docker.compose.project": project}, attrs={"HostConfig": {"Devices": devices}})
+
+    client = FakeDocker(holder("other-vllm", "q", 1), holder("ours", "p", 0), holder("idle", "q", 5))
+    devices = tuple(Mount(f"/dev/davinci{i}", f"/dev/davinci{i}", False) for i in (0, 1))
+    problems = preflight(npu_service("a", devices=devices), client=client)
+    assert [p for p in problems if "held by" in p] == [
+        "a: NPU 1 is held by running container 'other-vllm' (stop it, or plan on free NPUs with --npus)"
+    ]
+
+
+def test_npus_in_use_per_npu_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an npu-smi on PATH that prints the A2 table: NPU 0 is used by process 124528 (python3.8), NPU 1 is free
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "table.txt").write_text(NPU_SMI_A2)
+    npu_smi = bin_dir / "npu-smi"
+    npu_smi.write_text(f'#!/bin/sh\n[ "$1" = info ] && exec cat {bin_dir / "table.txt"}\nexit 1\n')
+    npu_smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    assert preflight(npu_service("a", (0, 1)), npu_service("b", (2,))) == [
+        "a: NPU 0 is in use by process 124528 (python3.8) per npu-smi (stop it, or plan on free NPUs with --npus)"
+    ]
+
+
+def test_compose_v2_missing_is_a_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(preflight_module, "compose_available", lambda: None)
+    assert preflight(npu_service("a", (0,))) == [
+        "Docker Compose v2 is missing: install the compose plugin (`docker compose version`)"
+    ]
+
+
+def test_images_to_pull_and_the_disk_space_they_need(monkeypatch: pytest.MonkeyPatch) -> None:
+    class NoImages(FakeImages):
+        def get(self, name: str) -> object:
+            raise LookupError(name)  # the SDK raises docker.errors.ImageNotFound
+
+    client = FakeDocker()
+    client.images = NoImages()
+    monkeypatch.setattr(client, "info", lambda: {"DockerRootDir": "/var/lib/docker"})
+    usage = type("Usage", (), {"free": 20 * 1024**3})
+    monkeypatch.setattr(preflight_module.shutil, "disk_usage", lambda path: usage)
+    a, b = npu_service("a", (0,)), npu_service("b", (1,))
+    report = run_preflight(ComposeModel("p", (a, b)), [a, b], client)
+    assert report.images_to_pull == ["quay.io/ascend/vllm-ascend:v0.9.2rc1"]
+    assert report.problems == []  # one image of about 16 GiB, 20 GiB free
+    b = ServiceConfig(**{**b.__dict__, "image": "quay.io/ascend/vllm-ascend:v0.11.0rc3"})
+    report = run_preflight(ComposeModel("p", (a, b)), [a, b], client)
+    assert report.problems == [
+        "only 20.0 GiB free under /var/lib/docker; pulling quay.io/ascend/vllm-ascend:v0.11.0rc3, "
+        "quay.io/ascend/vllm-ascend:v0.9.2rc1 needs about 32 GiB (free space, or `docker image prune`)"
+    ]
+
+
+def test_an_engine_that_cannot_be_reached_says_how_to_start_it() -> None:
+    def refused() -> Any:
+        raise ConnectionError("Error while fetching server API version: ('Connection aborted.'\nmore")
+
+    assert preflight_module.engine_problem(refused) == (
+        None,
+        "the Docker Engine is not reachable (Error while fetching server API version: ('Connection aborted.'): "
+        "start it (`systemctl start docker`)",
+    )
+    client = FakeDocker()
+    assert preflight_module.engine_problem(lambda: client) == (client, None)
