@@ -10,6 +10,7 @@ import os
 import shlex
 import stat
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -493,3 +494,22 @@ def test_server_url_validation_is_an_input_error() -> None:
 def test_bad_recipe_is_an_input_error(recipe: str, tmp_path: Path) -> None:
     with pytest.raises(InputError):
         gpustack_cli.render_recipe(shlex.split(recipe), tmp_path)
+
+
+def test_the_real_entry_point_has_the_gpustack_commands(tmp_path: Path) -> None:
+    """`python -m ascendgen gpustack ...` in a child process, as a user runs it: the sub-command group is
+    registered on the app the console script and `-m` start, not only on what the in-process tests import."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
+    env.pop("GPUSTACK_TOKEN", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "ascendgen", "gpustack", "worker", "--server-url", "http://10.0.0.1:8080",
+         "--token", "tok123", "--out", str(tmp_path)],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    compose = yaml.safe_load((tmp_path / "compose.yml").read_text())
+    assert list(compose["services"]) == ["gpustack"]
+    assert (tmp_path / ".env").read_text() == "GPUSTACK_TOKEN=tok123\n"
+    helped = subprocess.run([sys.executable, "-m", "ascendgen", "--help"], capture_output=True, text=True, env=env,
+                            check=False)  # fmt: skip
+    assert helped.returncode == 0 and "gpustack" in helped.stdout
