@@ -210,3 +210,32 @@ def test_an_env_compose_cannot_read_is_refused_with_its_line(run: Run, tmp_path:
     (tmp_path / ".env").write_text("A=1\nB='open\n")
     refused(run("plan", "Qwen3-8B", "--api-key", "k", "--out", str(tmp_path)), f"{tmp_path / '.env'}, line 2")
     assert sorted(tree(tmp_path)) == [".env"]
+
+
+def test_a_rewrite_replaces_the_file_and_never_writes_into_it(run: Run, tmp_path: Path) -> None:
+    """compose.yml is renamed into place: a reader that opened the old file reads the old file to its end (a
+    write into the file itself would show it half old, half new), and the old file's inode is not the new one's."""
+    assert run("plan", "Qwen3-8B", "--api-key", "k1", "--out", str(tmp_path)).exit_code == 0
+    compose, env = tmp_path / "compose.yml", tmp_path / ".env"
+    old_text, old_env = compose.read_bytes(), env.read_bytes()
+    with compose.open("rb") as reader, env.open("rb") as env_reader:
+        before = (os.fstat(reader.fileno()).st_ino, os.fstat(env_reader.fileno()).st_ino)
+        result = run("plan", "Qwen3-8B", "--api-key", "k2", "--max-model-len", "4096", "--out", str(tmp_path))
+        assert result.exit_code == 0, result.stderr
+        assert (reader.read(), env_reader.read()) == (old_text, old_env)
+    assert compose.read_bytes() != old_text and b"--max-model-len 4096" in compose.read_bytes()
+    assert env.read_text() == "VLLM_API_KEY=k2\n"
+    assert (compose.stat().st_ino, env.stat().st_ino) != before
+    assert temporary_files(tmp_path) == []
+
+
+def test_a_failing_rename_keeps_the_old_compose_file_whole(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("plan", "Qwen3-8B", "--out", str(tmp_path)).exit_code == 0
+    old = (tmp_path / "compose.yml").read_bytes()
+    fail_replace_of(monkeypatch, tmp_path / "compose.yml")
+    result = run("plan", "Qwen3-8B", "--max-model-len", "4096", "--out", str(tmp_path))
+    refused(result, f"cannot write {tmp_path / 'compose.yml'}: Input/output error; nothing was changed")
+    assert (tmp_path / "compose.yml").read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compose.yml"]

@@ -137,3 +137,9 @@ def test_ports_end_at_65535() -> None:
     with pytest.raises(PlanError) as refused:
         place_instances([NpuNeed("a", 1), NpuNeed("b", 1)], A2, first_port=65535)
     assert str(refused.value) == "no free port left above 65535 for b"
+
+
+def test_ports_asked_back_to_back_push_the_counted_ones_past_them() -> None:
+    # 8000 and 8001 asked: the instances without a port get 8002 and 8003, none of them twice
+    needs = [NpuNeed("a", 1), NpuNeed("b", 1, port=8001), NpuNeed("c", 1, port=8000), NpuNeed("d", 1)]
+    assert [p.port for p in place_instances(needs, A2, first_port=8000)] == [8002, 8001, 8000, 8003]
