@@ -14,7 +14,7 @@ import pytest
 
 from deployment import Deployment
 from fakehost import FakeHost, NpuProcess
-from helpers import Result
+from helpers import Result, bounded_ascendgen
 
 Run = Callable[..., Result]
 Deploy = Callable[..., Deployment]
@@ -41,8 +41,23 @@ def test_plan_up_ready_smoke_status_down(run: Run, deploy: Deploy) -> None:
     assert row["service"] == d.service and row["state"] == "running" and row["ready"] is True
     assert row["port"] == d.port and row["npus"] == [0] and row["model"] == "Qwen/Qwen3-8B"
 
-    logs = run("logs", str(d.directory), "--service", d.service)
-    assert logs.exit_code == 0
+    # `logs` hands over to `docker compose logs`, which writes to the process's own stdout: run it as a user does
+    logs = bounded_ascendgen("logs", str(d.directory), "--service", d.service, "--tail", "all")
+    assert logs.returncode == 0, logs.stderr
+    # the stand-in's startup lines (tests/standin/vllm_standin.py), each prefixed with the service by compose
+    lines = [line for line in logs.stdout.splitlines() if line.startswith(d.service)]
+    compose = (d.directory / "compose.yml").read_text()
+    max_len = compose.split('"--max-model-len"', 1)[1].split('"', 2)[1]
+    for expected in (
+        f"] Using max model len {max_len}",
+        "] NPUs visible in the container: ",
+        "] Starting vLLM API server 0 on http://",
+        "INFO:     Application startup complete.",
+    ):
+        assert any(expected in line for line in lines), (expected, logs.stdout)
+    (serving,) = [line for line in lines if "Starting vLLM API server 0 on http://" in line]
+    assert serving.endswith(f":{d.port}"), serving
+    assert "Traceback" not in logs.stdout and "ERROR" not in logs.stdout
 
     down = run("down", str(d.directory))
     assert down.exit_code == 0, down.stderr
