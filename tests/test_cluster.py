@@ -262,3 +262,31 @@ def test_node_files_say_which_node_they_are_for(run: Run, tmp_path: Path) -> Non
     assert head[2] == "# Node 1 of 2, 10.0.0.1 (eth0), head: Ray head and the API"
     assert worker[2] == "# Node 2 of 2, 10.0.0.2 (eth1), worker 1: Ray worker joining the head"
     assert head[3].startswith("# Qwen3-32B: TP 16 on 910B4 NPUs 0-7")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("10.0.0.1", "--node '10.0.0.1': expected ADDRESS:INTERFACE, e.g. 192.168.0.147:enp1s0 or [fd00::147]:enp1s0"),
+        ("[fd00::1:eth0", "--node '[fd00::1:eth0': '[fd00::1' is not an IP address (e.g. 192.168.0.147:enp1s0 or "
+                          "[fd00::147]:enp1s0)"),
+        ("0.0.0.0:eth0", "--node '0.0.0.0:eth0': 0.0.0.0 is an unspecified address, which the other servers cannot "
+                         "reach; give the node's address on the network the nodes share"),
+        ("10.0.0.1:a b", "--node '10.0.0.1:a b': 'a b' is not a network interface name (1-15 letters, digits, "
+                         "'_', '.', '-'; see `ip -br addr`)"),
+    ],
+)  # fmt: skip
+def test_node_refusals_exactly(text: str, message: str) -> None:
+    with pytest.raises(InputError) as refused:
+        parse_node(text)
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize("layout", ["tp-pp-ep", "pp-ep"])
+def test_pipeline_with_expert_parallel_layouts_are_refused(layout: str) -> None:
+    with pytest.raises(InputError) as refused:
+        layout_sizes(layout, 2, 8)
+    assert str(refused.value) == (
+        "pipeline parallel together with expert parallel does not start on vllm-ascend (seed 003: TP+PP+EP fails at "
+        "start-up); use --layout tp-pp or --layout ep"
+    )
