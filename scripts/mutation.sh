@@ -34,9 +34,9 @@ done | tar --null -T - -cf - | tar -C "$work" -xf -
   echo "source_paths = src"
   echo "only_mutate = src/ascendgen/${module}.py"
   echo "also_copy ="
-  for extra in models.yaml hardware.yaml images.yaml diagnoses.yaml architectures.yaml templates examples scripts \
-    README.md; do
-    echo "    $extra"
+  # everything else at the top of the tree too (data files, templates, examples, hooks the tests read)
+  for extra in $(git ls-files | cut -d/ -f1 | sort -u); do
+    case "$extra" in src | tests | setup.cfg | pyproject.toml) ;; *) echo "    $extra" ;; esac
   done
   echo "pytest_add_cli_args = -p no:cacheprovider -p no:randomly -q"
   echo "pytest_add_cli_args_test_selection ="
