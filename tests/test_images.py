@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ascendgen.errors import InputError
-from ascendgen.images import REPOSITORY, choose_image, load_images, parse_image_reference
+from ascendgen.images import REPOSITORY, ImageSpec, choose_image, load_images, parse_image_reference, tag_key
 
 from helpers import Result
 
@@ -170,3 +170,68 @@ def test_pooling_runner_exactly_from_vllm_0_10_1() -> None:
     }
     for image in IMAGES:
         assert image.flags.pooling_runner == (vllm_version(image.vllm) >= (0, 10, 1)), image.tag
+
+
+# ---- ordering and choosing, on a small list of images ---------------------------------------------------------
+
+
+def spec(tag: str) -> ImageSpec:
+    return ImageSpec(tag=tag, vllm="0", gpu_memory_utilization_default=0.9, source="test")
+
+
+LIST = (spec("v0.9.1"), spec("v0.9.2rc1"), spec("v0.9.2"), spec("v0.10.0rc1"))
+
+
+def test_tags_order_as_releases() -> None:
+    assert tag_key("v0.9.2rc1") == (0, 9, 2, 0, 0, 1)
+    assert tag_key("v0.9.2") == (0, 9, 2, 1, 0, 0)
+    assert tag_key("0.9.2.post3-310p") == (0, 9, 2, 1, 3, 0)
+    assert tag_key("latest") == (-1,)
+    ordered = ["latest", "v0.9.1", "v0.9.2rc1", "v0.9.2rc2", "v0.9.2", "v0.9.2.post1", "v0.10.0rc1", "v0.10.0"]
+    assert sorted(reversed(ordered), key=tag_key) == ordered
+    assert tag_key("latest") < tag_key("v0.0.0rc0")
+
+
+def test_the_default_is_the_newest_stable_at_or_above_the_minimum() -> None:
+    chosen = choose_image(LIST, requested=None, min_tag=None, suffix="")
+    assert (chosen.reference, chosen.spec.tag, chosen.note, chosen.version) == (f"{REPOSITORY}:v0.9.2", "v0.9.2", None,
+                                                                                None)  # fmt: skip
+    assert choose_image(LIST, requested=None, min_tag="v0.9.2", suffix="").spec.tag == "v0.9.2"  # the minimum itself
+    # only an rc is new enough: the rc
+    assert (
+        choose_image(LIST, requested=None, min_tag="v0.9.3", suffix="-310p").reference
+        == f"{REPOSITORY}:v0.10.0rc1-310p"
+    )
+    with pytest.raises(InputError) as refused:
+        choose_image(LIST, requested=None, min_tag="v0.11.0", suffix="")
+    assert str(refused.value) == "no known vllm-ascend image is at or above v0.11.0; pass --image"
+
+
+def test_a_named_image_is_planned_with_the_flags_of_its_release() -> None:
+    known = choose_image(LIST, requested="v0.9.2rc1", min_tag=None, suffix="")
+    assert (known.reference, known.spec.tag, known.version, known.note) == (f"{REPOSITORY}:v0.9.2rc1", "v0.9.2rc1",
+                                                                            "v0.9.2rc1", None)  # fmt: skip
+    variant = choose_image(LIST, requested="my.registry:5000/vllm-ascend:v0.9.2-310p", min_tag=None, suffix="")
+    assert (variant.spec.tag, variant.version, variant.note) == ("v0.9.2", "v0.9.2", None)
+    # an unknown release: the flags of the newest known one at or below it, and a note saying so
+    between = choose_image(LIST, requested="v0.9.3", min_tag=None, suffix="")
+    assert (between.spec.tag, between.version) == ("v0.9.2", "v0.9.3")
+    assert between.note == f"image '{REPOSITORY}:v0.9.3' is not in the image list; planned with the flags of v0.9.2"
+    # no release in the tag (or older than every known one): the newest known
+    for requested, version in (("latest", None), ("v0.1.0", "v0.1.0"), ("quay.io/x/y", None)):
+        chosen = choose_image(LIST, requested=requested, min_tag=None, suffix="")
+        assert (chosen.spec.tag, chosen.version) == ("v0.10.0rc1", version), requested
+        assert chosen.note is not None and chosen.version_tag == (version or "v0.10.0rc1")
+
+
+def test_a_refusal_shows_what_was_typed() -> None:
+    with pytest.raises(InputError) as refused:
+        parse_image_reference(f"{REPOSITORY}:.v1", given=".v1")
+    assert str(refused.value).startswith("--image '.v1': not a Docker tag: letters, digits, '_', '.' and '-', at most "
+                                         "128, not starting with '.' or '-' (e.g. v0.9.2rc1")  # fmt: skip
+    with pytest.raises(InputError) as refused:
+        parse_image_reference("Quay.io/Ascend/x:v1")
+    assert str(refused.value).startswith("--image 'Quay.io/Ascend/x:v1': the repository path must be lowercase (")
+    with pytest.raises(InputError) as refused:
+        parse_image_reference("x:v1 y", given="x:v1 y")
+    assert str(refused.value).startswith("--image 'x:v1 y': not an image reference Docker accepts (")
