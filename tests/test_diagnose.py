@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ascendgen.diagnose import Rule, diagnose, last_error_lines, load_rules
+from ascendgen.diagnose import Rule, _tail_start, diagnose, last_error_lines, load_rules
 
 FIXTURE = Path(__file__).parent / "fixtures" / "failures.yaml"
 
@@ -630,3 +630,45 @@ def test_every_alternative_of_every_pattern_is_needed_by_a_real_text() -> None:
                 if all(weaker.search(t) for t in matched):
                     untested.append((compiled.rule.kind, branch))
     assert set(untested) == WITHOUT_A_PUBLIC_TEXT
+
+
+# ---- the helpers' edges ---------------------------------------------------------------------------------------
+
+
+def test_the_tp_hint_suggests_only_a_smaller_valid_size() -> None:
+    # heads 32, TP 1 (a real wording, MORE_WORDINGS): every valid size is 1 or more, none below: no suggestion
+    found = diagnose("ValueError: Total number of attention heads (32) must be divisible by tensor parallel size (1).")
+    assert found is not None
+    assert found.message == "tensor-parallel size 1 does not divide the model's 32 attention heads; use one of 1, 2, 4, " \
+                            "8, 16, 32"  # fmt: skip
+    # the evidence is the whole last line, though the log does not end with a line break
+    assert found.evidence == "ValueError: Total number of attention heads (32) must be divisible by tensor parallel " \
+                             "size (1)."  # fmt: skip
+    below = diagnose(
+        "x\nValueError: Total number of attention heads (28) must be divisible by tensor parallel size (8)."
+    )
+    assert below is not None and below.message.endswith("use one of 1, 2, 4: ascendgen plan MODEL --tp 4")
+
+
+@pytest.mark.parametrize(
+    ("log", "lines", "start"),
+    [
+        ("a\nb\nc\n\n", 2, 2),  # "b\nc": trailing line breaks are not lines
+        ("a\nb\nc\n\n", 3, 0),
+        ("a\nb\nc\n\n", 10, 0),
+        ("a\nb\nc", 1, 4),
+        ("abc", 1, 0),
+        ("", 1, 0),
+        ("\n\n", 1, 0),
+    ],
+)
+def test_the_tail_starts_where_the_last_lines_begin(log: str, lines: int, start: int) -> None:
+    assert _tail_start(log, lines) == start
+
+
+def test_error_lines_come_from_the_last_5000_lines_once_each() -> None:
+    filler = "INFO 10-28 21:14:49 [x.py:1] loading\n" * 4997
+    log = "ValueError: too far back\nRuntimeError: first\n" + filler + "KeyError: b\nKeyError: b\n"
+    # 5,001 lines: the first is outside the last 5,000, the second inside; the repeated KeyError counts once and
+    # does not end the scan
+    assert last_error_lines(log) == ["RuntimeError: first", "KeyError: b"]
