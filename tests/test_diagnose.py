@@ -639,11 +639,13 @@ def test_the_tp_hint_suggests_only_a_smaller_valid_size() -> None:
     # heads 32, TP 1 (a real wording, MORE_WORDINGS): every valid size is 1 or more, none below: no suggestion
     found = diagnose("ValueError: Total number of attention heads (32) must be divisible by tensor parallel size (1).")
     assert found is not None
-    assert found.message == "tensor-parallel size 1 does not divide the model's 32 attention heads; use one of 1, 2, 4, " \
-                            "8, 16, 32"  # fmt: skip
+    assert found.message == (
+        "tensor-parallel size 1 does not divide the model's 32 attention heads; use one of 1, 2, 4, 8, 16, 32"
+    )
     # the evidence is the whole last line, though the log does not end with a line break
-    assert found.evidence == "ValueError: Total number of attention heads (32) must be divisible by tensor parallel " \
-                             "size (1)."  # fmt: skip
+    assert found.evidence == (
+        "ValueError: Total number of attention heads (32) must be divisible by tensor parallel size (1)."
+    )
     below = diagnose(
         "x\nValueError: Total number of attention heads (28) must be divisible by tensor parallel size (8)."
     )
