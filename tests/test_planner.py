@@ -16,6 +16,7 @@ from ascendgen.errors import PlanError
 from ascendgen.hardware import NpuType, Platform, ServerProfile
 from ascendgen.images import ImageChoice, ImageFlags, ImageSpec
 from ascendgen.planner import (
+    CROSS_NODE_COST,
     GIB,
     PlanOptions,
     _reserve,
@@ -783,3 +784,86 @@ def test_a_cluster_layout_that_does_not_fit_names_the_servers_it_needs() -> None
         "per NPU, more than the 26.5 GiB usable (29.49 GiB x 0.9); it needs 3 servers with this layout: "
         f"--node ADDR:IF --node ADDR:IF --node ADDR:IF, {SERVERS_LINE}"
     )
+
+
+def test_cluster_refusals_word_for_word() -> None:
+    assert refusal("Qwen3-30B-A3B", nodes=2, tp=8, pp=2) == (
+        "pipeline parallel together with expert parallel does not start on vllm-ascend (seed 003: TP+PP+EP fails at "
+        "start-up); use the tp or ep layout for this MoE model"
+    )
+    # 28 heads: 28 % 16 != 0; the valid sizes up to the 16 NPUs of both servers
+    assert refusal("Qwen2.5-7B-Instruct", nodes=2, tp=16) == (
+        "TP 16 does not divide Qwen2.5-7B-Instruct's 28 attention heads and 4 KV heads; valid sizes: 1, 2, 4"
+    )
+    # 1e14 parameters: 2e14 B / 16 ranks = 11,641.5 GiB per NPU; no layout of up to 64 NPUs holds it
+    huge = model("Qwen3-8B").model_copy(update={"params_b": 100_000})
+    with pytest.raises(PlanError) as refused:
+        plan_deployment(huge, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions(nodes=2, tp=8, pp=2))
+    assert str(refused.value) == (
+        "Qwen3-8B does not fit on 2 x atlas-800i-a2 (16 x 910B4): at TP 8 x PP 2 the weights take 11641.5 GiB per "
+        "NPU, more than the 26.5 GiB usable (29.49 GiB x 0.9); this layout does not fit on up to 64 x 910B4"
+    )
+
+
+def test_pp_stages_at_most_the_layers() -> None:
+    two_layers = model("Qwen3-8B").model_copy(update={"num_layers": 2})
+
+    def spanned(nodes: int, pp: int):  # type: ignore[no-untyped-def]
+        options = PlanOptions(nodes=nodes, tp=8, pp=pp)
+        return plan_deployment(two_layers, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=options)
+
+    assert spanned(2, 2).pipeline_parallel_size == 2  # one layer per stage
+    with pytest.raises(PlanError) as refused:
+        spanned(3, 3)
+    assert str(refused.value) == "PP 3 is more stages than Qwen3-8B's 2 layers"
+
+
+def test_a_cluster_reason_says_when_fewer_servers_would_do() -> None:
+    assert plan("Qwen3-8B", nodes=2, tp=8, pp=2).tp_reason == "TP 8 x PP 2: 2 nodes x 8 NPUs, one rank per NPU"
+    # Qwen3-235B-A22B with PP: 3 stages hold it (test_a_cluster_layout_that_does_not_fit_names_the_servers_it_needs)
+    four = plan("Qwen3-235B-A22B", nodes=4, tp=8, pp=4, expert_parallel=False)
+    assert four.tp_reason == (
+        "TP 8 x PP 4: 4 nodes x 8 NPUs, one rank per NPU; 3 servers would hold the weights and 8,192 tokens of KV "
+        "cache with this layout"
+    )
+
+
+def test_a_cluster_plan_serves_with_ray_and_keeps_every_warning() -> None:
+    p = plan("Qwen3-8B", nodes=2, tp=8, pp=2, max_model_len=32_768)
+    assert p.serve_args == (
+        "/models/Qwen/Qwen3-8B", "--served-model-name", "Qwen/Qwen3-8B", "--distributed-executor-backend", "ray",
+        "--pipeline-parallel-size", "2", "--tensor-parallel-size", "8", "--port", "8000", "--max-model-len", "32768",
+    )  # fmt: skip
+    assert p.warnings == (
+        "max-model-len 32,768 (set with --max-model-len) is below Qwen3-8B's context of 40,960",
+        "Qwen3-8B fits on one atlas-800i-a2 (1 x 910B4): run an independent replica on each server instead (ascendgen "
+        f"plan Qwen3-8B on each); {CROSS_NODE_COST}",
+        "the API listens on all interfaces without an API key: anyone who reaches this host can use it (add "
+        "--generate-api-key, or --host 127.0.0.1 to serve this machine only)",
+    )
+
+
+def test_mla_models_ignore_kv_heads_when_choosing_tp() -> None:
+    # MLA keeps one latent, not KV heads: a KV-head count that TP could not split does not matter
+    odd = model("DeepSeek-V3").model_copy(update={"num_key_value_heads": 3})
+    assert valid_tp_sizes(odd, 8) == (1, 2, 4, 8) and tp_is_valid(odd, 8)
+    gqa = odd.model_copy(update={"attention": "gqa", "mla": None})
+    assert valid_tp_sizes(gqa, 8) == (1,) and not tp_is_valid(gqa, 2)
+
+
+def test_the_platform_drops_image_variables_it_does_not_take() -> None:
+    spec = IMAGE.spec.model_copy(update={"env": {"KEEP": "1", "DROP": "2"}})
+    image = ImageChoice(reference=IMAGE.reference, spec=spec)
+    platform = A2.model_copy(update={"drop_env": ("DROP",)})
+    p = plan_deployment(model("Qwen3-8B"), npu=B4, platform=platform, server=SERVER, image=image, options=PlanOptions())
+    assert p.environment == (("VLLM_USE_MODELSCOPE", "True"), ("KEEP", "1"))
+
+
+def test_a_plan_on_310p_halves_the_kv_budget_with_the_image_that_does() -> None:
+    # test_310p_halves_the_kv_budget_only_from_v0_18, through plan_deployment: the image's tag decides
+    m = model("Qwen3-8B").model_copy(update={"dtype": "float16"})
+    p310 = NpuType(name="310P3", memory_gib=43.24, visible_gib=43.24, platform="310p")
+    for tag, factor in (("v0.9.2rc1", 1.0), ("v0.18.0rc1", 0.5)):
+        image = ImageChoice(reference=f"x:{tag}", spec=IMAGE.spec.model_copy(update={"tag": tag}))
+        p = plan_deployment(m, npu=p310, platform=P310, server=SERVER, image=image, options=PlanOptions())
+        assert p.memory.kv_budget_factor == factor
