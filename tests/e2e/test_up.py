@@ -5,8 +5,10 @@ rollback and re-runs."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 
 from deployment import Deployment
 from fakehost import FakeHost, NpuProcess
-from helpers import Result, bounded_ascendgen
+from helpers import REPO, Result
 
 Run = Callable[..., Result]
 Deploy = Callable[..., Deployment]
@@ -42,10 +44,13 @@ def test_plan_up_ready_smoke_status_down(run: Run, deploy: Deploy) -> None:
     assert row["port"] == d.port and row["npus"] == [0] and row["model"] == "Qwen/Qwen3-8B"
 
     # `logs` hands over to `docker compose logs`, which writes to the process's own stdout: run it as a user does
-    logs = bounded_ascendgen("logs", str(d.directory), "--service", d.service, "--tail", "all")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
+    logs = subprocess.run([sys.executable, "-m", "ascendgen", "logs", str(d.directory), "--service", d.service,
+                           "--tail", "all"], capture_output=True, text=True, env=env, timeout=60, check=False)  # fmt: skip
     assert logs.returncode == 0, logs.stderr
-    # the stand-in's startup lines (tests/standin/vllm_standin.py), each prefixed with the service by compose
-    lines = [line for line in logs.stdout.splitlines() if line.startswith(d.service)]
+    # the stand-in's startup lines (tests/standin/vllm_standin.py), each after compose's "NAME  | " prefix
+    lines = logs.stdout.splitlines()
+    assert lines and all(" | " in line for line in lines), logs.stdout
     compose = (d.directory / "compose.yml").read_text()
     max_len = compose.split('"--max-model-len"', 1)[1].split('"', 2)[1]
     for expected in (
