@@ -45,8 +45,8 @@ def test_plan_up_ready_smoke_status_down(run: Run, deploy: Deploy) -> None:
 
     # `logs` hands over to `docker compose logs`, which writes to the process's own stdout: run it as a user does
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
-    logs = subprocess.run([sys.executable, "-m", "ascendgen", "logs", str(d.directory), "--service", d.service,
-                           "--tail", "all"], capture_output=True, text=True, env=env, timeout=60, check=False)  # fmt: skip
+    command = [sys.executable, "-m", "ascendgen", "logs", str(d.directory), "--service", d.service, "--tail", "all"]
+    logs = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
     assert logs.returncode == 0, logs.stderr
     # the stand-in's startup lines (tests/standin/vllm_standin.py), each after compose's "NAME  | " prefix
     lines = logs.stdout.splitlines()
