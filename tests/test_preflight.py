@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -384,3 +384,113 @@ def test_an_engine_that_cannot_be_reached_says_how_to_start_it() -> None:
     )
     client = FakeDocker()
     assert preflight_module.engine_problem(lambda: client) == (client, None)
+
+
+def test_a_same_named_project_elsewhere_holding_one_of_our_services_under_another_name() -> None:
+    # compose finds containers by project and service labels: `up` would take this one over, whatever its name
+    unrelated = FakeContainer("web", compose_labels("z", "web", "/srv/z"))
+    ours = FakeContainer("vllm-qwen3-8b-old", compose_labels("b", "vllm-qwen3-8b", "/srv/b"))
+    other = FakeContainer("qwen-old", compose_labels("b", "vllm-qwen3-8b", "/elsewhere/b"), status="exited")
+    assert name_problems(FakeDocker(unrelated, ours, other)) == [
+        "vllm-qwen3-8b: the container name 'qwen-old' belongs to the deployment in /elsewhere/b (a project of the "
+        "same name, which up would take over), exited: stop it there (`ascendgen down /elsewhere/b`), or give this "
+        "one another container_name in compose.override.yml"
+    ]
+
+
+def test_a_holder_without_a_working_dir_or_a_state_is_named_by_its_project() -> None:
+    bare = FakeContainer("vllm-qwen3-8b", {"com.docker.compose.project": "a"}, status="")
+    assert name_problems(FakeDocker(FakeContainer("web"), bare)) == [
+        "vllm-qwen3-8b: the container name 'vllm-qwen3-8b' belongs to compose project 'a', present: stop it there "
+        "(`docker compose -p a down`), or give this one another container_name in compose.override.yml"
+    ]
+
+
+def test_our_own_containers_do_not_hide_another_projects_npus() -> None:
+    def holder(name: str, project: str, npu: int) -> FakeContainer:
+        devices = [{"PathOnHost": f"/dev/davinci{npu}"}, {"PathInContainer": "/dev/x"}]
+        return FakeContainer(name, {"com.docker.compose.project": project}, attrs={"HostConfig": {"Devices": devices}})
+
+    devices = tuple(Mount(f"/dev/davinci{i}", f"/dev/davinci{i}", False) for i in (0, 1))
+    client = FakeDocker(holder("ours", "p", 0), FakeContainer("no-devices"), holder("other-vllm", "q", 1))
+    problems = preflight(npu_service("a", devices=devices), client=client)
+    assert [p for p in problems if "held by" in p] == [
+        "a: NPU 1 is held by running container 'other-vllm' (stop it, or plan on free NPUs with --npus)"
+    ]
+
+
+@pytest.mark.parametrize("nested", ["text_config", "llm_config", "language_config"])
+def test_a_multimodal_config_is_checked_by_its_language_model(tmp_path: Path, nested: str) -> None:
+    folder = tmp_path / "m" / "Qwen" / "Qwen3-8B"
+    folder.mkdir(parents=True)
+    wrong = {**QWEN3_8B, "num_hidden_layers": 48}
+    (folder / "config.json").write_text(json.dumps({"vision_config": {"num_attention_heads": 16}, nested: wrong}))
+    (problem,) = preflight(model_service(tmp_path / "m", None))
+    assert "says num_hidden_layers 48, but the plan for Qwen3-8B expects 36" in problem
+    # numbers at the top level win over a nested config
+    (folder / "config.json").write_text(json.dumps({**QWEN3_8B, nested: wrong}))
+    assert preflight(model_service(tmp_path / "m", None)) == []
+
+
+def test_only_well_formed_parts_of_the_model_label_are_checked(tmp_path: Path) -> None:
+    service = model_service(tmp_path / "m", {**QWEN3_8B, "num_hidden_layers": 48})
+    odd = "num_attention_heads=32,junk=1=2,=5,num_hidden_layers=x"
+    assert preflight(replace(service, labels={**service.labels, "io.ascendgen.model-config": odd})) == []
+    unlabelled = {k: v for k, v in service.labels.items() if k != "io.ascendgen.model-config"}
+    assert preflight(replace(service, labels=unlabelled)) == []
+
+
+def test_npu_smi_is_found_where_the_service_mounts_it_and_its_exit_code_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # not on PATH: the host path the service bind-mounts at /usr/local/bin/npu-smi (a server's host_root); npu-smi
+    # exits 1 after printing the table, as it does when one NPU is in a bad state
+    (tmp_path / "table.txt").write_text(NPU_SMI_A2)
+    npu_smi = tmp_path / "npu-smi"
+    npu_smi.write_text(f"#!/bin/sh\ncat {tmp_path / 'table.txt'}\nexit 1\n")
+    npu_smi.chmod(0o755)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    mounted = npu_service("a", (0,), volumes=(Mount(str(npu_smi), "/usr/local/bin/npu-smi", True),))
+    assert preflight(mounted) == [
+        "a: NPU 0 is in use by process 124528 (python3.8) per npu-smi (stop it, or plan on free NPUs with --npus)"
+    ]
+
+
+def test_images_are_looked_up_by_name_and_the_disk_checked_under_dockers_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    present = {"quay.io/ascend/vllm-ascend:v0.9.2rc1"}
+
+    class SomeImages(FakeImages):
+        def get(self, name: str) -> object:
+            if name not in present:
+                raise LookupError(name)
+            return object()
+
+    client = FakeDocker()
+    client.images = SomeImages()
+    asked: list[str] = []
+
+    def usage(path: str) -> Any:
+        asked.append(path)
+        return type("Usage", (), {"free": 1024**3})
+
+    monkeypatch.setattr(preflight_module.shutil, "disk_usage", usage)
+    a = npu_service("a", (0,))
+    assert run_preflight(ComposeModel("p", (a,)), [a], client).images_to_pull == []
+    b = replace(a, name="b", image="quay.io/ascend/vllm-ascend:v0.11.0rc3")
+    report = run_preflight(ComposeModel("p", (b,)), [b], client)
+    assert report.images_to_pull == ["quay.io/ascend/vllm-ascend:v0.11.0rc3"]
+    assert asked == ["/var/lib/docker"]  # info() gave no DockerRootDir: the default
+    assert report.problems == [
+        "only 1.0 GiB free under /var/lib/docker; pulling quay.io/ascend/vllm-ascend:v0.11.0rc3 needs about 16 GiB "
+        "(free space, or `docker image prune`)"
+    ]
+
+
+def test_an_engine_error_without_a_message_is_named_by_its_type() -> None:
+    def refused() -> Any:
+        raise FileNotFoundError
+
+    assert preflight_module.engine_problem(refused) == (
+        None,
+        "the Docker Engine is not reachable (FileNotFoundError): start it (`systemctl start docker`)",
+    )
