@@ -231,7 +231,13 @@ def test_each_node_uses_its_own_interface_and_the_served_name_survives_compose_a
         assert worker["command"] == ["start", "--block", "--disable-usage-stats", "--address=10.0.0.1:6379",
                                      f"--node-ip-address={expected[name][0]}"]  # fmt: skip
         assert worker["labels"]["io.ascendgen.role"] == f"worker-{index}"
+        assert worker["container_name"] == "vllm-qwen3-8b-worker"
         assert "io.ascendgen.port" not in worker["labels"] and "healthcheck" not in worker
+        assert "io.ascendgen.served-model-name" not in worker["labels"]  # status reads the API from the head only
+    for name in expected:  # HCCL over RoCE needs hccn_tool and its configuration on every node
+        mounts = {(v["source"], v["target"], v.get("read_only", False)) for v in configs[name]["volumes"]}
+        for path in ("/usr/local/Ascend/driver/tools/hccn_tool", "/etc/hccn.conf"):
+            assert (path, path, True) in mounts, (name, path)
     head = configs["head"]
     assert head["entrypoint"] == ["sh", "-c"]
     assert head["labels"]["io.ascendgen.role"] == "head"
@@ -245,6 +251,11 @@ def test_each_node_uses_its_own_interface_and_the_served_name_survives_compose_a
     assert words[words.index("--served-model-name") + 1] == served
     assert words[words.index("--pipeline-parallel-size") + 1] == "3"
     assert words[words.index("--distributed-executor-backend") + 1] == "ray"
+    # written one flag (with its value) per line, the served name quoted for sh
+    text = (out / "head" / "compose.yml").read_text()
+    assert "exec vllm serve /models/Qwen/Qwen3-8B \\\n" in text
+    assert "--served-model-name '$$HOME \\\"x\\\"' \\\n" in text
+    assert "--pipeline-parallel-size 3 \\\n" in text
     # what sh itself makes of the line: echo each word vLLM would get
     echoed = subprocess.run(["sh", "-c", "printf '%s\\n' " + shell.split(" && exec vllm serve ", 1)[1]],
                             capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
