@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from ascendgen.errors import InputError
+from ascendgen.generated import write_deployment, write_file
 
 from helpers import Result
 
@@ -239,3 +243,94 @@ def test_a_failing_rename_keeps_the_old_compose_file_whole(
     refused(result, f"cannot write {tmp_path / 'compose.yml'}: Input/output error; nothing was changed")
     assert (tmp_path / "compose.yml").read_bytes() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["compose.yml"]
+
+
+# ---- the write layer itself (generated.py), called directly ---------------------------------------------------
+
+
+def test_write_file_creates_0644_keeps_an_existing_mode_and_refuses_a_directory(tmp_path: Path) -> None:
+    new = tmp_path / "sub" / "compose.yml"
+    write_file(new, "a: 1\n")
+    assert new.read_text() == "a: 1\n" and stat.S_IMODE(new.stat().st_mode) == 0o644
+    new.chmod(0o600)
+    write_file(new, "a: 2\n")
+    assert new.read_text() == "a: 2\n" and stat.S_IMODE(new.stat().st_mode) == 0o600
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(InputError, match=f"{tmp_path / 'dir'} is a directory"):
+        write_file(tmp_path / "dir", "x")
+    assert temporary_files(tmp_path) == []
+
+
+def test_temporary_files_sit_beside_their_target_and_say_whose_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_replace = os.replace
+    moves: list[tuple[Path, Path]] = []
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        moves.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    write_deployment(tmp_path, {".": "services: {}\n"}, secrets={"VLLM_API_KEY": "k"})
+    assert [dst.name for _, dst in moves] == [".gitignore", ".env", "compose.yml"]
+    for src, dst in moves:
+        assert src.parent == dst.parent == tmp_path
+        assert re.fullmatch(rf"\.{re.escape(dst.name.lstrip('.'))}\.[^/]+\.tmp", src.name), src.name
+
+
+def test_a_failure_writing_a_temporary_file_names_it_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as refused:
+        write_deployment(out, {".": "services: {}\n"})
+    assert str(refused.value) == f"cannot write {out / 'compose.yml'}: No space left on device; nothing was changed"
+    assert list(tmp_path.iterdir()) == []  # out/ was made for it and removed again
+
+
+def test_a_directory_that_cannot_be_made_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_mkdir = Path.mkdir
+
+    def mkdir(self: Path, *args: object, **kwargs: object) -> None:
+        if self.name == "worker-1":
+            raise OSError(errno.EDQUOT, "Disk quota exceeded")
+        real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    with pytest.raises(InputError) as refused:
+        write_deployment(tmp_path, {"head": "services: {}\n", "worker-1": "services: {}\n"})
+    assert str(refused.value) == f"cannot write {tmp_path / 'worker-1'}: Disk quota exceeded; nothing was changed"
+    assert list(tmp_path.iterdir()) == []  # head/ too was removed
+
+
+def test_what_could_not_be_undone_is_named(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("plan", "Qwen3-8B", "--api-key", "old-key", "--out", str(tmp_path)).exit_code == 0
+    real_replace = os.replace
+    failed: list[Path] = []
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        # compose.yml cannot be replaced, and then .env cannot be put back
+        if Path(dst).name == "compose.yml" or (failed and Path(dst).name == ".env"):
+            failed.append(Path(dst))
+            raise OSError(errno.EIO, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    result = run("plan", "Qwen3-8B", "--api-key", "new-key", "--max-model-len", "4096", "--out", str(tmp_path))
+    refused(result, f"cannot write {tmp_path / 'compose.yml'}: Input/output error; could not undo the changes to "
+                    f"{tmp_path / '.env'}")  # fmt: skip
+    assert failed == [tmp_path / "compose.yml", tmp_path / ".env"]
+    assert temporary_files(tmp_path) == []
+
+
+def test_secrets_go_beside_every_node_file(tmp_path: Path) -> None:
+    write_deployment(tmp_path, {"head": "services: {}\n", "worker-1": "services: {}\n"}, secrets={"K": "v"})
+    for node in ("head", "worker-1"):
+        assert (tmp_path / node / ".env").read_text() == "K=v\n"
+        assert stat.S_IMODE((tmp_path / node / ".env").stat().st_mode) == 0o600
+        assert ".env" in (tmp_path / node / ".gitignore").read_text().split()
