@@ -236,3 +236,34 @@ def test_a_template_that_does_not_read_back_is_an_internal_error(monkeypatch: py
                       command_lines=(), image="x #y")  # fmt: skip
     with pytest.raises(AscendgenError, match="internal error: rendered image of x does not read back as planned"):
         render_services([service])
+
+
+def test_node_services_get_the_multinode_mounts_and_labels_list_every_npu() -> None:
+    p = qwen3_8b(tp=2, npus=(4, 5))
+    tools = ("/usr/local/Ascend/driver/tools/hccn_tool", "/etc/hccn.conf")
+    p = replace(p, platform=p.platform.model_copy(update={"multinode_mounts": tools}))
+    single = build_service(p)
+    assert dict(single.labels)["io.ascendgen.npus"] == "4,5"
+    assert single.devices[-2:] == ("/dev/davinci4", "/dev/davinci5")
+    hccn = "/usr/local/Ascend/driver/tools/hccn_tool:/usr/local/Ascend/driver/tools/hccn_tool:ro"
+    assert hccn not in single.volumes
+    node = build_service(p, multinode=True)
+    assert node.volumes == ("/usr/local/dcmi:/usr/local/dcmi:ro", hccn, "/etc/hccn.conf:/etc/hccn.conf:ro",
+                            "/root/.cache:/root/.cache", "/models:/models:ro")  # fmt: skip
+
+
+def test_a_dollar_in_a_value_passes_the_round_trip_check() -> None:
+    p = qwen3_8b()
+    odd = replace(p, model=p.model.model_copy(update={"served_name": "a$b $$c"}))
+    text = render_compose([odd], regenerate="ascendgen plan Qwen3-8B")
+    labels = yaml.safe_load(text)["services"]["vllm-qwen3-8b"]["labels"]
+    assert labels["io.ascendgen.served-model-name"] == "a$$b $$$$c"  # compose reads it back as a$b $$c
+
+
+def test_a_header_without_a_hash_still_gives_its_recipe() -> None:
+    read = read_generated("# Regenerate (in this directory): ascendgen plan Qwen3-8B --served-name 'a: b'\nx: 1\n")
+    assert (read.regenerate, read.recorded_hash, read.in_parent, read.by_ascendgen) == (
+        "ascendgen plan Qwen3-8B --served-name 'a: b'", None, False, False
+    )  # fmt: skip
+    assert read.body == "# Regenerate (in this directory): ascendgen plan Qwen3-8B --served-name 'a: b'\nx: 1\n"
+    assert read_generated("x: 1\n").in_parent is False
