@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import typer
 
-from ascendgen.cli.app import app
 from ascendgen.cli import runtime_commands
+from ascendgen.cli.app import app
 
 from helpers import Result
 

@@ -662,6 +662,8 @@ def test_the_tp_hint_suggests_only_a_smaller_valid_size() -> None:
         ("abc", 1, 0),
         ("", 1, 0),
         ("\n\n", 1, 0),
+        ("a\nb\n", 1, 2),  # one trailing line break stripped, one at a time
+        ("\nab", 1, 1),  # a line break at the very start still ends a line
     ],
 )
 def test_the_tail_starts_where_the_last_lines_begin(log: str, lines: int, start: int) -> None:

@@ -117,3 +117,18 @@ def test_a_hardware_file_adds_to_the_shipped_one_and_must_hold_together(write: W
     lost = write("lost.yaml", "servers:\n  - {name: y-box, npu_type: X9, npu_count: 1}\n")
     with pytest.raises(InputError, match="unknown NPU type 'X9'"):
         load_hardware([lost])
+
+
+def test_a_hardware_file_error_names_the_kind_of_entry(write: Write) -> None:
+    for section, entry, kind in (
+        ("npu_types", "{name: X1, memory_gib: 16, visible_gib: 15, platform: a2, colour: red}", "NPU type 'X1'"),
+        ("servers", "{name: s1, npu_type: 910B4, npu_count: 1, colour: red}", "server profile 's1'"),
+        ("platforms", "{name: p1, colour: red}", "platform 'p1'"),
+    ):
+        path = write(f"{section}.yaml", f"{section}:\n  - {entry}\n")
+        with pytest.raises(InputError, match=re.escape(f"{path}:2: {kind}: ")):
+            load_hardware([path])
+
+
+def test_a_host_root_keeps_its_own_name() -> None:
+    assert SERVER.model_copy(update={"host_root": "/mnt/X/"}).host_path("/dev/davinci0") == "/mnt/X/dev/davinci0"

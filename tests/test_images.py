@@ -235,3 +235,15 @@ def test_a_refusal_shows_what_was_typed() -> None:
     with pytest.raises(InputError) as refused:
         parse_image_reference("x:v1 y", given="x:v1 y")
     assert str(refused.value).startswith("--image 'x:v1 y': not an image reference Docker accepts (")
+
+
+def test_edges_of_references() -> None:
+    # a bare tag may hold capitals: it is a tag of the vllm-ascend repository, not a reference of its own
+    capital = choose_image(LIST, requested="v0.9.2-X", min_tag=None, suffix="")
+    assert (capital.reference, capital.spec.tag) == (f"{REPOSITORY}:v0.9.2-X", "v0.9.2")
+    unknown = choose_image(LIST, requested="v0.9.3", min_tag=None, suffix="")
+    assert unknown.reference == f"{REPOSITORY}:v0.9.3"
+    # the repository path may be 255 characters long, not 256 (reference.go: RepositoryNameTotalLengthMax)
+    assert parse_image_reference("quay.io/" + "a" * 255 + ":v1") == "v1"
+    with pytest.raises(InputError, match="the repository path is longer than 255 characters"):
+        parse_image_reference("quay.io/" + "a" * 256 + ":v1")

@@ -268,3 +268,17 @@ def test_a_model_directory_is_recorded_as_an_absolute_path(tmp_path: Path, monke
     request = request_from_flags(["my-model"], {})
     assert recipe_command(request) == f"ascendgen plan {tmp_path / 'my-model'}"
     assert recipe_command(request_from_flags(["not-a-dir"], {})) == "ascendgen plan not-a-dir"
+
+
+def test_a_message_that_names_its_flag_is_not_prefixed_again() -> None:
+    with pytest.raises(InputError) as refused:
+        request_from_flags(["Qwen3-8B"], {"nodes": ["nonsense"]})
+    assert str(refused.value) == "--node 'nonsense': expected ADDRESS:INTERFACE, e.g. 192.168.0.147:enp1s0 or " \
+                                 "[fd00::147]:enp1s0"  # fmt: skip
+
+
+def test_only_the_port_has_a_default_to_leave_out() -> None:
+    # 8000 is the port's default, nothing else's: --max-model-len 8000 is recorded
+    assert recipe_command(request_from_flags(["Qwen3-8B"], {"max_model_len": 8000})) == (
+        "ascendgen plan Qwen3-8B --max-model-len 8000"
+    )
