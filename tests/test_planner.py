@@ -867,3 +867,17 @@ def test_a_plan_on_310p_halves_the_kv_budget_with_the_image_that_does() -> None:
         image = ImageChoice(reference=f"x:{tag}", spec=IMAGE.spec.model_copy(update={"tag": tag}))
         p = plan_deployment(m, npu=p310, platform=P310, server=SERVER, image=image, options=PlanOptions())
         assert p.memory.kv_budget_factor == factor
+
+
+def test_tp8_pp2_memory_per_rank_by_hand() -> None:
+    # Qwen3-8B over 2 servers, TP 8 x PP 2: weights 15.2737 GiB / 16 ranks = 0.95461 GiB
+    # runtime 0.5 + 0.25 (TP group) + 0.25 (PP group) = 1.0
+    # KV = 26.541 - 0.95461 - 1.0 (activation) - 1.0 = 23.58639 GiB
+    # per token a rank holds ceil(36 / 2) = 18 layers x max(1, 8 // 8) = 1 KV head: 2 x 18 x 1 x 128 x 2 = 9,216 B
+    # 23.58639 x 2**30 / (9,216 x 128) = 21,468.9 -> 21,468 blocks -> 2,747,904 tokens
+    p = plan("Qwen3-8B", nodes=2, tp=8, pp=2)
+    assert p.memory.weights_gib == pytest.approx(0.95461, abs=1e-5)
+    assert p.memory.runtime_gib == pytest.approx(1.0)
+    assert p.memory.kv_cache_gib == pytest.approx(23.58639, abs=1e-5)
+    assert (p.kv_bytes_per_token, p.kv_cache_tokens) == (9_216, 2_747_904)
+    assert (p.platform, p.npu_type, p.server) == (A2, B4, SERVER)
