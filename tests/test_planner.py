@@ -711,8 +711,11 @@ def test_a_max_model_len_exactly_at_capacity_is_taken() -> None:
     assert plan("Qwen2.5-VL-32B-Instruct", max_model_len=125_953).tensor_parallel_size == 8
     with pytest.raises(PlanError, match="--max-model-len 125953 does not fit: the KV cache holds 125952 tokens"):
         plan("Qwen2.5-VL-32B-Instruct", tp=4, max_model_len=125_953)
-    # and the model's context itself, exactly: taken (one more: refused, test above)
-    assert plan("Qwen3-8B", max_model_len=40_960).max_model_len == 40_960
+    # and the model's context itself, exactly: taken (one more: refused, test above), and no warning that it is
+    # below the context; the shortest length, 1 token, is taken too
+    at_context = plan("Qwen3-8B", max_model_len=40_960)
+    assert at_context.max_model_len == 40_960 and not any("below" in w for w in at_context.warnings)
+    assert plan("Qwen3-8B", max_model_len=1).max_model_len == 1
     with pytest.raises(PlanError, match="--max-model-len 0 must be a positive number of tokens"):
         plan("Qwen3-8B", tp=1, max_model_len=0)
 
