@@ -4,6 +4,7 @@ text, the root cause wins over the errors printed after it, and healthy logs giv
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ascendgen.diagnose import Rule, diagnose, last_error_lines, load_rules
+from ascendgen.diagnose import Rule, _tail_start, diagnose, last_error_lines, load_rules
 
 FIXTURE = Path(__file__).parent / "fixtures" / "failures.yaml"
 
@@ -199,6 +200,10 @@ MORE_WORDINGS = [
          "'https://huggingface.co//models/Qwen/Qwen3-8B/tree/None' for available files.", "model_path",
          "/models/Qwen/Qwen3-8B"),
         ("RuntimeError: ACL_ERROR_RT_MEMORY_ALLOCATION", "oom_loading", "ran out of memory"),
+        # torch_npu's import on a host without CANN's libraries (github.com/LinZhekai/X-Oscar/issues/4, a comment)
+        ("ImportError: libhccl.so: cannot open shared object file: No such file or directory. Please check that the "
+         "cann package is installed. Please run 'source set_env.sh' in the CANN installation path.",
+         "torch_npu_import", "torch_npu, CANN and NNAL (ATB) must be one matched set"),
 ]  # fmt: skip
 
 
@@ -532,3 +537,142 @@ def test_the_readme_states_the_coverage_truthfully() -> None:
     assert texts == len(corpus()) and recognised == len(decided) and undecidable == texts - recognised
     assert kinds == len({e["kind"] for e in decided})
     assert rule_kinds == len({rule.rule.kind for rule in load_rules()})
+
+
+# ---- every alternative of every pattern, fed real text ------------------------------------------------------
+
+
+def alternatives_removed(pattern: str) -> list[tuple[str, str]]:
+    """(the alternative, the pattern without it) for each `|` alternative of the pattern, at any depth: the
+    mutants a regex mutation tool would make by deleting one branch. Escapes and character classes are
+    skipped; a group left with one branch keeps it."""
+    groups: list[list[int]] = [[-1]]  # per open group: the positions of its `|`, after its opening
+    spans: list[tuple[int, list[int], int]] = []  # (group start, bars, group end)
+    starts: list[int] = [-1]
+    i, in_class = 0, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1
+        elif char == "(":
+            groups.append([])
+            starts.append(i)
+        elif char == ")":
+            spans.append((starts.pop(), groups.pop(), i))
+        elif char == "|":
+            groups[-1].append(i)
+        i += 1
+    spans.append((starts.pop(), groups.pop(), len(pattern)))
+    mutants = []
+    for start, bars, end in spans:
+        bars = [b for b in bars if b != -1]
+        if not bars:
+            continue
+        body_start = start + 1
+        if start >= 0 and pattern[body_start] == "?":  # (?:, (?P<name>, lookarounds
+            body_start = pattern.index(":", body_start) + 1 if pattern[body_start + 1] == ":" else (
+                pattern.index(">", body_start) + 1 if pattern[body_start + 1] == "P" else body_start + 2
+            )  # fmt: skip
+        edges = [body_start - 1, *bars, end]
+        for k in range(len(edges) - 1):
+            left, right = edges[k], edges[k + 1]
+            branch = pattern[left + 1 : right]
+            # the first branch goes with the `|` after it, the others with the `|` before them
+            mutant = pattern[: left + 1] + pattern[right + 1 :] if k == 0 else pattern[:left] + pattern[right:]
+            mutants.append((branch, mutant))
+    return mutants
+
+
+def test_alternatives_are_found_where_regex_syntax_puts_them() -> None:
+    assert alternatives_removed(r"a (?:are|is) b") == [("are", "a (?:is) b"), ("is", "a (?:are) b")]
+    assert alternatives_removed(r"x|y\|z") == [("x", r"y\|z"), (r"y\|z", "x")]
+    assert alternatives_removed(r"[a|b]c") == []
+    assert alternatives_removed(r"(?P<n>\d+|none) left") == [(r"\d+", "(?P<n>none) left"), ("none", r"(?P<n>\d+) left")]
+
+
+def all_texts() -> list[str]:
+    return [case[0] for case in CASES] + [case[0] for case in MORE_WORDINGS] + [log_of(e) for e in corpus()]
+
+
+# Branches no public text shows yet (each searched for in public issues): the wording is the source's or the
+# dynamic loader's, with another library name. A text for one of them moves it out of this list (the test says so).
+WITHOUT_A_PUBLIC_TEXT = {
+    # vLLM's registry writes "are not supported" in every version quoted here; "is" covers a one-model wording
+    ("architecture", "is"),
+    # vllm-ascend worker_v1.py logs `Available memory: {available}, total memory: {total}`; the public logs show 0
+    ("no_kv_memory", r"-\d+"),
+    # the driver's other two libraries, loaded by npu-smi and torch_npu alike; reports quote libascend_hal.so
+    ("driver_libs", "dcmi"),
+    ("driver_libs", "drvdsmi_host"),
+}
+
+
+def test_every_alternative_of_every_pattern_is_needed_by_a_real_text() -> None:
+    """Deleting any one branch of a pattern's alternations loses at least one real text that the whole pattern
+    matched: no branch is dead, and a broken branch would fail here (the regex side of mutation testing)."""
+    texts = all_texts()
+    untested = []
+    for compiled in load_rules():
+        for pattern in compiled.patterns:
+            matched = [t for t in texts if pattern.search(t)]
+            for branch, mutant in alternatives_removed(pattern.pattern):
+                try:
+                    weaker = re.compile(mutant)
+                except re.error:
+                    continue
+                if all(weaker.search(t) for t in matched):
+                    untested.append((compiled.rule.kind, branch))
+    assert set(untested) == WITHOUT_A_PUBLIC_TEXT
+
+
+# ---- the helpers' edges ---------------------------------------------------------------------------------------
+
+
+def test_the_tp_hint_suggests_only_a_smaller_valid_size() -> None:
+    # heads 32, TP 1 (a real wording, MORE_WORDINGS): every valid size is 1 or more, none below: no suggestion
+    found = diagnose("ValueError: Total number of attention heads (32) must be divisible by tensor parallel size (1).")
+    assert found is not None
+    assert found.message == (
+        "tensor-parallel size 1 does not divide the model's 32 attention heads; use one of 1, 2, 4, 8, 16, 32"
+    )
+    # the evidence is the whole last line, though the log does not end with a line break
+    assert found.evidence == (
+        "ValueError: Total number of attention heads (32) must be divisible by tensor parallel size (1)."
+    )
+    below = diagnose(
+        "x\nValueError: Total number of attention heads (28) must be divisible by tensor parallel size (8)."
+    )
+    assert below is not None and below.message.endswith("use one of 1, 2, 4: ascendgen plan MODEL --tp 4")
+
+
+@pytest.mark.parametrize(
+    ("log", "lines", "start"),
+    [
+        ("a\nb\nc\n\n", 2, 2),  # "b\nc": trailing line breaks are not lines
+        ("a\nb\nc\n\n", 3, 0),
+        ("a\nb\nc\n\n", 10, 0),
+        ("a\nb\nc", 1, 4),
+        ("abc", 1, 0),
+        ("", 1, 0),
+        ("\n\n", 1, 0),
+        ("a\nb\n", 1, 2),  # one trailing line break stripped, one at a time
+        ("\nab", 1, 1),  # a line break at the very start still ends a line
+    ],
+)
+def test_the_tail_starts_where_the_last_lines_begin(log: str, lines: int, start: int) -> None:
+    assert _tail_start(log, lines) == start
+
+
+def test_error_lines_come_from_the_last_5000_lines_once_each() -> None:
+    filler = "INFO 10-28 21:14:49 [x.py:1] loading\n" * 4997
+    log = "ValueError: too far back\nRuntimeError: first\n" + filler + "KeyError: b\nKeyError: b\n"
+    # 5,001 lines: the first is outside the last 5,000, the second inside; the repeated KeyError counts once and
+    # does not end the scan
+    assert last_error_lines(log) == ["RuntimeError: first", "KeyError: b"]

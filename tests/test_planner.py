@@ -13,12 +13,15 @@ import re
 import pytest
 
 from ascendgen.catalog import ModelSpec, load_catalog
+from ascendgen.envfile import EnvRef
 from ascendgen.errors import PlanError
 from ascendgen.hardware import KvCacheMargin, MemoryReserves, NpuType, Platform, ServerProfile
 from ascendgen.images import ImageChoice, ImageFlags, ImageSpec, tag_key
 from ascendgen.planner import (
+    CROSS_NODE_COST,
     GIB,
     PlanOptions,
+    _reserve,
     kv_bytes_per_token,
     kv_cache_kept_back,
     memory_per_npu,
@@ -395,23 +398,54 @@ def test_pooling_serve_flag_follows_the_images_vllm(name: str, pooling_runner: b
     assert after_len == flags
 
 
-def test_catalog_npu_counts_match_the_planner() -> None:
-    """Every count the catalog records equals the planner's own minimum, with the shipped hardware."""
+# The catalog's `npus` against arithmetic done by hand with the shipped hardware.yaml and the newest image's
+# default utilization (images.yaml: 0.92): 910B4 29.49 GiB visible x 0.92 = 27.1308 GiB usable, 910B3 60.96 x 0.92
+# = 56.0832; a2 reserves: activation 1.0, runtime 0.5 + 0.25 per HCCL group; the count is the smallest valid TP
+# that holds the weights and 8,192 tokens of KV cache.
+#   Qwen3-8B (8.2e9 x 2 B = 15.2737 GiB): 910B4 TP 1: 27.1308 - 15.2737 - 1.5 = 10.36 GiB of KV -> 1;
+#     910B3 TP 1 -> 1
+#   Qwen3-14B (14.8e9 x 2 B = 27.5671 GiB, 40 layers, 8 KV heads): 910B4 TP 1: 27.57 > 27.13, the weights alone do
+#     not fit; TP 2: 13.7836 + 1.0 + 0.75 -> 11.60 GiB of KV >= 8,192 x 81,920 B (0.625 GiB) -> 2;
+#     910B3 TP 1: 56.0832 - 27.5671 - 1.5 = 27.02 GiB -> 1
+#   Qwen3-30B-A3B (30.5e9 x 2 B = 56.8107 GiB, expert parallel: TP and EP groups): 910B4 TP 2: 28.41 > 27.13;
+#     TP 4: 14.2027 + 1.0 + 1.0 -> 10.93 GiB -> 4; 910B3 TP 1: 56.81 > 56.08; TP 2: 28.4054 + 2.0 -> 25.68 GiB -> 2
+#   Qwen2.5-72B-Instruct (72.7e9 x 2 B = 135.415 GiB): 910B4 TP 4: 33.85 > 27.13; TP 8: 16.9269 + 1.75 -> 8.45 GiB
+#     -> 8; 910B3 TP 2: 67.71 > 56.08; TP 4: 33.8537 + 1.75 -> 20.48 GiB -> 4
+@pytest.mark.parametrize(
+    ("name", "npu_name", "count"),
+    [
+        ("Qwen3-8B", "910B4", 1),
+        ("Qwen3-8B", "910B3", 1),
+        ("Qwen3-14B", "910B4", 2),
+        ("Qwen3-14B", "910B3", 1),
+        ("Qwen3-30B-A3B", "910B4", 4),
+        ("Qwen3-30B-A3B", "910B3", 2),
+        ("Qwen2.5-72B-Instruct", "910B4", 8),
+        ("Qwen2.5-72B-Instruct", "910B3", 4),
+    ],
+)
+def test_catalog_npu_counts_by_hand(name: str, npu_name: str, count: int) -> None:
     from ascendgen.hardware import load_hardware
     from ascendgen.images import load_images
     from ascendgen.planner import npus_needed
 
-    hardware = load_hardware()
-    newest = load_images()[-1]
-    disagreements = []
-    for m in load_catalog().models:
-        for npu_name, recorded in m.npus.items():
-            npu = hardware.npu_type(npu_name)
-            platform = hardware.platform(npu.platform)
-            needed = npus_needed(m, npu, platform, newest.gpu_memory_utilization_default, newest.tag)
-            if needed != recorded:
-                disagreements.append(f"{m.name} on {npu_name}: catalog {recorded}, planner {needed}")
-    assert disagreements == []
+    hardware, newest = load_hardware(), load_images()[-1]
+    npu = hardware.npu_type(npu_name)
+    assert (npu.visible_gib, newest.gpu_memory_utilization_default) == (
+        {"910B4": 29.49, "910B3": 60.96}[npu_name],
+        0.92,
+    )
+    assert model(name).npus[npu_name] == count
+    assert npus_needed(model(name), npu, hardware.platform(npu.platform), 0.92, newest.tag) == count
+
+
+def test_catalog_npu_counts_are_tp_sizes_the_model_takes() -> None:
+    """A data check the arithmetic above does not make for the other entries: every recorded count is a TP that
+    divides the model's heads (a count of 3, or 12, could never start)."""
+    wrong = [
+        f"{m.name}: {n} x {npu}" for m in load_catalog().models for npu, n in m.npus.items() if not tp_is_valid(m, n)
+    ]
+    assert wrong == []
 
 
 # ------------------------------------------------------------------------------- reasons and refusals
@@ -650,3 +684,373 @@ def test_new_model_fields_are_strict() -> None:
 def test_plan_json_says_where_the_numbers_came_from() -> None:
     data = plan("Qwen3-8B").to_json()
     assert data["source"] == "catalog" and data["files_read"] == []
+
+
+# ------------------------------------------------------------------ the plan as data, option by option
+
+
+def test_plan_json_holds_every_number_of_the_plan() -> None:
+    # Qwen3-8B at TP 1: the numbers of test_qwen3_8b_on_one_910b4; 32 heads / 8 KV heads: TP 1, 2, 4, 8 valid
+    assert plan("Qwen3-8B").to_json() == {
+        "model": "Qwen3-8B",
+        "hub_id": "Qwen/Qwen3-8B",
+        "served_model_name": "Qwen/Qwen3-8B",
+        "server": "atlas-800i-a2",
+        "npu_type": "910B4",
+        "hbm_gib": 32.0,
+        "tensor_parallel_size": 1,
+        "pipeline_parallel_size": 1,
+        "nodes": 1,
+        "tp_reason": "the smallest valid TP (1, 2, 4, 8 divide the heads); it holds the weights and 8,192 tokens of "
+        "KV cache",
+        "valid_tp_sizes": [1, 2, 4, 8],
+        "npus": [0],
+        "gpu_memory_utilization": 0.9,
+        "weights_gib_per_npu": 15.27,  # 15.2737
+        "activation_reserve_gib": 1.0,
+        "runtime_reserve_gib": 0.5,
+        "kv_bytes_per_token": 147_456,
+        "kv_cache_gib_per_npu": 9.77,  # 9.7673
+        "kv_cache_tokens": 71_040,
+        "max_model_len": 40_960,
+        "max_model_len_reason": "the model's context (max_position_embeddings)",
+        "max_concurrency": 1.73,
+        "port": 8000,
+        "image": "quay.io/ascend/vllm-ascend:v0.9.2rc1",
+        "vllm_version": "0.9.2",
+        "model_path": "/models/Qwen/Qwen3-8B",
+        "serve_args": [
+            "/models/Qwen/Qwen3-8B",
+            "--served-model-name",
+            "Qwen/Qwen3-8B",
+            "--port",
+            "8000",
+            "--max-model-len",
+            "40960",
+        ],
+        "environment": {"VLLM_USE_MODELSCOPE": "True"},
+        "warnings": [
+            "the KV cache (71,040 tokens) holds 1.73 requests of 40,960 tokens at once; more long requests queue",
+            "the API listens on all interfaces without an API key: anyone who reaches this host can use it (add "
+            "--generate-api-key, or --host 127.0.0.1 to serve this machine only)",
+        ],
+        "source": "catalog",
+        "files_read": [],
+        "kv_cache_margin": 0,  # the full context fits: no margin is kept back
+        "kv_cache_margin_percent": 1.0,
+        "data_parallel_size": 1,
+        "dp_reason": "",
+    }
+
+
+def test_options_reach_the_serve_args_environment_and_mounts() -> None:
+    # util 0.85: 29.49 x 0.85 = 25.0665 usable; KV = 25.0665 - 15.2737 - 1.0 - 0.5 = 8.2928 GiB
+    # = 8,904,3xx,xxx B / (147,456 x 128) = 471.8 -> 471 blocks -> 60,288 tokens
+    p = plan(
+        "Qwen3-8B", host="127.0.0.1", require_api_key=True, port=9000, gpu_memory_utilization=0.85,
+        models_dir="/data", cache_dir="/cache",
+    )  # fmt: skip
+    assert p.serve_args == (
+        "/models/Qwen/Qwen3-8B", "--served-model-name", "Qwen/Qwen3-8B", "--host", "127.0.0.1", "--port", "9000",
+        "--max-model-len", "40960", "--gpu-memory-utilization", "0.85",
+    )  # fmt: skip
+    assert p.environment == (("VLLM_USE_MODELSCOPE", "True"), ("VLLM_API_KEY", EnvRef("VLLM_API_KEY")))
+    assert (p.port, p.models_dir, p.cache_dir, p.model_path) == (9000, "/data", "/cache", "/models/Qwen/Qwen3-8B")
+    assert (p.kv_cache_tokens, p.gpu_memory_utilization) == (60_288, 0.85)
+    # a host or a key: no warning about an open API
+    assert p.warnings == ("the KV cache (60,288 tokens) holds 1.47 requests of 40,960 tokens at once; more long "
+                          "requests queue",)  # fmt: skip
+    assert not any("all interfaces" in w for w in plan("Qwen3-8B", host="0.0.0.0").warnings)
+    assert not any("all interfaces" in w for w in plan("Qwen3-8B", require_api_key=True).warnings)
+
+
+def test_the_image_default_utilization_is_not_repeated_as_a_flag() -> None:
+    assert "--gpu-memory-utilization" not in plan("Qwen3-8B", gpu_memory_utilization=0.9).serve_args
+    assert "--tensor-parallel-size" not in plan("Qwen3-8B").serve_args
+    tp2 = plan("Qwen3-8B", tp=2)
+    assert tp2.serve_args[tp2.serve_args.index("--tensor-parallel-size") + 1] == "2"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "::1", "[::1]", "LOCALHOST", "my-host_1.lan", "h" * 255])
+def test_hosts_vllm_can_bind(host: str) -> None:
+    assert plan("Qwen3-8B", host=host).serve_args[3:5] == ("--host", host)
+
+
+@pytest.mark.parametrize("host", ["", "a b", "$(id)", "h;rm", "h" * 256, "é"])
+def test_hosts_vllm_cannot_bind(host: str) -> None:
+    assert (
+        refusal("Qwen3-8B", host=host) == f"--host '{host}' is not an address vLLM can bind (e.g. 127.0.0.1 or 0.0.0.0)"
+    )
+
+
+def test_ports_1_to_65535() -> None:
+    assert plan("Qwen3-8B", port=1).port == 1 and plan("Qwen3-8B", port=65535).port == 65535
+    for port in (0, 65536):
+        assert refusal("Qwen3-8B", port=port) == f"--port {port} is not a TCP port (1-65535)"
+
+
+@pytest.mark.parametrize("util", [0.0, -0.1, 1.01])
+def test_utilization_above_0_and_at_most_1(util: float) -> None:
+    assert refusal("Qwen3-8B", gpu_memory_utilization=util) == (
+        f"--gpu-memory-utilization {util} must be above 0 and at most 1"
+    )
+    assert plan("Qwen3-8B", gpu_memory_utilization=1.0).gpu_memory_utilization == 1.0
+
+
+def test_npus_must_be_on_the_server() -> None:
+    assert plan("Qwen3-8B", npus=(7,)).npus == (7,)
+    assert refusal("Qwen3-8B", npus=(8,)) == "--npus: NPU 8 is not on atlas-800i-a2, which has NPUs 0-7"
+    assert refusal("Qwen3-8B", npus=(3, 9, 10)) == "--npus: NPU 9 is not on atlas-800i-a2, which has NPUs 0-7"
+
+
+def test_tp_and_npus_refusals_say_what_to_change() -> None:
+    assert refusal("Qwen3-8B", tp=16) == (
+        "--tp 16 needs 16 NPUs; atlas-800i-a2 has 8 (to span servers, give one --node ADDR:IF per server instead: "
+        "the layout sets TP)"
+    )
+    assert refusal("Qwen3-8B", tp=2, npus=(0, 1, 2, 3)) == "--tp 2 uses 2 NPUs but --npus 0-3 lists 4"
+    assert refusal("Qwen3-8B", npus=(0, 1, 2)) == (
+        "--npus 0-2 gives 3 NPUs, but TP 3 does not divide Qwen3-8B's 32 attention heads and 8 KV heads; "
+        "valid sizes: 1, 2, 4, 8"
+    )
+    assert plan("Qwen3-8B", tp=2, npus=(4, 6)).npus == (4, 6)
+
+
+def test_npus_given_too_few_for_the_smallest_tp_say_what_they_lack() -> None:
+    # the made-up 13.15 B Qwen3-8B of test_a_kv_cache_short_of_a_useful_length_is_named_in_tokens: TP 1 fits the
+    # weights with 3,968 tokens of KV cache, short of 8,192; TP 2 is the smallest that holds them
+    small = model("Qwen3-8B").model_copy(update={"params_b": 13.15})
+    p = plan_deployment(small, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions(npus=(0,)))
+    assert p.tp_reason == (
+        "one rank per NPU given with --npus 0; the weights (24.5 GiB per NPU) and reserves (1.0 GiB activation, "
+        "0.5 GiB runtime and HCCL) leave 0.55 GiB of the 26.5 GiB usable (29.49 GiB x 0.9) for the KV cache: "
+        "3,968 tokens, short of 8,192 (1.12 GiB)"
+    )
+
+
+def test_a_length_no_tp_holds_names_the_most_the_server_holds() -> None:
+    # Qwen3-8B with a context of 10 M: TP 8 holds the most. Weights 15.2737 / 8 = 1.90921 GiB; runtime 0.5 + 0.25;
+    # KV = 26.541 - 1.90921 - 1.0 - 0.75 = 22.88179 GiB; 2 x 36 x (8 KV heads / 8) x 128 x 2 B = 18,432 B per token
+    # 22.88179 x 2**30 / (18,432 x 128) = 10,413.x -> 10,413 blocks -> 1,332,864 tokens
+    huge = model("Qwen3-8B").model_copy(update={"max_position_embeddings": 10_000_000})
+    with pytest.raises(PlanError) as refused:
+        plan_deployment(
+            huge, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions(max_model_len=5_000_000)
+        )
+    assert str(refused.value) == (
+        "--max-model-len 5000000 does not fit: the KV cache holds at most 1332864 tokens (TP 8 on 910B4); "
+        "use --max-model-len 1332864 or less"
+    )
+
+
+def test_a_model_with_a_short_kv_cache_at_every_tp_of_one_server_names_the_servers() -> None:
+    # A made-up 106.1 B Qwen3-8B: 212.2e9 B = 197.626 GiB; TP 8: 24.7033 GiB per NPU; runtime 0.5 + 0.25;
+    # KV = 26.541 - 24.7033 - 1.0 - 0.75 = 0.0877 GiB = 94,1xx,xxx B / (18,432 x 128) = 39.9 -> 39 blocks = 4,992
+    # tokens, short of 8,192 (8,192 x 18,432 B = 0.1406 GiB). TP 16 (two servers): 12.35 GiB per NPU, fits.
+    big = model("Qwen3-8B").model_copy(update={"params_b": 106.1})
+    with pytest.raises(PlanError) as refused:
+        plan_deployment(big, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
+    assert str(refused.value) == (
+        "Qwen3-8B does not fit on one atlas-800i-a2 (8 x 910B4): at TP 8 the weights (24.7 GiB per NPU) and reserves "
+        "(1.0 GiB activation, 0.75 GiB runtime and HCCL) leave 0.09 GiB of the 26.5 GiB usable (29.49 GiB x 0.9) "
+        "for the KV cache: 4,992 tokens, short of 8,192 (0.14 GiB); it needs 2 servers like this one "
+        f"(16 x 910B4): --node ADDR:IF --node ADDR:IF, {SERVERS_LINE}"
+    )
+
+
+# --------------------------------------------------------------------------------------------- boundaries
+
+
+def test_pp_stages_take_the_ceiling_of_the_layers() -> None:
+    # DeepSeek-V3: 61 layers over PP 2: the first stage holds ceil(61 / 2) = 31, not 30.
+    # MLA: 31 layers x (512 kv_lora_rank + 64 rope) x 2 B = 35,712 B per token (30 layers would be 34,560)
+    v3 = model("DeepSeek-V3")
+    assert v3.num_layers == 61
+    assert kv_bytes_per_token(v3, 8, pp=2) == 31 * 576 * 2 == 35_712
+    assert kv_bytes_per_token(v3, 8, pp=1) == 61 * 576 * 2
+    # GQA: Qwen3-8B's 36 layers over PP 3: 12 each, exactly: 2 x 12 x 8 x 128 x 2 B
+    assert kv_bytes_per_token(model("Qwen3-8B"), 1, pp=3) == 49_152
+
+
+def test_a_max_model_len_exactly_at_capacity_is_taken() -> None:
+    # Qwen2.5-VL-32B-Instruct holds 125,952 tokens at TP 4 (test_kv_capacity_bounds_max_model_len): asking exactly
+    # that keeps TP 4, with --tp 4 or without; one token more needs TP 8, or is refused at --tp 4
+    at = plan("Qwen2.5-VL-32B-Instruct", max_model_len=125_952)
+    assert (at.tensor_parallel_size, at.max_model_len) == (4, 125_952)
+    assert plan("Qwen2.5-VL-32B-Instruct", tp=4, max_model_len=125_952).max_model_len == 125_952
+    assert plan("Qwen2.5-VL-32B-Instruct", max_model_len=125_953).tensor_parallel_size == 8
+    with pytest.raises(PlanError, match="--max-model-len 125953 does not fit: the KV cache holds 125952 tokens"):
+        plan("Qwen2.5-VL-32B-Instruct", tp=4, max_model_len=125_953)
+    # and the model's context itself, exactly: taken (one more: refused, test above), and no warning that it is
+    # below the context; the shortest length, 1 token, is taken too
+    at_context = plan("Qwen3-8B", max_model_len=40_960)
+    assert at_context.max_model_len == 40_960 and not any("below" in w for w in at_context.warnings)
+    assert plan("Qwen3-8B", max_model_len=1).max_model_len == 1
+    with pytest.raises(PlanError, match="--max-model-len 0 must be a positive number of tokens"):
+        plan("Qwen3-8B", tp=1, max_model_len=0)
+
+
+def test_the_graph_headroom_warning_starts_below_1_gib() -> None:
+    # outside vLLM's budget: 29.49 x (1 - 0.96) = 1.18 GiB (no warning); x (1 - 0.97) = 0.88 GiB (warning)
+    assert not any("graph capture" in w for w in plan("Qwen3-8B", gpu_memory_utilization=0.96).warnings)
+    assert (
+        "gpu-memory-utilization 0.97 leaves 0.88 GiB outside vLLM's budget; graph capture needs up to ~1 GiB there, "
+        "so NPU out-of-memory is likely"
+    ) in plan("Qwen3-8B", gpu_memory_utilization=0.97).warnings
+
+
+def test_the_concurrency_warning_starts_below_two_full_requests() -> None:
+    # Qwen3-8B at TP 2: 7.6368 GiB weights, runtime 0.75: KV = 26.541 - 7.6368 - 1.0 - 0.75 = 17.1542 GiB at
+    # 2 x 36 x 4 x 128 x 2 = 73,728 B per token: 1,951 blocks = 249,728 tokens >= 2 x 40,960: no warning
+    assert not any("more long requests queue" in w for w in plan("Qwen3-8B", tp=2).warnings)
+    # TP 1 holds 71,040 < 81,920: the warning (test_every_planner_warning_has_its_numbers); at 35,520 tokens a
+    # request, exactly two fit: no warning; at 36,000: 71,040 / 36,000 = 1.97
+    assert not any("queue" in w for w in plan("Qwen3-8B", max_model_len=35_520).warnings)
+    assert (
+        "the KV cache (71,040 tokens) holds 1.97 requests of 36,000 tokens at once; more long requests queue"
+        in plan("Qwen3-8B", max_model_len=36_000).warnings
+    )
+
+
+def test_an_image_not_in_the_list_warns_with_its_note() -> None:
+    noted = ImageChoice(reference="quay.io/x/y:v9", spec=IMAGE.spec, note="image 'quay.io/x/y:v9' is not in the list")
+    p = plan_deployment(model("Qwen3-8B"), npu=B4, platform=A2, server=SERVER, image=noted, options=PlanOptions())
+    assert p.warnings[0] == "image 'quay.io/x/y:v9' is not in the list"
+    assert p.image.reference == "quay.io/x/y:v9"
+
+
+def test_a_min_image_at_or_below_the_image_does_not_warn() -> None:
+    at = model("Qwen3-8B").model_copy(update={"min_image": "v0.9.2rc1", "min_transformers": None})
+    p = plan_deployment(at, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
+    assert not any("needs image" in w for w in p.warnings)
+    newer = at.model_copy(update={"min_image": "v0.9.2"})  # the release comes after its rc
+    p = plan_deployment(newer, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
+    assert "Qwen3-8B needs image v0.9.2 or newer; v0.9.2rc1 will not load it" in p.warnings
+
+
+def test_reserves_are_written_as_hardware_yaml_writes_them() -> None:
+    assert [_reserve(gib) for gib in (1.0, 0.75, 2.5, 0.5, 0.25)] == ["1.0", "0.75", "2.5", "0.5", "0.25"]
+
+
+# ------------------------------------------------------------------------------------------ across servers
+
+
+def test_layouts_across_servers_use_every_npu() -> None:
+    # nodes without a TP: 0 x 1 != 16 NPUs
+    assert refusal("Qwen3-8B", nodes=2) == "TP 0 x PP 1 must use all 16 NPUs of 2 x atlas-800i-a2"
+    assert refusal("Qwen3-8B", nodes=2, tp=8) == "TP 8 x PP 1 must use all 16 NPUs of 2 x atlas-800i-a2"
+    p = plan("Qwen3-8B", nodes=2, tp=8, pp=2)
+    assert (p.tensor_parallel_size, p.pipeline_parallel_size, p.npus) == (8, 2, tuple(range(8)))
+    assert p.valid_tp_sizes == (1, 2, 4, 8, 16)  # up to the 16 NPUs of both servers
+    # expert parallel across servers without PP is the ep layout
+    ep = plan("Qwen3-30B-A3B", nodes=2, tp=16)
+    assert ep.tp_reason.startswith("TP 16 x PP 1: 2 nodes x 8 NPUs, one rank per NPU, expert parallel")
+    with pytest.raises(PlanError, match="pipeline parallel together with expert parallel"):
+        plan("Qwen3-30B-A3B", nodes=2, tp=8, pp=2)
+
+
+def test_a_cluster_layout_that_does_not_fit_names_the_servers_it_needs() -> None:
+    # Qwen3-235B-A22B over TP 8 x PP 2: 437.7326 GiB / 16 ranks = 27.3583 GiB per NPU > 26.541 usable;
+    # PP 3 (3 servers): 18.2389 GiB, fits
+    assert refusal("Qwen3-235B-A22B", nodes=2, tp=8, pp=2, expert_parallel=False) == (
+        "Qwen3-235B-A22B does not fit on 2 x atlas-800i-a2 (16 x 910B4): at TP 8 x PP 2 the weights take 27.4 GiB "
+        "per NPU, more than the 26.5 GiB usable (29.49 GiB x 0.9); it needs 3 servers with this layout: "
+        f"--node ADDR:IF --node ADDR:IF --node ADDR:IF, {SERVERS_LINE}"
+    )
+
+
+def test_cluster_refusals_word_for_word() -> None:
+    assert refusal("Qwen3-30B-A3B", nodes=2, tp=8, pp=2) == (
+        "pipeline parallel together with expert parallel does not start on vllm-ascend (seed 003: TP+PP+EP fails at "
+        "start-up); use the tp or ep layout for this MoE model"
+    )
+    # 28 heads: 28 % 16 != 0; the valid sizes up to the 16 NPUs of both servers
+    assert refusal("Qwen2.5-7B-Instruct", nodes=2, tp=16) == (
+        "TP 16 does not divide Qwen2.5-7B-Instruct's 28 attention heads and 4 KV heads; valid sizes: 1, 2, 4"
+    )
+    # 1e14 parameters: 2e14 B / 16 ranks = 11,641.5 GiB per NPU; no layout of up to 64 NPUs holds it
+    huge = model("Qwen3-8B").model_copy(update={"params_b": 100_000})
+    with pytest.raises(PlanError) as refused:
+        plan_deployment(huge, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions(nodes=2, tp=8, pp=2))
+    assert str(refused.value) == (
+        "Qwen3-8B does not fit on 2 x atlas-800i-a2 (16 x 910B4): at TP 8 x PP 2 the weights take 11641.5 GiB per "
+        "NPU, more than the 26.5 GiB usable (29.49 GiB x 0.9); this layout does not fit on up to 64 x 910B4"
+    )
+
+
+def test_pp_stages_at_most_the_layers() -> None:
+    two_layers = model("Qwen3-8B").model_copy(update={"num_layers": 2})
+
+    def spanned(nodes: int, pp: int):  # type: ignore[no-untyped-def]
+        options = PlanOptions(nodes=nodes, tp=8, pp=pp)
+        return plan_deployment(two_layers, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=options)
+
+    assert spanned(2, 2).pipeline_parallel_size == 2  # one layer per stage
+    with pytest.raises(PlanError) as refused:
+        spanned(3, 3)
+    assert str(refused.value) == "PP 3 is more stages than Qwen3-8B's 2 layers"
+
+
+def test_a_cluster_reason_says_when_fewer_servers_would_do() -> None:
+    assert plan("Qwen3-8B", nodes=2, tp=8, pp=2).tp_reason == "TP 8 x PP 2: 2 nodes x 8 NPUs, one rank per NPU"
+    # Qwen3-235B-A22B with PP: 3 stages hold it (test_a_cluster_layout_that_does_not_fit_names_the_servers_it_needs)
+    four = plan("Qwen3-235B-A22B", nodes=4, tp=8, pp=4, expert_parallel=False)
+    assert four.tp_reason == (
+        "TP 8 x PP 4: 4 nodes x 8 NPUs, one rank per NPU; 3 servers would hold the weights and 8,192 tokens of KV "
+        "cache with this layout"
+    )
+
+
+def test_a_cluster_plan_serves_with_ray_and_keeps_every_warning() -> None:
+    p = plan("Qwen3-8B", nodes=2, tp=8, pp=2, max_model_len=32_768)
+    assert p.serve_args == (
+        "/models/Qwen/Qwen3-8B", "--served-model-name", "Qwen/Qwen3-8B", "--distributed-executor-backend", "ray",
+        "--pipeline-parallel-size", "2", "--tensor-parallel-size", "8", "--port", "8000", "--max-model-len", "32768",
+    )  # fmt: skip
+    assert p.warnings == (
+        "max-model-len 32,768 (set with --max-model-len) is below Qwen3-8B's context of 40,960",
+        "Qwen3-8B fits on one atlas-800i-a2 (1 x 910B4): run an independent replica on each server instead (ascendgen "
+        f"plan Qwen3-8B on each); {CROSS_NODE_COST}",
+        "the API listens on all interfaces without an API key: anyone who reaches this host can use it (add "
+        "--generate-api-key, or --host 127.0.0.1 to serve this machine only)",
+    )
+
+
+def test_mla_models_ignore_kv_heads_when_choosing_tp() -> None:
+    # MLA keeps one latent, not KV heads: a KV-head count that TP could not split does not matter
+    odd = model("DeepSeek-V3").model_copy(update={"num_key_value_heads": 3})
+    assert valid_tp_sizes(odd, 8) == (1, 2, 4, 8) and tp_is_valid(odd, 8)
+    gqa = odd.model_copy(update={"attention": "gqa", "mla": None})
+    assert valid_tp_sizes(gqa, 8) == (1,) and not tp_is_valid(gqa, 2)
+
+
+def test_the_platform_drops_image_variables_it_does_not_take() -> None:
+    spec = IMAGE.spec.model_copy(update={"env": {"KEEP": "1", "DROP": "2"}})
+    image = ImageChoice(reference=IMAGE.reference, spec=spec)
+    platform = A2.model_copy(update={"drop_env": ("DROP",)})
+    p = plan_deployment(model("Qwen3-8B"), npu=B4, platform=platform, server=SERVER, image=image, options=PlanOptions())
+    assert p.environment == (("VLLM_USE_MODELSCOPE", "True"), ("KEEP", "1"))
+
+
+def test_a_plan_on_310p_halves_the_kv_budget_with_the_image_that_does() -> None:
+    # test_310p_halves_the_kv_budget_only_from_v0_18, through plan_deployment: the image's tag decides
+    m = model("Qwen3-8B").model_copy(update={"dtype": "float16"})
+    p310 = NpuType(name="310P3", memory_gib=43.24, visible_gib=43.24, platform="310p")
+    for tag, factor in (("v0.9.2rc1", 1.0), ("v0.18.0rc1", 0.5)):
+        image = ImageChoice(reference=f"x:{tag}", spec=IMAGE.spec.model_copy(update={"tag": tag}))
+        p = plan_deployment(m, npu=p310, platform=P310, server=SERVER, image=image, options=PlanOptions())
+        assert p.memory.kv_budget_factor == factor
+
+
+def test_tp8_pp2_memory_per_rank_by_hand() -> None:
+    # Qwen3-8B over 2 servers, TP 8 x PP 2: weights 15.2737 GiB / 16 ranks = 0.95461 GiB
+    # runtime 0.5 + 0.25 (TP group) + 0.25 (PP group) = 1.0
+    # KV = 26.541 - 0.95461 - 1.0 (activation) - 1.0 = 23.58639 GiB
+    # per token a rank holds ceil(36 / 2) = 18 layers x max(1, 8 // 8) = 1 KV head: 2 x 18 x 1 x 128 x 2 = 9,216 B
+    # 23.58639 x 2**30 / (9,216 x 128) = 21,468.9 -> 21,468 blocks -> 2,747,904 tokens
+    p = plan("Qwen3-8B", nodes=2, tp=8, pp=2)
+    assert p.memory.weights_gib == pytest.approx(0.95461, abs=1e-5)
+    assert p.memory.runtime_gib == pytest.approx(1.0)
+    assert p.memory.kv_cache_gib == pytest.approx(23.58639, abs=1e-5)
+    assert (p.kv_bytes_per_token, p.kv_cache_tokens) == (9_216, 2_747_904)
+    assert (p.platform, p.npu_type, p.server) == (A2, B4, SERVER)

@@ -12,6 +12,7 @@ from ascendgen.request import (
     PLAN_FLAGS,
     InstanceRequest,
     PlanRequest,
+    flag_for,
     recipe_command,
     request_from_flags,
     request_from_recipe,
@@ -174,3 +175,114 @@ def test_npus_are_read_from_text_lists_and_single_numbers() -> None:
 def test_a_request_needs_an_instance() -> None:
     with pytest.raises(ValueError, match="instances"):
         PlanRequest.model_validate({"instances": []})
+
+
+# ---- the flag table's corners, exactly -----------------------------------------------------------------------
+
+
+def test_messages_name_the_flag_that_sets_a_field() -> None:
+    assert [flag_for(f) for f in ("first_port", "port", "tp", "max_model_len", "nodes", "unknown")] == [
+        "--port", "--port", "--tp", "--max-model-len", "--node", "unknown"
+    ]  # fmt: skip
+
+
+def test_the_commands_own_options_and_unset_flags_are_not_the_requests() -> None:
+    given = {"out": "/x", "json": True, "dry_run": True, "nodes": [], "api_key_env": False, "tp": None, "port": 8001}
+    request = request_from_flags(["Qwen3-8B"], given)
+    assert request.nodes == () and request.api_key_env is False and request.instances[0].tp is None
+    # one model: --port is its port, and the first port
+    assert (request.instances[0].port, request.first_port) == (8001, 8001)
+    several = request_from_flags(["Qwen3-8B", "Qwen3-4B"], {"port": 8001})
+    assert [i.port for i in several.instances] == [None, None] and several.first_port == 8001
+
+
+@pytest.mark.parametrize(
+    ("models", "given", "message"),
+    [
+        ([], {}, "name a model (see 'ascendgen models'), or a deployment file with -f ascendgen.yaml"),
+        (["a", "b"], {"tp": 2}, "--tp with several models is ambiguous: give each instance its own in a deployment "
+                               "file (ascendgen plan -f ascendgen.yaml)"),
+        (["Qwen3-8B"], {"tp": 0}, "--tp 0: Input should be greater than 0"),
+        (["Qwen3-8B"], {"tp": True}, "--tp: Input should be a valid integer"),  # a boolean is not shown as a value
+        (["Qwen3-8B"], {"npus": "3-1"}, "--npus '3-1': range 3-1 runs backwards"),  # the validator named the flag
+        ([""], {}, "model '': String should have at least 1 character"),  # inside instances: the field's own name
+        (["Qwen3-8B"], {"layout": "ep"}, "--layout ep spreads one model over several servers: add --node "
+                                         "ADDRESS:INTERFACE for each server (two or more), or drop --layout"),
+    ],
+)  # fmt: skip
+def test_refusals_exactly(models: list[str], given: dict[str, object], message: str) -> None:
+    with pytest.raises(InputError) as refused:
+        request_from_flags(models, given)
+    assert str(refused.value) == message
+
+
+def test_a_request_with_a_first_port_and_one_model_records_it_as_the_port() -> None:
+    request = PlanRequest.model_validate({"instances": [{"model": "Qwen3-8B"}], "first_port": 8001})
+    assert recipe_command(request) == "ascendgen plan Qwen3-8B --port 8001"
+    assert recipe_command(request_from_flags(["Qwen3-8B", "Qwen3-4B"], {"port": 8000})) == (
+        "ascendgen plan Qwen3-8B Qwen3-4B"
+    )
+
+
+def test_a_deployment_file_is_the_whole_recipe(tmp_path: Path) -> None:
+    deployment = tmp_path / "conf" / "ascendgen.yaml"
+    deployment.parent.mkdir()
+    (tmp_path / "out").mkdir()
+    deployment.write_text("instances:\n  - model: Qwen3-8B\n    port: 8005\n")
+    request = PlanRequest.model_validate({"instances": [{"model": "Qwen3-8B"}], "deployment_file": str(deployment)})
+    command = recipe_command(request, relative_to=tmp_path / "out")
+    assert command == "ascendgen plan -f ../conf/ascendgen.yaml"
+    found: list[tuple[str, str]] = []
+
+    def locate(flag: str, path: str) -> str:
+        found.append((flag, path))
+        return str(tmp_path / "out" / path)
+
+    for option in ("-f", "--file"):
+        back = request_from_recipe([option, "../conf/ascendgen.yaml"], tmp_path / "out", locate)
+        assert back.instances[0].port == 8005
+    assert found == [("-f", "../conf/ascendgen.yaml")] * 2
+    for args in (["-f"], ["-f", "a.yaml", "b"], ["Qwen3-8B", "-f", "a.yaml"]):
+        with pytest.raises(InputError) as refused:
+            request_from_recipe(args, tmp_path)
+        assert (
+            str(refused.value)
+            == f"recipe 'ascendgen plan {' '.join(args)}': -f takes one deployment file and nothing else"
+        )
+
+
+def test_recipe_paths_go_through_the_locator_and_absolute_ones_stay(tmp_path: Path) -> None:
+    found: list[tuple[str, str]] = []
+
+    def locate(flag: str, path: str) -> str:
+        found.append((flag, path))
+        return f"/located/{path}"
+
+    back = request_from_recipe(["Qwen3-8B", "--catalog", "mine.yaml", "--hardware=hw.yaml"], tmp_path, locate)
+    assert found == [("--catalog", "mine.yaml"), ("--hardware", "hw.yaml")]
+    assert (back.catalogs, back.hardware) == (("/located/mine.yaml",), ("/located/hw.yaml",))
+    plain = request_from_recipe(["Qwen3-8B", "--catalog", "/abs/c.yaml", "--catalog", "rel.yaml"], tmp_path)
+    assert plain.catalogs == ("/abs/c.yaml", str(tmp_path / "rel.yaml"))
+
+
+def test_a_model_directory_is_recorded_as_an_absolute_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "my-model").mkdir()
+    (tmp_path / "my-model" / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    request = request_from_flags(["my-model"], {})
+    assert recipe_command(request) == f"ascendgen plan {tmp_path / 'my-model'}"
+    assert recipe_command(request_from_flags(["not-a-dir"], {})) == "ascendgen plan not-a-dir"
+
+
+def test_a_message_that_names_its_flag_is_not_prefixed_again() -> None:
+    with pytest.raises(InputError) as refused:
+        request_from_flags(["Qwen3-8B"], {"nodes": ["nonsense"]})
+    assert str(refused.value) == "--node 'nonsense': expected ADDRESS:INTERFACE, e.g. 192.168.0.147:enp1s0 or " \
+                                 "[fd00::147]:enp1s0"  # fmt: skip
+
+
+def test_only_the_port_has_a_default_to_leave_out() -> None:
+    # 8000 is the port's default, nothing else's: --max-model-len 8000 is recorded
+    assert recipe_command(request_from_flags(["Qwen3-8B"], {"max_model_len": 8000})) == (
+        "ascendgen plan Qwen3-8B --max-model-len 8000"
+    )

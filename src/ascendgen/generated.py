@@ -246,13 +246,18 @@ def _roll_back(
         except OSError:
             left.append(leftover)
     for path, old, mode in reversed(replaced):
+        restore = None
         try:
             if old is None:
                 path.unlink(missing_ok=True)
             else:
-                os.replace(_write_temporary(path, old, mode), path)
+                restore = _write_temporary(path, old, mode)
+                os.replace(restore, path)
         except OSError:
             left.append(path)
+            if restore is not None:  # the old contents (a secret, maybe) must not stay behind in a temporary file
+                with contextlib.suppress(OSError):
+                    restore.unlink()
     for directory in reversed(created):
         with contextlib.suppress(OSError):  # not empty: something else was put there meanwhile
             directory.rmdir()
