@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -24,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchkit import ascendgen, machine
 
 GOAL_S = 1.0
 SERVERS = 32
@@ -55,19 +56,6 @@ def make_fleet(root: Path, count: int) -> list[Path]:
         (directory / "ascendgen.yaml").write_text(deployment_yaml(number), encoding="utf-8")
         directories.append(directory)
     return directories
-
-
-def machine() -> str:
-    """What the figures were taken on: processors, CPU model, Python, load average (other work on the machine)."""
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "?")  # fmt: skip
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} CPUs ({model}), Python {sys.version.split()[0]}, load average {load}"
-
-
-def ascendgen() -> list[str]:
-    beside = Path(sys.executable).parent / "ascendgen"  # the environment's own script, not whatever PATH finds
-    return [str(beside)] if beside.exists() else [sys.executable, "-m", "ascendgen"]
 
 
 def timed(command: list[str], cwd: Path) -> float:

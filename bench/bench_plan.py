@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchkit import ascendgen, machine
+
 GOAL_RSS_MB = 80.0
 FLOOR = "(floor: a bare typer command)"
 GOAL_CATALOG_S = 1.0
@@ -34,14 +36,6 @@ COMMANDS: dict[str, float | None] = {
     "plan Qwen3-30B-A3B --out {tmp}": None,
     "check {tmp}": None,
 }
-
-
-def machine() -> str:
-    """What the figures were taken on: processors, CPU model, Python, load average (other work on the machine)."""
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "?")  # fmt: skip
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} CPUs ({model}), Python {sys.version.split()[0]}, load average {load}"
 
 
 # The floor under `plan`: a one-command app on the same typer, rich and pydantic (typer 0.29 builds a pydantic
@@ -63,11 +57,6 @@ def plan(model: str, dry_run: Annotated[bool, typer.Option("--dry-run")] = False
     Console().print(table)
 app()
 """
-
-
-def ascendgen() -> list[str]:
-    beside = Path(sys.executable).parent / "ascendgen"  # the environment's own script, not whatever PATH finds
-    return [str(beside)] if beside.exists() else [sys.executable, "-m", "ascendgen"]
 
 
 def run_once(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from benchkit import ascendgen, machine  # noqa: E402
 from deployment import free_port  # noqa: E402
 from fakehost import QWEN3_8B_CONFIG, make_fake_npu_host, write_hardware_file  # noqa: E402
 from standin.build import DEFAULT_TAG, build_standin_image  # noqa: E402
@@ -44,19 +44,6 @@ GOAL_EXTRA_S = 2.0
 MODEL = "Qwen3-8B"
 SERVED = "Qwen/Qwen3-8B"
 POLL_S = 0.005
-
-
-def machine() -> str:
-    """What the figures were taken on: processors, CPU model, Python, load average (other work on the machine)."""
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "?")  # fmt: skip
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} CPUs ({model}), Python {sys.version.split()[0]}, load average {load}"
-
-
-def ascendgen() -> list[str]:
-    beside = Path(sys.executable).parent / "ascendgen"
-    return [str(beside)] if beside.exists() else [sys.executable, "-m", "ascendgen"]
 
 
 class Watcher(threading.Thread):
