@@ -84,9 +84,9 @@ _IN_PROCESS_CHECK = """
 import sys, time
 from pathlib import Path
 from ascendgen.cli.check import render_recipe
-from ascendgen.generated import check_compose
+from ascendgen.generated import check_drift
 started = time.perf_counter()
-results = [check_compose(Path(p), render_recipe) for p in sys.argv[1:]]
+results = [check_drift(Path(p), render_recipe) for p in sys.argv[1:]]
 elapsed = time.perf_counter() - started
 assert all(r.ok for r in results), [r.problem for r in results if not r.ok]
 print(elapsed)
