@@ -987,7 +987,8 @@ def test_recorded_file_paths_reproduce_the_file(name: str, deployment: bool) -> 
 
 
 @settings(max_examples=30, deadline=None)
-@given(name=st.tuples(file_name, NOT_PRINTABLE).map("".join), deployment=st.booleans())
+# NUL is left out: no POSIX file name can hold it, so there is no such file to plan from.
+@given(name=st.tuples(file_name, NOT_PRINTABLE.filter(lambda c: c != "\x00")).map("".join), deployment=st.booleans())
 @example(name="c\x01.yaml", deployment=False)
 @example(name="c\nd.yaml", deployment=True)
 def test_a_file_path_the_recipe_cannot_record_is_refused(name: str, deployment: bool) -> None:
