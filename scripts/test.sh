@@ -16,4 +16,4 @@ fi
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy src
-.venv/bin/pytest "$@"
+.venv/bin/pytest --hypothesis-profile=ci "$@"
