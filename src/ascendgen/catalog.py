@@ -23,6 +23,8 @@ _StrictPositiveInt = Annotated[int, Field(strict=True, gt=0)]
 # Quantized builds vllm-ascend serves, named after their weight / activation bits (ModelSlim's W8A8, W4A8_DYNAMIC,
 # ... and compressed-tensors int schemes; see architectures.yaml `quantizations`).
 Quantization = Literal["w8a8", "w4a8", "w4a4", "w8a16", "w4a16"]
+# What vLLM serves a model for: text generation, or a pooling model (embeddings; rerank scores from a cross-encoder).
+Task = Literal["generate", "embed", "rerank"]
 
 
 class MlaDims(BaseModel):
@@ -69,9 +71,8 @@ class ModelSpec(BaseModel):
     mla: MlaDims | None = None
     num_experts: PositiveInt | None = None
     vision: bool = False
-    # What vLLM serves it for: text generation, or a pooling model (embeddings; rerank scores from a
-    # cross-encoder). The planner turns a pooling task into the serve flag the image's vLLM takes.
-    task: Literal["generate", "embed", "rerank"] = "generate"
+    # The planner turns a pooling task into the serve flag the image's vLLM takes.
+    task: Task = "generate"
     serve_flags: Items[str] = ()
     min_image: str | None = None
     min_transformers: str | None = None

@@ -11,9 +11,12 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ascendgen.errors import AscendgenError, InputError
+
+if TYPE_CHECKING:
+    from ascendgen.catalog import Task
 from ascendgen.render import COMPOSE_FILE, LABEL_PREFIX, compose_unescaped
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -124,6 +127,21 @@ class ServiceConfig:
             return ()
         name = self._served_name()
         return (name,) if name else ()
+
+    @property
+    def task(self) -> Task:
+        """What the model is for: the plan's label; for a file without it, vLLM's `--task embed|score`, or
+        `--runner pooling` with a sequence-classification override (a reranker) or without (an embedder)."""
+        label = self.labels.get(f"{LABEL_PREFIX}.task")
+        if label in ("embed", "rerank"):
+            return "embed" if label == "embed" else "rerank"
+        task = self.serve_flag("--task")
+        if task in ("embed", "score"):
+            return "embed" if task == "embed" else "rerank"
+        if self.serve_flag("--runner") == "pooling":
+            overrides = self.serve_flag("--hf-overrides") or self.serve_flag("--hf_overrides") or ""
+            return "rerank" if "ForSequenceClassification" in overrides else "embed"
+        return "generate"
 
     @property
     def is_gateway(self) -> bool:

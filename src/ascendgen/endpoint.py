@@ -1,4 +1,5 @@
-"""The OpenAI-compatible API a vLLM container serves: is it ready, and does it answer a chat."""
+"""The OpenAI-compatible API a vLLM container serves: is it ready, and does it answer what its model is for (a
+chat, an embedding, a ranking)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ascendgen.errors import InputError
+
+if TYPE_CHECKING:
+    from ascendgen.catalog import Task
 
 LOCALHOST = "127.0.0.1"  # services run with network_mode: host
 
@@ -66,41 +70,105 @@ def is_healthy(port: int, *, timeout: float = 2.0, path: str = "/health") -> boo
         return False
 
 
+# What `smoke` sends a pooling model: vLLM serves embedding models on /v1/embeddings and cross-encoders on
+# /v1/rerank (Jina/Cohere-style; vllm/entrypoints/openai/api_server.py routes /rerank, /v1/rerank, /v2/rerank),
+# and answers a chat request to either with an error.
+RERANK_QUERY = "What is the capital of China?"
+RERANK_DOCUMENTS = ("The capital of China is Beijing.", "The capital of France is Paris.")
+
+
 @dataclass(frozen=True)
-class ChatResult:
+class Answer:
+    """One request's outcome: how long it took, the tokens it generated (a chat) or read (an embedding or a
+    ranking), and a short text to show."""
+
     latency_s: float
-    completion_tokens: int
-    prompt_tokens: int
+    tokens: int
     text: str
 
     @property
     def tokens_per_s(self) -> float:
-        return self.completion_tokens / self.latency_s if self.latency_s > 0 else 0.0
+        return self.tokens / self.latency_s if self.latency_s > 0 else 0.0
+
+
+def ask(
+    port: int,
+    model: str,
+    task: Task,
+    prompt: str,
+    *,
+    max_tokens: int = 64,
+    timeout: float = 300.0,
+    api_key: str | None = None,
+) -> Answer:
+    """The request that shows the model works: a chat completion, an embedding of `prompt`, or a ranking of two
+    documents. Raises OSError / ValueError when it fails."""
+    if task == "embed":
+        return _embed(port, model, prompt, timeout=timeout, api_key=api_key)
+    if task == "rerank":
+        return _rerank(port, model, timeout=timeout, api_key=api_key)
+    return chat(port, model, prompt, max_tokens=max_tokens, timeout=timeout, api_key=api_key)
 
 
 def chat(
     port: int, model: str, prompt: str, *, max_tokens: int = 64, timeout: float = 300.0, api_key: str | None = None
-) -> ChatResult:
+) -> Answer:
     """One chat completion, as the seeds' curl does. Raises OSError / ValueError when it fails."""
     body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens}
     started = time.monotonic()
     payload = _request(f"{base_url(port)}/v1/chat/completions", body=body, timeout=timeout, api_key=api_key)
     latency = time.monotonic() - started
-    usage = payload.get("usage") or {}
+    usage = _object(payload.get("usage"))
     choices = payload.get("choices") or [{}]
-    text = ((choices[0] or {}).get("message") or {}).get("content") or ""
-    return ChatResult(
-        latency_s=latency,
-        completion_tokens=int(usage.get("completion_tokens", 0)),
-        prompt_tokens=int(usage.get("prompt_tokens", 0)),
-        text=str(text),
+    text = _object(_object(choices[0]).get("message")).get("content") or ""
+    return Answer(latency_s=latency, tokens=int(usage.get("completion_tokens", 0)), text=str(text))
+
+
+def _embed(port: int, model: str, text: str, *, timeout: float, api_key: str | None) -> Answer:
+    started = time.monotonic()
+    payload = _request(
+        f"{base_url(port)}/v1/embeddings", body={"model": model, "input": text}, timeout=timeout, api_key=api_key
     )
+    latency = time.monotonic() - started
+    data = payload.get("data")
+    vector = _object(data[0]).get("embedding") if isinstance(data, list) and data else None
+    if not isinstance(vector, list) or not vector:
+        raise ValueError("the answer holds no embedding")
+    tokens = int(_object(payload.get("usage")).get("prompt_tokens", 0))
+    return Answer(latency_s=latency, tokens=tokens, text=f"an embedding of {len(vector)} numbers")
 
 
-def curl_example(port: int, model: str, *, with_key: bool = False) -> str:
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Hello!"}]})
+def _rerank(port: int, model: str, *, timeout: float, api_key: str | None) -> Answer:
+    body = {"model": model, "query": RERANK_QUERY, "documents": list(RERANK_DOCUMENTS)}
+    started = time.monotonic()
+    payload = _request(f"{base_url(port)}/v1/rerank", body=body, timeout=timeout, api_key=api_key)
+    latency = time.monotonic() - started
+    results = [_object(item) for item in payload.get("results") or []]
+    scored = [item for item in results if isinstance(item.get("relevance_score"), int | float)]
+    if not scored:
+        raise ValueError("the answer holds no relevance scores")
+    best = max(scored, key=lambda item: item["relevance_score"])
+    index = best.get("index")
+    document = RERANK_DOCUMENTS[index] if isinstance(index, int) and 0 <= index < len(RERANK_DOCUMENTS) else "?"
+    tokens = int(_object(payload.get("usage")).get("total_tokens", 0))
+    return Answer(latency_s=latency, tokens=tokens, text=f"ranked first ({best['relevance_score']:.2f}): {document}")
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def curl_example(port: int, model: str, *, task: Task = "generate", with_key: bool = False) -> str:
+    """The request a user can paste to try the endpoint, for what the model is for."""
+    body: dict[str, Any]
+    if task == "embed":
+        path, body = "/v1/embeddings", {"model": model, "input": "Hello!"}
+    elif task == "rerank":
+        path, body = "/v1/rerank", {"model": model, "query": RERANK_QUERY, "documents": list(RERANK_DOCUMENTS)}
+    else:
+        path, body = "/v1/chat/completions", {"model": model, "messages": [{"role": "user", "content": "Hello!"}]}
     auth = ' -H "Authorization: Bearer $VLLM_API_KEY"' if with_key else ""  # the key stays in .env
     return (
-        f"curl {base_url(port, 'localhost')}/v1/chat/completions -H 'Content-Type: application/json'{auth} "
-        f"-d {shlex.quote(body)}"
+        f"curl {base_url(port, 'localhost')}{path} -H 'Content-Type: application/json'{auth} "
+        f"-d {shlex.quote(json.dumps(body))}"
     )

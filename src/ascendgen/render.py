@@ -148,6 +148,8 @@ def build_service(plan: Plan, name: str | None = None, *, multinode: bool = Fals
         (f"{LABEL_PREFIX}.npu-type", plan.npu_type.name),
         (f"{LABEL_PREFIX}.kv-cache-tokens", str(plan.kv_cache_tokens)),
         (f"{LABEL_PREFIX}.memory-per-npu", memory_label(plan)),
+        # what the model is for, where it is not a chat: `smoke` and `up`'s curl hint ask it the right way
+        *(((f"{LABEL_PREFIX}.task", plan.model.task),) if plan.model.task != "generate" else ()),
     )
     return Service(
         name=name,

@@ -8,7 +8,8 @@ from its compose service: the driver mounts, the model directory and its config.
 tensor-parallel size against the attention heads and the NPUs, and the NPU control devices. A failed
 check prints the real vLLM / vllm-ascend / torch_npu / transformers wording and exits 1. Otherwise it
 serves the OpenAI API on --host:--port with stdlib http.server: GET /health, /v1/models, /version,
-/metrics; POST /v1/chat/completions and /v1/completions.
+/metrics; POST /v1/chat/completions and /v1/completions, or for a pooling model (--runner pooling, --task
+embed|score) /v1/embeddings or /v1/rerank.
 
 Environment (read from the container's environment):
   STANDIN_FAIL=<mode>            fail in a known way: heads, kv_cache, kv_cache_v0, oom, device,
@@ -145,6 +146,9 @@ def serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--disable-log-requests", action="store_true")
     parser.add_argument("--disable-log-stats", action="store_true")
     parser.add_argument("--api-key", default=None)
+    parser.add_argument("--runner", default="auto")
+    parser.add_argument("--task", default="auto")
+    parser.add_argument("--hf-overrides", default=None)
     return parser
 
 
@@ -163,6 +167,7 @@ class ServeArgs:
     api_key: str | None
     ignored: list[str]
     executor: str | None = None
+    pooling: str | None = None  # "embed" or "rerank": a pooling model, served on /v1/embeddings or /v1/rerank
 
     @property
     def world_size(self) -> int:
@@ -189,7 +194,18 @@ def parse_serve(argv: Sequence[str]) -> ServeArgs:
         api_key=ns.api_key or os.environ.get("VLLM_API_KEY"),
         ignored=unknown,
         executor=ns.distributed_executor_backend,
+        pooling=_pooling(ns.runner, ns.task, ns.hf_overrides or ""),
     )
+
+
+def _pooling(runner: str, task: str, overrides: str) -> str | None:
+    """vLLM's pooling runner: `--task embed|score` (before 0.10.1), or `--runner pooling`, where a
+    *ForSequenceClassification checkpoint (or override) scores and any other embeds."""
+    if task in ("embed", "score"):
+        return "embed" if task == "embed" else "rerank"
+    if runner == "pooling":
+        return "rerank" if "ForSequenceClassification" in overrides else "embed"
+    return None
 
 
 # ----------------------------------------------------------------------------------------------- checks
@@ -496,7 +512,7 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 return
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length) if length else b""
-            if path not in ("/v1/chat/completions", "/v1/completions"):
+            if path not in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/rerank", "/rerank"):
                 self._json(404, {"detail": "Not Found"})
                 return
             try:
@@ -509,6 +525,15 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             model = request.get("model") or args.served_names[0]
             if model not in args.served_names:
                 self._error(404, f"The model `{model}` does not exist.", "NotFoundError")
+                return
+            wanted = {"/v1/embeddings": "embed", "/v1/rerank": "rerank", "/rerank": "rerank"}.get(path)
+            if wanted != args.pooling:
+                # vLLM's api_server.py: a route whose handler the model lacks answers 400 with this wording
+                api = {"embed": "Embeddings", "rerank": "Rerank"}.get(wanted or "", "Chat Completions")
+                self._error(400, f"The model does not support {api} API", "BadRequestError")
+                return
+            if wanted is not None:
+                self._pooled(request, model, wanted)
                 return
             if path == "/v1/chat/completions":
                 messages = request.get("messages")
@@ -566,6 +591,46 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 self._stream(response, output, path)
             else:
                 self._json(200, response)
+
+        def _pooled(self, request: dict[str, Any], model: str, task: str) -> None:
+            """An embedding of the input, or the documents ranked by the words they share with the query; the
+            shapes of vLLM's EmbeddingResponse and RerankResponse."""
+            with state.lock:
+                state.requests += 1
+            if task == "embed":
+                text = str(request.get("input", ""))
+                tokens = max(1, len(text.split()))
+                vector = [round((len(text) * 31 + i * 17) % 1000 / 1000, 3) for i in range(16)]
+                usage = {"prompt_tokens": tokens, "total_tokens": tokens, "completion_tokens": 0}
+                self._json(
+                    200,
+                    {
+                        "id": f"embd-{uuid.uuid4().hex}",
+                        "object": "list",
+                        "created": int(time.time()),
+                        "model": model,
+                        "data": [{"index": 0, "object": "embedding", "embedding": vector}],
+                        "usage": usage,
+                    },
+                )
+                return
+            query = set(str(request.get("query", "")).lower().split())
+            documents = [str(d) for d in request.get("documents") or []]
+            scores = [len(query & set(d.lower().split())) / (len(query) or 1) for d in documents]
+            results = [
+                {"index": i, "document": {"text": documents[i]}, "relevance_score": scores[i]}
+                for i in sorted(range(len(documents)), key=lambda i: -scores[i])
+            ]
+            tokens = len(query) + sum(len(d.split()) for d in documents)
+            self._json(
+                200,
+                {
+                    "id": f"rerank-{uuid.uuid4().hex}",
+                    "model": model,
+                    "usage": {"total_tokens": tokens},
+                    "results": results,
+                },
+            )
 
         def _stream(self, response: dict[str, Any], output: list[str], path: str) -> None:
             chunks = []

@@ -31,7 +31,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
         "status",
         "What runs: each service's state, health, port, NPUs, uptime, readiness, and vLLM's KV cache vs the plan.",
     ),
-    ("smoke", "Send one chat completion to every endpoint; show latency and tokens/s."),
+    ("smoke", "Send one request to every endpoint; show latency and tokens/s."),
     ("logs", "Show the containers' logs (docker compose logs)."),
     ("down", "Stop and remove the deployment's containers (docker compose down)."),
     (

@@ -16,7 +16,7 @@ from ascendgen.planner import BLOCK_TOKENS, Plan, expert_weights_gib, kv_cache_l
 if TYPE_CHECKING:  # types only: `plan` draws its tables without importing the runtime, compose or HTTP modules
     from ascendgen.catalog import Catalog, ModelSpec
     from ascendgen.composeconfig import ServiceConfig
-    from ascendgen.endpoint import ChatResult
+    from ascendgen.endpoint import Answer
     from ascendgen.fit import ModelFit
     from ascendgen.hardware import ServerProfile
     from ascendgen.runtime import ContainerState, Measured, Progress
@@ -304,8 +304,9 @@ def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def smoke_table(results: list[tuple[ServiceConfig, str, ChatResult | str]]) -> Table:
-    """One row per chat: the service it went through, the model asked for, and the answer or the error."""
+def smoke_table(results: list[tuple[ServiceConfig, str, Answer | str]]) -> Table:
+    """One row per request: the service it went through, the model asked, and the answer or the error. Tokens
+    are those generated (a chat) or read (an embedding, a ranking)."""
     table = Table(title="ascendgen smoke", title_justify="left")
     for column in ("Service", "Model", "Latency", "Tokens", "Tokens/s", "Reply"):
         table.add_column(column)
@@ -317,7 +318,7 @@ def smoke_table(results: list[tuple[ServiceConfig, str, ChatResult | str]]) -> T
             service.name,
             model or "-",
             f"{result.latency_s:.2f} s",
-            str(result.completion_tokens),
+            str(result.tokens),
             f"{result.tokens_per_s:.1f}",
             Text(result.text[:60].replace("\n", " ")),
         )

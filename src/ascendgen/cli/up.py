@@ -214,6 +214,7 @@ def _report_ready(outcome: UpOutcome, elapsed: float, services: list[ServiceConf
 
     if not outcome.created:
         termui.success("already up and unchanged: nothing to do")
+    tasks = {svc.served_model_name: svc.task for svc in services if not svc.is_gateway}
     for svc in services:
         if svc.port is None:
             termui.success(f"{svc.name} running ({elapsed:.0f} s)")
@@ -221,7 +222,8 @@ def _report_ready(outcome: UpOutcome, elapsed: float, services: list[ServiceConf
             served = f" for {svc.served_model_name}" if svc.is_gateway else ""
             termui.success(f"{svc.name} ready in {elapsed:.0f} s at {base_url(svc.port, 'localhost')}/v1{served}")
             name = svc.served_names[0] if svc.served_names else ""
-            curl = curl_example(svc.port, name, with_key=svc.api_key is not None)
+            task = tasks.get(name, "generate") if svc.is_gateway else svc.task
+            curl = curl_example(svc.port, name, task=task, with_key=svc.api_key is not None)
             termui.out.print(escape(curl), soft_wrap=True)
 
 
