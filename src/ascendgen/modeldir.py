@@ -329,11 +329,18 @@ class _Config:
 # ------------------------------------------------------------------------------------- config.json
 
 
+# The names config.json files give a number, as vLLM reads them (vllm/config/model.py get_num_layers,
+# get_total_num_kv_heads; transformers' GPT-2 / ChatGLM / Falcon configs): the first one present counts.
+LAYER_KEYS = ("num_hidden_layers", "num_layers", "n_layer")
+HEAD_KEYS = ("num_attention_heads", "n_head")
+KV_HEAD_KEYS = ("num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_group_num")
+
+
 def _shape(config: _Config, values: dict[str, Any], provenance: dict[str, str]) -> None:
     for field_name, keys, what in (
-        ("num_layers", ("num_hidden_layers", "num_layers", "n_layer"), "decoder layers"),
+        ("num_layers", LAYER_KEYS, "decoder layers"),
         ("hidden_size", ("hidden_size", "n_embd", "d_model"), "hidden size"),
-        ("num_attention_heads", ("num_attention_heads", "n_head"), "attention heads"),
+        ("num_attention_heads", HEAD_KEYS, "attention heads"),
         ("vocab_size", ("vocab_size",), "vocabulary size"),
     ):
         values[field_name], provenance[field_name] = config.count(keys, what=what)
@@ -343,7 +350,7 @@ def _attention(config: _Config, values: dict[str, Any], provenance: dict[str, st
     heads, hidden = values["num_attention_heads"], values["hidden_size"]
     # vLLM get_total_num_kv_heads: n_head_kv, num_kv_heads, num_key_value_heads, multi_query_group_num, else the
     # attention heads (vllm/config/model.py); transformers' LlamaConfig defaults num_key_value_heads the same way.
-    kv = config.optional_count(("num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_group_num"))
+    kv = config.optional_count(KV_HEAD_KEYS)
     if kv is None:
         kv_heads, provenance["num_key_value_heads"] = (
             heads,

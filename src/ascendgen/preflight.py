@@ -177,7 +177,7 @@ def _model_problems(service: ServiceConfig) -> Iterable[str]:
         return
     expected = _expected_config(service)
     try:
-        actual = _text_config(json.loads(config.read_text(encoding="utf-8")))
+        actual = _config_counts(_text_config(json.loads(config.read_text(encoding="utf-8"))))
     except (OSError, ValueError) as exc:
         yield f"{service.name}: {config} is not valid JSON ({exc})"
         return
@@ -207,6 +207,23 @@ def _text_config(config: dict[str, Any]) -> dict[str, Any]:
         if isinstance(inner, dict) and "num_attention_heads" in inner and "num_attention_heads" not in config:
             return inner
     return config
+
+
+def _config_counts(config: dict[str, Any]) -> dict[str, Any]:
+    """The numbers the plan's label names, under whichever name the file gives them (glm-4-9b's num_layers and
+    multi_query_group_num); no KV-head count means one per attention head, as vLLM and transformers take it."""
+    from ascendgen.modeldir import HEAD_KEYS, KV_HEAD_KEYS, LAYER_KEYS
+
+    def first(keys: tuple[str, ...]) -> Any:
+        return next((config[key] for key in keys if key in config), None)
+
+    heads = first(HEAD_KEYS)
+    kv_heads = first(KV_HEAD_KEYS)
+    return {
+        "num_attention_heads": heads,
+        "num_key_value_heads": heads if kv_heads is None else kv_heads,
+        "num_hidden_layers": first(LAYER_KEYS),
+    }
 
 
 def _port_problems(service: ServiceConfig) -> Iterable[str]:
