@@ -3,8 +3,8 @@ schema, the compose wiring (as Compose v2 reads it), ports and hosts, the key, r
 and what up / status / smoke make of the gateway service.
 
 LiteLLM's proxy config (BerriAI/litellm docs/my-website/docs/proxy/configs.md): `model_list` entries with
-`model_name` ("the name to pass TO litellm from the external client") and `litellm_params` (`model`: "the `openai/`
-prefix tells litellm it's openai compatible", `api_base`, `api_key`); `general_settings.master_key` ("require all
+`model_name` ("the name to pass TO litellm from the external client") and `litellm_params` (`model`: with the
+`hosted_vllm/` route "for OpenAI compatible server", docs/my-website/docs/providers/vllm.md, `api_base`, `api_key`); `general_settings.master_key` ("require all
 calls to contain this key (Authorization: Bearer ...)"); "os.environ/<YOUR-ENV-VAR> # runs os.getenv(...) This works
 for ANY value on the config.yaml". Health (docs/my-website/docs/proxy/health.md): `GET /health/liveliness`, no auth."""
 
@@ -74,8 +74,8 @@ def test_config_follows_litellms_documented_schema(run: Run, tmp_path: Path) -> 
         assert set(entry) == {"model_name", "litellm_params"}
         params = entry["litellm_params"]
         assert set(params) <= PARAMS
-        # `openai/<served name>`: LiteLLM strips the provider and sends the rest as `model` to the instance
-        assert params["model"] == f"openai/{entry['model_name']}"
+        # `hosted_vllm/<served name>`: LiteLLM strips the provider and sends the rest as `model` to the instance
+        assert params["model"] == f"hosted_vllm/{entry['model_name']}"
         assert params["api_base"] == f"http://127.0.0.1:{port}/v1"
         assert params["api_key"] == "os.environ/VLLM_API_KEY"  # the instances require the key too
     assert KEY not in (tmp_path / GATEWAY_CONFIG).read_text()

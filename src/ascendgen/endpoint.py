@@ -150,7 +150,9 @@ def _rerank(port: int, model: str, *, timeout: float, api_key: str | None) -> An
     best = max(scored, key=lambda item: item["relevance_score"])
     index = best.get("index")
     document = RERANK_DOCUMENTS[index] if isinstance(index, int) and 0 <= index < len(RERANK_DOCUMENTS) else "?"
-    tokens = int(_object(payload.get("usage")).get("total_tokens", 0))
+    # vLLM counts the tokens in `usage`; a LiteLLM gateway moves them to `meta.billed_units`
+    billed = _object(_object(payload.get("meta")).get("billed_units"))
+    tokens = int(_object(payload.get("usage")).get("total_tokens", billed.get("total_tokens", 0)))
     return Answer(latency_s=latency, tokens=tokens, text=f"ranked first ({best['relevance_score']:.2f}): {document}")
 
 

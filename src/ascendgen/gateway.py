@@ -9,9 +9,12 @@ Why LiteLLM (ghcr.io/berriai/litellm; research in docs and the README): it route
 (`model_list[].model_name` is what clients send, `litellm_params.model` + `api_base` the backend), one static
 `general_settings.master_key` enforces a Bearer key without a database, it publishes linux/arm64 images (Ascend hosts
 are mostly Kunpeng aarch64) and is MIT-licensed and maintained. Sources: docs/my-website/docs/proxy/configs.md
-(BerriAI/litellm; "the `openai/` prefix tells litellm it's openai compatible", "os.environ/<YOUR-ENV-VAR> # runs
+(BerriAI/litellm; "os.environ/<YOUR-ENV-VAR> # runs
 os.getenv(...) This works for ANY value on the config.yaml", "master_key: ... require all calls to contain this key
-(Authorization: Bearer sk-1234)"), docs/my-website/docs/proxy/health.md (`GET /health/liveliness`, auth none)."""
+(Authorization: Bearer sk-1234)"), docs/my-website/docs/proxy/health.md (`GET /health/liveliness`, auth none),
+docs/my-website/docs/providers/vllm.md (the `hosted_vllm/` route "for OpenAI compatible server", endpoints
+/chat/completions, /embeddings, /completions, /rerank: so an embedding model or a reranker routes like a chat model;
+litellm/llms/hosted_vllm/rerank/transformation.py posts a rerank to api_base + "/rerank", vLLM's /v1/rerank)."""
 
 from __future__ import annotations
 
@@ -70,7 +73,7 @@ def gateway_for(plans: Sequence[Plan], port: int, host: str | None) -> Gateway:
 
 def litellm_config(gateway: Gateway) -> dict[str, Any]:
     """LiteLLM's proxy config (docs/my-website/docs/proxy/configs.md): one `model_list` entry per instance, the
-    `openai/` provider (an OpenAI-compatible server) at the instance's /v1, the key from the container's
+    `hosted_vllm/` provider (a vLLM server) at the instance's /v1, the key from the container's
     environment for both the clients (`general_settings.master_key`) and the instances (`litellm_params.api_key`)."""
     key = _ENV_PREFIX + API_KEY_ENV
     return {
@@ -78,7 +81,7 @@ def litellm_config(gateway: Gateway) -> dict[str, Any]:
             {
                 "model_name": route.served_name,
                 "litellm_params": {
-                    "model": f"openai/{route.served_name}",
+                    "model": f"hosted_vllm/{route.served_name}",
                     "api_base": f"http://{BACKEND_HOST}:{route.port}/v1",
                     "api_key": key,
                 },

@@ -91,7 +91,7 @@ def test_two_models_behind_one_gateway(run: Run, gateway_deployment: tuple[Path,
         body = {"model": name, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 4}
         status, answer = http(port, "/v1/chat/completions", body=body)
         assert status == 200, answer
-        assert answer["model"] == name  # LiteLLM sends `openai/<name>` without its provider: the served name
+        assert answer["model"] == name  # LiteLLM sends `hosted_vllm/<name>` without its provider: the served name
     status, answer = http(port, "/v1/chat/completions", body={"model": "nope", "messages": [{"content": "x"}]})
     assert status == 400
 
@@ -152,5 +152,39 @@ def test_one_model_twice_behind_one_port(run: Run, tmp_path: Path, fake_host: Fa
         (row,) = json.loads(run("status", str(directory), "--json").stdout)
         assert row["npus"] == [0, 1] and row["ready"] is True
         assert run("smoke", str(directory)).exit_code == 0
+    finally:
+        subprocess.run(["docker", "compose", "down", "--timeout", "2"], cwd=directory, capture_output=True, check=False)
+
+
+def test_a_chat_an_embedding_and_a_reranker_behind_one_gateway(
+    run: Run, tmp_path: Path, fake_host: FakeHost, hardware_file: Path, standin_image: str, gateway_image: str
+) -> None:
+    """The models people serve beside a chat model: each routed by the gateway (LiteLLM's hosted_vllm/ provider has
+    /embeddings and /rerank), and `smoke` asks each what it is for, through the gateway."""
+    configs = Path(__file__).parents[1] / "fixtures" / "configs"
+    for name in ("BAAI/bge-m3", "Qwen/Qwen3-Reranker-0.6B"):
+        fake_host.add_model(name, json.loads((configs / f"{name.replace('/', '__')}.json").read_text()))
+    port = free_ports(4)
+    directory = tmp_path / "pooling"
+    planned = run(
+        "plan", "Qwen3-8B", "bge-m3", "Qwen3-Reranker-0.6B", "--gateway", "--api-key", KEY, "--server", "fake-a2",
+        "--hardware", str(hardware_file), "--image", standin_image, "--models-dir", str(fake_host.models),
+        "--port", str(port), "--out", str(directory),
+    )  # fmt: skip
+    assert planned.exit_code == 0, planned.stderr
+    (directory / "compose.override.yml").write_text(f"services:\n  gateway:\n    image: {gateway_image}\n")
+    try:
+        up = run("up", str(directory), "--timeout", "90")
+        assert up.exit_code == 0, up.stderr
+        status, answer = http(port, "/v1/embeddings", body={"model": "BAAI/bge-m3", "input": "hello"})
+        assert status == 200 and answer["data"][0]["embedding"], answer
+        body = {"model": "Qwen/Qwen3-Reranker-0.6B", "query": "capital of China", "documents": ["Paris", "Beijing"]}
+        status, answer = http(port, "/v1/rerank", body=body)
+        assert status == 200 and "results" in answer and "meta" in answer, answer  # LiteLLM's RerankResponse
+        smoke = run("smoke", str(directory))
+        assert smoke.exit_code == 0, smoke.stdout + smoke.stderr
+        assert "Hello from the ascendgen stand-in" in smoke.stdout
+        assert "an embedding of 16 numbers" in smoke.stdout and "ranked first" in smoke.stdout
+        assert smoke.stdout.count("gateway") >= 3
     finally:
         subprocess.run(["docker", "compose", "down", "--timeout", "2"], cwd=directory, capture_output=True, check=False)

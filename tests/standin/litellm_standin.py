@@ -13,8 +13,10 @@ LiteLLM's get_secret does. Then it serves, with stdlib http.server:
   GET  /v1/models, /models                                       the model_name of every entry, once each
   POST /v1/chat/completions, /chat/completions, /v1/completions,  forwarded to the entry whose model_name the
        /completions, /v1/embeddings, /embeddings                   body names (round robin among equal names), with
-                                                                   `model` set to litellm_params.model without its
-                                                                   provider and the entry's api_key as Bearer token
+  POST /v1/rerank, /rerank (hosted_vllm/ entries only; LiteLLM's   `model` set to litellm_params.model without its
+       openai/ provider has no rerank)                             provider and the entry's api_key as Bearer token;
+                                                                   a rerank answer reshaped as LiteLLM's
+                                                                   RerankResponse (id, results, meta)
 
 Every route but the probes needs `Authorization: Bearer <master_key>` (LiteLLM's user_api_key_auth); a wrong key
 is answered 401, an unknown model 400, an unreachable backend 500, with LiteLLM-like error bodies.
@@ -48,6 +50,8 @@ FORWARDED = {
     "/completions": "/completions",
     "/v1/embeddings": "/embeddings",
     "/embeddings": "/embeddings",
+    "/v1/rerank": "/rerank",
+    "/rerank": "/rerank",
 }
 PROBES = ("/health/liveliness", "/health/liveness", "/health/readiness")
 
@@ -84,6 +88,7 @@ class Deployment:
             raise ConfigError(f"{where}: {model!r} needs an api_base (http://host:port/v1)")
         self.model_name: str = entry["model_name"]
         self.backend_model = model[len(provider) :]
+        self.provider = provider
         self.api_base = api_base.rstrip("/")
         self.api_key = secret(params.get("api_key"))
 
@@ -169,6 +174,12 @@ def make_handler(deployments: list[Deployment], master_key: str) -> type[BaseHTT
                 return
             with lock:
                 target = next(cycles[name])
+            rerank = FORWARDED[path] == "/rerank"
+            if rerank and target.provider != "hosted_vllm/":
+                self._error(
+                    400, f"LiteLLM doesn't support {target.provider.rstrip('/')} for 'rerank'", "invalid_request_error"
+                )
+                return
             body["model"] = target.backend_model
             headers = {"Content-Type": "application/json"}
             if target.api_key and str(target.api_key).lower() != "none":
@@ -178,13 +189,28 @@ def make_handler(deployments: list[Deployment], master_key: str) -> type[BaseHTT
             )
             try:
                 with urllib.request.urlopen(request, timeout=120) as response:
-                    self._send(response.status, response.read())
+                    answer = response.read()
+                    self._send(response.status, _as_litellm_rerank(answer) if rerank else answer)
             except urllib.error.HTTPError as exc:
                 self._send(exc.code, exc.read())
             except OSError as exc:
                 self._error(500, f"litellm.APIConnectionError: OpenAIException - {exc}", "api_connection_error")
 
     return Handler
+
+
+def _as_litellm_rerank(answer: bytes) -> bytes:
+    """vLLM's rerank answer as LiteLLM returns it (litellm/llms/hosted_vllm/rerank/transformation.py
+    _transform_response): the results, the usage's total_tokens moved into meta.billed_units and meta.tokens."""
+    body = json.loads(answer)
+    tokens = (body.get("usage") or {}).get("total_tokens", 0)
+    return json.dumps(
+        {
+            "id": body.get("id"),
+            "results": body.get("results"),
+            "meta": {"billed_units": {"total_tokens": tokens}, "tokens": {"input_tokens": tokens}},
+        }
+    ).encode()
 
 
 def main(argv: Sequence[str]) -> int:

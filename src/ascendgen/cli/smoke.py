@@ -51,15 +51,11 @@ def smoke(
 
 def _endpoints(services: list[ServiceConfig]) -> list[tuple[ServiceConfig, str, Task]]:
     """(service, model name, task) to ask: each model a gateway routes, through the gateway's port, and each
-    instance not behind a gateway among `services` on its own port. A reranker is asked on its own port even
-    behind a gateway: the gateway routes it as an OpenAI model, and the OpenAI API has no rerank."""
+    instance not behind a gateway among `services` on its own port."""
     tasks = {svc.served_model_name: svc.task for svc in services if not svc.is_gateway}
     gateways = [svc for svc in services if svc.is_gateway and svc.port is not None]
     endpoints: list[tuple[ServiceConfig, str, Task]] = [
-        (svc, name, tasks.get(name, "generate"))
-        for svc in gateways
-        for name in svc.served_names
-        if tasks.get(name) != "rerank"
+        (svc, name, tasks.get(name, "generate")) for svc in gateways for name in svc.served_names
     ]
     routed = {name for _, name, _ in endpoints}
     for svc in services:
