@@ -186,6 +186,16 @@ def test_catalog_entry_matches_its_config_json(model: ModelSpec) -> None:
     assert {k: v for k, v in differ.items() if k not in excused} == {}, "catalog value, config value"
 
 
+@pytest.mark.parametrize("model", [m for m in CATALOG.models if m.experts_per_token is not None], ids=lambda m: m.name)
+def test_experts_per_token_matches_its_config_json(model: ModelSpec) -> None:
+    """Optional in the catalog (the W4A8 builds carry it: it splits their 4-bit experts from the 8-bit rest); where
+    given it is the config's num_experts_per_tok."""
+    config = load_config(CHECKED_AGAINST.get(model.hub_id, model.hub_id))
+    assert config is not None, f"{model.name}: experts_per_token needs a stored config.json to check it against"
+    text = config.get("text_config", config)
+    assert model.experts_per_token == text.get("num_experts_per_tok", config.get("num_experts_per_tok"))
+
+
 def test_the_exception_lists_name_catalog_entries() -> None:
     names = {m.name for m in CATALOG.models}
     hub_ids = {m.hub_id for m in CATALOG.models}
