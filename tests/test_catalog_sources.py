@@ -25,6 +25,12 @@ CHECKED_AGAINST = {
     # GLM-4.7's own config.json was read on its hub page but no verbatim copy was reachable; the stored copy is
     # the FP8 sibling's (same Glm4MoeForCausalLM dimensions).
     "zai-org/GLM-4.7": "zai-org/GLM-4.7-FP8",
+    # GLM-4.6's and MiniMax-M2's own config.json: no verbatim copy reachable; their siblings' stored copies have the
+    # same dimensions (models.yaml names what the numbers rest on)
+    "zai-org/GLM-4.6": "zai-org/GLM-4.7-FP8",
+    "MiniMaxAI/MiniMax-M2": "MiniMaxAI/MiniMax-M2.5",
+    "Modelers_Park/GLM-4.5-w8a8": "zai-org/GLM-4.5",
+    "Modelers_Park/GLM-4.6-w8a8": "zai-org/GLM-4.7-FP8",
     "vllm-ascend/DeepSeek-V3-W8A8": "deepseek-ai/DeepSeek-V3",
     "vllm-ascend/DeepSeek-R1-W8A8": "deepseek-ai/DeepSeek-R1",
     "vllm-ascend/Qwen3-32B-W8A8": "Qwen/Qwen3-32B",
@@ -73,6 +79,7 @@ NO_CONFIG = {
     "Meta-Llama-3.1-8B-Instruct": NOT_REACHABLE,
     "Meta-Llama-3.1-70B-Instruct": NOT_REACHABLE,
     "glm-4-9b-chat-hf": "the -hf repo's own config.json was not reachable (see models.yaml)",
+    "GLM-4.5-Air": "no verbatim copy reachable; numbers from a transformers printout of its config (models.yaml)",
 }
 
 # Fields where an entry knowingly differs from its stored copy, and why.
@@ -81,6 +88,7 @@ NO_DTYPE = "the config has no torch_dtype; the catalog gives the dtype vLLM comp
 FIELD_EXCEPTIONS = {
     ("Qwen2.5-0.5B-Instruct", "dtype"): RESAVED,
     ("Qwen2.5-1.5B-Instruct", "dtype"): RESAVED,
+    ("MiniMax-M2", "dtype"): NO_DTYPE,
     ("MiniMax-M2.5", "dtype"): NO_DTYPE,
     ("MiniMax-M2.5-w8a8-QuaRot", "dtype"): NO_DTYPE,
     ("gpt-oss-120b", "dtype"): NO_DTYPE,

@@ -441,6 +441,44 @@ def test_catalog_npu_counts_by_hand(name: str, npu_name: str, count: int) -> Non
     assert npus_needed(model(name), npu, hardware.platform(npu.platform), 0.92, newest.tag) == count
 
 
+# The GLM-4.5 / 4.6 / MiniMax-M2 entries' `npus` by hand, as above (expert parallel: TP and EP groups, runtime 0.5 +
+# 0.5 from TP 2 on); KV per token at TP t: 2 x layers x max(1, 8 // t) x 128 x 2 B:
+#   GLM-4.5 and GLM-4.6 (352.8e9 x 2 B = 657.14 GiB): 910B3 TP 8: 82.14 > 56.08; TP 16: 41.07 + 2.0 -> 13.01 GiB >=
+#     8,192 x 47,104 B (0.36 GiB) -> 16; 910B4 TP 16: 41.07 > 27.13; TP 32: 20.54 + 2.0 -> 4.59 GiB -> 32
+#   GLM-4.5-w8a8 and GLM-4.6-w8a8 ((352.8e9 - 1.5519e9) x 1 + 1.5519e9 x 2 = 354.3519e9 B = 330.02 GiB): 910B3 TP 4:
+#     82.50 > 56.08; TP 8: 41.25 + 2.0 -> 12.83 GiB -> 8 (GLM4.x.md: the W8A8 build "can be deployed on ... 1 Atlas 800
+#     A2 (64G x 8)"); 910B4 TP 8: 41.25 > 27.13; TP 16: 20.63 + 2.0 -> 4.50 GiB -> 16
+#   GLM-4.5-Air (106.9e9 x 2 B = 199.12 GiB): 910B3 TP 2: 99.56 > 56.08; TP 4: 49.78 + 2.0 -> 4.30 GiB -> 4; 910B4
+#     TP 4: 49.78 > 27.13; TP 8: 24.89 + 2.0 -> 0.2408 GiB = 85 blocks of 128 x 23,552 B = 10,880 tokens >= 8,192 -> 8
+#   MiniMax-M2 (228.7e9 x 2 B = 425.99 GiB, 48 heads: TP 1, 2, 4, 8, 16): 910B3 TP 4: 106.50 > 56.08; TP 8: 53.25 +
+#     2.0 -> 0.83 GiB >= 8,192 x 31,744 B (0.24 GiB) -> 8; 910B4 TP 16: 26.62 + 2.0 = 28.62 > 27.13: none, not recorded
+@pytest.mark.parametrize(
+    ("name", "npu_name", "count"),
+    [
+        ("GLM-4.5", "910B3", 16),
+        ("GLM-4.5", "910B4", 32),
+        ("GLM-4.6", "910B3", 16),
+        ("GLM-4.6", "910B4", 32),
+        ("GLM-4.5-w8a8", "910B3", 8),
+        ("GLM-4.5-w8a8", "910B4", 16),
+        ("GLM-4.6-w8a8", "910B3", 8),
+        ("GLM-4.6-w8a8", "910B4", 16),
+        ("GLM-4.5-Air", "910B3", 4),
+        ("GLM-4.5-Air", "910B4", 8),
+        ("MiniMax-M2", "910B3", 8),
+        ("MiniMax-M2", "910B4", None),
+    ],
+)
+def test_new_family_npu_counts_by_hand(name: str, npu_name: str, count: int | None) -> None:
+    from ascendgen.hardware import load_hardware
+    from ascendgen.images import load_images
+
+    hardware, newest = load_hardware(), load_images()[-1]
+    npu = hardware.npu_type(npu_name)
+    assert model(name).npus.get(npu_name) == count
+    assert npus_needed(model(name), npu, hardware.platform(npu.platform), 0.92, newest.tag) == count
+
+
 def test_catalog_npu_counts_are_tp_sizes_the_model_takes() -> None:
     """A data check the arithmetic above does not make for the other entries: every recorded count is a TP that
     divides the model's heads (a count of 3, or 12, could never start)."""
