@@ -25,6 +25,12 @@ CHECKED_AGAINST = {
     # GLM-4.7's own config.json was read on its hub page but no verbatim copy was reachable; the stored copy is
     # the FP8 sibling's (same Glm4MoeForCausalLM dimensions).
     "zai-org/GLM-4.7": "zai-org/GLM-4.7-FP8",
+    # GLM-4.6's and MiniMax-M2's own config.json: no verbatim copy reachable; their siblings' stored copies have the
+    # same dimensions (models.yaml names what the numbers rest on)
+    "zai-org/GLM-4.6": "zai-org/GLM-4.7-FP8",
+    "MiniMaxAI/MiniMax-M2": "MiniMaxAI/MiniMax-M2.5",
+    "Modelers_Park/GLM-4.5-w8a8": "zai-org/GLM-4.5",
+    "Modelers_Park/GLM-4.6-w8a8": "zai-org/GLM-4.7-FP8",
     "vllm-ascend/DeepSeek-V3-W8A8": "deepseek-ai/DeepSeek-V3",
     "vllm-ascend/DeepSeek-R1-W8A8": "deepseek-ai/DeepSeek-R1",
     "vllm-ascend/Qwen3-32B-W8A8": "Qwen/Qwen3-32B",
@@ -73,6 +79,7 @@ NO_CONFIG = {
     "Meta-Llama-3.1-8B-Instruct": NOT_REACHABLE,
     "Meta-Llama-3.1-70B-Instruct": NOT_REACHABLE,
     "glm-4-9b-chat-hf": "the -hf repo's own config.json was not reachable (see models.yaml)",
+    "GLM-4.5-Air": "no verbatim copy reachable; numbers from a transformers printout of its config (models.yaml)",
 }
 
 # Fields where an entry knowingly differs from its stored copy, and why.
@@ -81,6 +88,7 @@ NO_DTYPE = "the config has no torch_dtype; the catalog gives the dtype vLLM comp
 FIELD_EXCEPTIONS = {
     ("Qwen2.5-0.5B-Instruct", "dtype"): RESAVED,
     ("Qwen2.5-1.5B-Instruct", "dtype"): RESAVED,
+    ("MiniMax-M2", "dtype"): NO_DTYPE,
     ("MiniMax-M2.5", "dtype"): NO_DTYPE,
     ("MiniMax-M2.5-w8a8-QuaRot", "dtype"): NO_DTYPE,
     ("gpt-oss-120b", "dtype"): NO_DTYPE,
@@ -184,6 +192,16 @@ def test_catalog_entry_matches_its_config_json(model: ModelSpec) -> None:
     stale = [k for (name, k) in FIELD_EXCEPTIONS if name == model.name and k not in differ]
     assert not stale, f"{model.name}: FIELD_EXCEPTIONS lists {stale}, which now match the config"
     assert {k: v for k, v in differ.items() if k not in excused} == {}, "catalog value, config value"
+
+
+@pytest.mark.parametrize("model", [m for m in CATALOG.models if m.experts_per_token is not None], ids=lambda m: m.name)
+def test_experts_per_token_matches_its_config_json(model: ModelSpec) -> None:
+    """Optional in the catalog (the W4A8 builds carry it: it splits their 4-bit experts from the 8-bit rest); where
+    given it is the config's num_experts_per_tok."""
+    config = load_config(CHECKED_AGAINST.get(model.hub_id, model.hub_id))
+    assert config is not None, f"{model.name}: experts_per_token needs a stored config.json to check it against"
+    text = config.get("text_config", config)
+    assert model.experts_per_token == text.get("num_experts_per_tok", config.get("num_experts_per_tok"))
 
 
 def test_the_exception_lists_name_catalog_entries() -> None:

@@ -25,8 +25,10 @@ from ascendgen.planner import (
     kv_bytes_per_token,
     kv_cache_kept_back,
     memory_per_npu,
+    npus_needed,
     plan_deployment,
     quantized_builds,
+    routed_expert_params,
     tp_is_valid,
     valid_tp_sizes,
     weights_gib,
@@ -439,6 +441,44 @@ def test_catalog_npu_counts_by_hand(name: str, npu_name: str, count: int) -> Non
     assert npus_needed(model(name), npu, hardware.platform(npu.platform), 0.92, newest.tag) == count
 
 
+# The GLM-4.5 / 4.6 / MiniMax-M2 entries' `npus` by hand, as above (expert parallel: TP and EP groups, runtime 0.5 +
+# 0.5 from TP 2 on); KV per token at TP t: 2 x layers x max(1, 8 // t) x 128 x 2 B:
+#   GLM-4.5 and GLM-4.6 (352.8e9 x 2 B = 657.14 GiB): 910B3 TP 8: 82.14 > 56.08; TP 16: 41.07 + 2.0 -> 13.01 GiB >=
+#     8,192 x 47,104 B (0.36 GiB) -> 16; 910B4 TP 16: 41.07 > 27.13; TP 32: 20.54 + 2.0 -> 4.59 GiB -> 32
+#   GLM-4.5-w8a8 and GLM-4.6-w8a8 ((352.8e9 - 1.5519e9) x 1 + 1.5519e9 x 2 = 354.3519e9 B = 330.02 GiB): 910B3 TP 4:
+#     82.50 > 56.08; TP 8: 41.25 + 2.0 -> 12.83 GiB -> 8 (GLM4.x.md: the W8A8 build "can be deployed on ... 1 Atlas 800
+#     A2 (64G x 8)"); 910B4 TP 8: 41.25 > 27.13; TP 16: 20.63 + 2.0 -> 4.50 GiB -> 16
+#   GLM-4.5-Air (106.9e9 x 2 B = 199.12 GiB): 910B3 TP 2: 99.56 > 56.08; TP 4: 49.78 + 2.0 -> 4.30 GiB -> 4; 910B4
+#     TP 4: 49.78 > 27.13; TP 8: 24.89 + 2.0 -> 0.2408 GiB = 85 blocks of 128 x 23,552 B = 10,880 tokens >= 8,192 -> 8
+#   MiniMax-M2 (228.7e9 x 2 B = 425.99 GiB, 48 heads: TP 1, 2, 4, 8, 16): 910B3 TP 4: 106.50 > 56.08; TP 8: 53.25 +
+#     2.0 -> 0.83 GiB >= 8,192 x 31,744 B (0.24 GiB) -> 8; 910B4 TP 16: 26.62 + 2.0 = 28.62 > 27.13: none, not recorded
+@pytest.mark.parametrize(
+    ("name", "npu_name", "count"),
+    [
+        ("GLM-4.5", "910B3", 16),
+        ("GLM-4.5", "910B4", 32),
+        ("GLM-4.6", "910B3", 16),
+        ("GLM-4.6", "910B4", 32),
+        ("GLM-4.5-w8a8", "910B3", 8),
+        ("GLM-4.5-w8a8", "910B4", 16),
+        ("GLM-4.6-w8a8", "910B3", 8),
+        ("GLM-4.6-w8a8", "910B4", 16),
+        ("GLM-4.5-Air", "910B3", 4),
+        ("GLM-4.5-Air", "910B4", 8),
+        ("MiniMax-M2", "910B3", 8),
+        ("MiniMax-M2", "910B4", None),
+    ],
+)
+def test_new_family_npu_counts_by_hand(name: str, npu_name: str, count: int | None) -> None:
+    from ascendgen.hardware import load_hardware
+    from ascendgen.images import load_images
+
+    hardware, newest = load_hardware(), load_images()[-1]
+    npu = hardware.npu_type(npu_name)
+    assert model(name).npus.get(npu_name) == count
+    assert npus_needed(model(name), npu, hardware.platform(npu.platform), 0.92, newest.tag) == count
+
+
 def test_catalog_npu_counts_are_tp_sizes_the_model_takes() -> None:
     """A data check the arithmetic above does not make for the other entries: every recorded count is a TP that
     divides the model's heads (a count of 3, or 12, could never start)."""
@@ -658,6 +698,78 @@ def test_exact_weight_bytes_beat_params_times_bytes() -> None:
     exact = entry.model_copy(update={"weight_bytes": 16_381_470_720})
     assert weights_gib(exact) == pytest.approx(16_381_470_720 / GIB)
     assert weights_gib(exact) == pytest.approx(15.2564, abs=1e-4)
+
+
+# W4A8 on a MoE model: 4-bit routed experts, 8-bit everything else (planner._NON_EXPERT_BYTES cites vllm-ascend).
+# Qwen3.5-397B-A17B-w4a8-mtp: 396.8e9 params, 17.8e9 active, 10 of 512 experts per token, vocab 248,320, hidden 4,096.
+#   routed experts: (396.8e9 - 17.8e9) / (1 - 10 / 512) = 379e9 x 512 / 502 = 386.5498e9
+#   embeddings + lm_head (bf16): 2 x 248,320 x 4,096 = 2,034,237,440
+#   the rest (attention, shared experts, router, vision tower; int8): 396.8e9 - 2.0342e9 - 386.5498e9 = 8.2160e9
+#   bytes: 386.5498e9 x 0.5 + 8.2160e9 x 1 + 2.0342e9 x 2 = 205.5593e9 B = 191.44 GiB
+#   (every linear layer at 4 bits, as before: (396.8e9 - 2.0342e9) x 0.5 + 4.0685e9 = 201.4514e9 B = 187.62 GiB)
+def test_w4a8_moe_build_has_4_bit_experts_and_8_bit_other_layers() -> None:
+    build = model("Qwen3.5-397B-A17B-w4a8-mtp")
+    assert (build.quantization, build.experts_per_token, build.num_experts) == ("w4a8", 10, 512)
+    assert routed_expert_params(build) == pytest.approx(386.5498e9, rel=1e-6)
+    assert weights_gib(build) == pytest.approx(205.5593e9 / GIB, rel=1e-5)
+    assert weights_gib(build) == pytest.approx(191.44, abs=0.005)
+    # without experts_per_token the routed experts are all - active = 379e9, a lower bound, so more bytes:
+    # 379e9 x 0.5 + (396.8e9 - 2.0342e9 - 379e9) x 1 + 4.0685e9 = 209.3343e9 B = 194.96 GiB
+    unknown_k = build.model_copy(update={"experts_per_token": None})
+    assert routed_expert_params(unknown_k) == pytest.approx(379e9)
+    assert weights_gib(unknown_k) == pytest.approx(209.3343e9 / GIB, rel=1e-5)
+    # the W8A8 build of the same model: every linear layer 1 byte, experts or not:
+    # (396.8e9 - 2.0342e9) x 1 + 4.0685e9 = 398.8342e9 B = 371.44 GiB
+    w8a8 = build.model_copy(update={"quantization": "w8a8"})
+    assert weights_gib(w8a8) == pytest.approx(398.8342e9 / GIB, rel=1e-5)
+    # a dense W4A8 build keeps 4 bits for its linear layers (no experts): Qwen3-8B, 8.2e9 params, vocab 151,936,
+    # hidden 4,096: (8.2e9 - 1.2446e9) x 0.5 + 1.2446e9 x 2 = 5.9669e9 B
+    dense = model("Qwen3-8B").model_copy(update={"quantization": "w4a8"})
+    assert routed_expert_params(dense) == 0.0
+    assert weights_gib(dense) == pytest.approx(5.9669e9 / GIB, rel=1e-4)
+
+
+def test_experts_per_token_is_for_moe_models_with_fewer_than_all_experts() -> None:
+    moe = model("Qwen3-30B-A3B").model_dump()  # 128 experts
+    for update, message in [
+        ({"experts_per_token": 128}, "fewer than"),
+        ({"experts_per_token": 0}, "experts_per_token"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            ModelSpec.model_validate({**moe, **update})
+    assert ModelSpec.model_validate({**moe, "experts_per_token": 8}).experts_per_token == 8
+    with pytest.raises(ValueError, match="only for kind 'moe'"):
+        ModelSpec.model_validate({**model("Qwen3-8B").model_dump(), "experts_per_token": 8})
+
+
+# The W4A8 builds' NPU counts by hand (910B3: 60.96 x 0.92 = 56.0832 GiB usable; 910B4: 27.1308; a2 reserves as
+# above; expert parallel: TP and EP groups), against vllm-ascend's published deployments:
+#   GLM-5-w4a8: routed (743.9e9 - 41.8e9) x 256 / 248 = 724.7484e9; embeddings 2 x 154,880 x 6,144 = 1.9032e9;
+#     bytes 362.3742e9 + 17.2484e9 + 3.8063e9 = 383.4290e9 = 357.10 GiB. 910B3 TP 4: 89.27 > 56.08; TP 8: 44.64 +
+#     1.0 + 1.0 -> 9.45 GiB of KV >= 8,192 x 78 x 576 x 2 B (0.69 GiB) -> 8, as GLM5.md: "can be deployed on 1 Atlas
+#     800 A2 (64GB x 8)". 910B4 TP 8: 44.64 > 27.13; TP 16: 22.32 + 2.0 -> 2.81 GiB -> 16
+#   Qwen3.5-397B-A17B-w4a8-mtp (191.44 GiB, vision: activation 2.5): 910B3 TP 2: 95.72 > 56.08; TP 4: 47.86 + 2.5 +
+#     1.0 -> 4.72 GiB >= 8,192 x 60 x 2 x 1 x 256 x 2 B (0.47 GiB) -> 4 (vllm-ascend's nightly serves it on one A2
+#     node, TP 8, tests/e2e/nightly/single_node/models/configs/Qwen3.5-397B-A17B-w4a8-mtp-A2.yaml, with 133,120
+#     tokens and MTP; its tutorial lists 2 A2 nodes). 910B4 TP 8: 23.93 + 2.5 + 1.0 = 27.43 > 27.13; TP 16 -> 16
+@pytest.mark.parametrize(
+    ("name", "npu_name", "count"),
+    [
+        ("GLM-5-w4a8", "910B3", 8),
+        ("GLM-5-w4a8", "910B4", 16),
+        ("Qwen3.5-397B-A17B-w4a8-mtp", "910B3", 4),
+        ("Qwen3.5-397B-A17B-w4a8-mtp", "910B4", 16),
+    ],
+)
+def test_w4a8_npu_counts_by_hand(name: str, npu_name: str, count: int) -> None:
+    from ascendgen.hardware import load_hardware
+    from ascendgen.images import load_images
+
+    hardware, newest = load_hardware(), load_images()[-1]
+    npu = hardware.npu_type(npu_name)
+    expected_gib = {"GLM-5-w4a8": 357.10, "Qwen3.5-397B-A17B-w4a8-mtp": 191.44}[name]
+    assert weights_gib(model(name)) == pytest.approx(expected_gib, abs=0.005)
+    assert npus_needed(model(name), npu, hardware.platform(npu.platform), 0.92, newest.tag) == count
 
 
 def test_hybrid_and_int8_kv_caches() -> None:

@@ -70,6 +70,9 @@ class ModelSpec(BaseModel):
     max_position_embeddings: PositiveInt
     mla: MlaDims | None = None
     num_experts: PositiveInt | None = None
+    # A MoE model's experts per token (config.json num_experts_per_tok): with num_experts it splits the parameters
+    # into routed experts and the rest (planner.routed_expert_params), which a W4A8 build quantizes differently.
+    experts_per_token: PositiveInt | None = None
     vision: bool = False
     # The planner turns a pooling task into the serve flag the image's vLLM takes.
     task: Task = "generate"
@@ -87,8 +90,13 @@ class ModelSpec(BaseModel):
             raise ValueError("'mla' dimensions are only for attention 'mla'")
         if self.kind == "moe" and self.active_params_b is None:
             raise ValueError("a MoE model needs 'active_params_b' (parameters active per token)")
-        if self.kind == "dense" and (self.active_params_b is not None or self.num_experts is not None):
-            raise ValueError("'active_params_b' and 'num_experts' are only for kind 'moe'")
+        if self.kind == "dense" and (
+            self.active_params_b is not None or self.num_experts is not None or self.experts_per_token is not None
+        ):
+            raise ValueError("'active_params_b', 'num_experts' and 'experts_per_token' are only for kind 'moe'")
+        experts, per_token = self.num_experts, self.experts_per_token
+        if per_token is not None and (experts is None or per_token >= experts):
+            raise ValueError("'experts_per_token' needs 'num_experts' and must be fewer than it")
         if self.active_params_b is not None and self.active_params_b > self.params_b:
             raise ValueError("'active_params_b' cannot exceed 'params_b'")
         if self.kv_cache_layers is not None and self.kv_cache_layers > self.num_layers:

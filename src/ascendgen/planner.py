@@ -46,6 +46,11 @@ GRAPH_HEADROOM_GIB = 1.0
 # linear weights as int8 (1 byte); W4A8 packs linear weights in 4 bits. The weight bits name the rest (W8A16: int8
 # weights, W4A4 / W4A16: 4-bit weights). A model planned from its files has its exact bytes (weight_bytes) instead.
 _LINEAR_BYTES = {None: 2.0, "w8a8": 1.0, "w4a8": 0.5, "w4a4": 0.5, "w8a16": 1.0, "w4a16": 0.5}
+# A MoE model's W4A8 build puts 4-bit weights in the routed experts only: vllm-ascend registers msModelSlim's
+# W4A8_DYNAMIC for MoE layers alone (vllm_ascend/quantization/methods/w4a8.py, @register_scheme("W4A8_DYNAMIC",
+# "moe"): "Each int8 element stores two packed 4-bit weight values"), so attention, shared experts and dense layers
+# stay W8A8_DYNAMIC (1 byte; quant_model_description.json names each weight's type).
+_NON_EXPERT_BYTES = {"w4a8": 1.0}
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,8 @@ class Plan:
 
 def weights_gib(model: ModelSpec) -> float:
     """All weights of the model in GiB (MoE: every expert, not only the active ones): the exact bytes read from
-    the model's files when known, else parameters x bytes per parameter."""
+    the model's files when known, else parameters x bytes per parameter. A quantized build keeps the input
+    embedding and lm_head in bf16; a MoE model's W4A8 build has 4-bit routed experts and 8-bit other linear layers."""
     if model.weight_bytes is not None:
         return model.weight_bytes / GIB
     total = model.params_b * 1e9
@@ -182,20 +188,36 @@ def weights_gib(model: ModelSpec) -> float:
     if model.quantization is None:
         return total * linear_bytes / GIB
     embeddings = 2 * model.vocab_size * model.hidden_size  # input embedding + lm_head, kept in bf16
-    return ((total - embeddings) * linear_bytes + embeddings * 2.0) / GIB
+    experts, rest_bytes = 0.0, linear_bytes
+    if model.kind == "moe" and model.quantization in _NON_EXPERT_BYTES:
+        experts, rest_bytes = routed_expert_params(model), _NON_EXPERT_BYTES[model.quantization]
+    return (experts * linear_bytes + (total - embeddings - experts) * rest_bytes + embeddings * 2.0) / GIB
+
+
+def routed_expert_params(model: ModelSpec) -> float:
+    """A MoE model's routed experts (all of them), in parameters; 0 for a dense model. Each token runs k of the n
+    experts, so active = all - routed x (1 - k / n): with k known (experts_per_token, config.json's
+    num_experts_per_tok) routed = (all - active) / (1 - k / n); without it all - active, a lower bound. Either way the
+    routed experts are never overestimated, so the bytes that rest on them (W4A8, data parallel) are never
+    underestimated."""
+    if model.kind != "moe" or model.active_params_b is None:
+        return 0.0
+    idle = model.params_b - model.active_params_b
+    if model.experts_per_token is not None and model.num_experts is not None:
+        idle /= 1 - model.experts_per_token / model.num_experts
+    return min(idle, model.params_b) * 1e9
 
 
 def expert_weights_gib(model: ModelSpec) -> float:
-    """A MoE model's routed experts, in GiB: the weights data parallel spreads over all DP x TP NPUs. The catalog
-    gives all and active parameters; active = shared + routed x k / n (k of n experts per token), so all - active =
-    routed x (1 - k / n) is a lower bound for the routed experts: the weights per NPU are never underestimated. The
-    experts are linear layers (quantized like them); a model planned from its files splits its exact bytes so."""
-    if model.kind != "moe" or model.active_params_b is None:
+    """A MoE model's routed experts, in GiB: the weights data parallel spreads over all DP x TP NPUs
+    (routed_expert_params, never overestimated: the weights per NPU are never underestimated). The experts are linear
+    layers (quantized like them); a model planned from its files splits its exact bytes so."""
+    routed = routed_expert_params(model)
+    if routed == 0.0:
         return 0.0
-    routed_b = model.params_b - model.active_params_b
     if model.weight_bytes is not None:
-        return model.weight_bytes * routed_b / model.params_b / GIB
-    return routed_b * 1e9 * _LINEAR_BYTES[model.quantization] / GIB
+        return model.weight_bytes * routed / (model.params_b * 1e9) / GIB
+    return routed * _LINEAR_BYTES[model.quantization] / GIB
 
 
 def weights_per_npu_gib(model: ModelSpec, tp: int, pp: int = 1, dp: int = 1) -> float:
