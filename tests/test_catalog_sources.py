@@ -57,9 +57,6 @@ CHECKED_AGAINST = {
 NOT_REACHABLE = "no verbatim copy of its config.json was reachable (numbers read from the hub page named in source)"
 NO_CONFIG = {
     "Qwen3-4B": NOT_REACHABLE,
-    "Qwen3-14B": NOT_REACHABLE,
-    "Qwen2.5-3B-Instruct": NOT_REACHABLE,
-    "Qwen2.5-7B-Instruct": NOT_REACHABLE,
     "Qwen2.5-14B-Instruct": NOT_REACHABLE,
     "Qwen2.5-32B-Instruct": NOT_REACHABLE,
     "Qwen2.5-72B-Instruct": NOT_REACHABLE,
@@ -70,8 +67,6 @@ NO_CONFIG = {
     "DeepSeek-R1-Distill-Qwen-7B": NOT_REACHABLE,
     "DeepSeek-R1-Distill-Qwen-14B": NOT_REACHABLE,
     "DeepSeek-V3-Pruning": "vllm-ascend's 2-layer test build of DeepSeek-V3; its config.json is not public",
-    "Meta-Llama-3.1-8B-Instruct": NOT_REACHABLE,
-    "Meta-Llama-3.1-70B-Instruct": NOT_REACHABLE,
     "glm-4-9b-chat-hf": "the -hf repo's own config.json was not reachable (see models.yaml)",
 }
 
