@@ -60,24 +60,24 @@ CHECKED_AGAINST = {
     "vllm-ascend/QwQ-32B-W8A8": "Qwen/QwQ-32B",
 }
 
-NOT_REACHABLE = "no verbatim copy of its config.json was reachable (numbers read from the hub page named in source)"
+# Where a copy was looked for (2026-12-02): the code index by path and by content, and the full history of
+# ai-dynamo/aiconfigurator, inference-sim/inference-sim, casys-kaist/LLMServingSim, sgl-project/ome (testdata),
+# daniel-p-green/alain-ai-learning-platform, tenstorrent tt-metal model_params (by path), microsoft/vidur, gpustack,
+# kaito, alibaba/rtp-llm. The numbers of an entry listed here were read from the hub page named in its source.
+NOT_REACHABLE = "no verbatim copy of its config.json in any of the places searched (see above)"
 NO_CONFIG = {
+    # citsjtu2020/LLM-Prof sglang/Model_Config.md pastes a re-saved copy (transformers 4.51.2, use_cache false)
     "Qwen3-4B": NOT_REACHABLE,
-    "Qwen3-14B": NOT_REACHABLE,
-    "Qwen2.5-3B-Instruct": NOT_REACHABLE,
-    "Qwen2.5-7B-Instruct": NOT_REACHABLE,
     "Qwen2.5-14B-Instruct": NOT_REACHABLE,
-    "Qwen2.5-32B-Instruct": NOT_REACHABLE,
+    "Qwen2.5-32B-Instruct": "its one copy found (tt-metal model_params) is edited: 131072 positions, the hub 32768",
     "Qwen2.5-72B-Instruct": NOT_REACHABLE,
     "Qwen2.5-Coder-32B-Instruct": NOT_REACHABLE,
-    "QwQ-32B": NOT_REACHABLE,
+    "QwQ-32B": "the copies found predate Qwen's cut of max_position_embeddings to 40960 (QwenLM/QwQ#26)",
     "QwQ-32B-W8A8": "built from QwQ-32B, whose config.json copy was not reachable",
     "Qwen2.5-VL-32B-Instruct": NOT_REACHABLE,
     "DeepSeek-R1-Distill-Qwen-7B": NOT_REACHABLE,
     "DeepSeek-R1-Distill-Qwen-14B": NOT_REACHABLE,
     "DeepSeek-V3-Pruning": "vllm-ascend's 2-layer test build of DeepSeek-V3; its config.json is not public",
-    "Meta-Llama-3.1-8B-Instruct": NOT_REACHABLE,
-    "Meta-Llama-3.1-70B-Instruct": NOT_REACHABLE,
     "glm-4-9b-chat-hf": "the -hf repo's own config.json was not reachable (see models.yaml)",
     "GLM-4.5-Air": "no verbatim copy reachable; numbers from a transformers printout of its config (models.yaml)",
 }
