@@ -33,6 +33,16 @@ def test_310p_reserves_are_its_own() -> None:
     assert hardware.npu_type("310P3").visible_gib == round(45816029184 / 2**30, 2)
 
 
+def test_moe_models_reserve_more_on_the_images_up_to_v0_14_only() -> None:
+    # every MoE log of images up to v0.14 took more than the dense reserves (bench/observations.yaml, hardware.yaml);
+    # from v0.15.0rc1 the worker measures only what the profiling run adds, and no 310P MoE log is scored
+    hardware = load_hardware()
+    a2, a3, p310 = (hardware.platform(name) for name in ("a2", "a3", "310p"))
+    assert a2.reserves_for("v0.11.0").moe_extra_gib == a3.reserves_for("v0.14.0rc1").moe_extra_gib == 0.8
+    assert a2.reserves_for("v0.15.0rc1").moe_extra_gib == a2.reserves_for("v0.23.0").moe_extra_gib == 0.0
+    assert p310.reserves_for("v0.11.0").moe_extra_gib == 0.0
+
+
 def test_a_user_file_replaces_the_reserves(write: Write) -> None:
     path = write(
         "hw.yaml",

@@ -24,6 +24,7 @@ from ascendgen.planner import (
     _reserve,
     kv_bytes_per_token,
     kv_cache_kept_back,
+    kv_capacity_tokens,
     memory_per_npu,
     npus_needed,
     plan_deployment,
@@ -251,6 +252,28 @@ def test_the_reserves_follow_the_image_version() -> None:
     assert new.kv_cache_gib == pytest.approx(11.0383, abs=1e-4)
     vision = memory_per_npu(model("Qwen3-VL-8B-Instruct"), B4, two, 1, 0.9, "v0.20.2rc1")
     assert vision.activation_gib == pytest.approx(3.6)
+
+
+def test_a_moe_model_takes_the_moe_extra_of_its_image_a_dense_one_does_not() -> None:
+    # images up to v0.14 profile MoE layers with more than the dense reserves (bench/observations.yaml
+    # vllm-ascend-6250); moe_extra_gib is added to the activation of kind: moe models only, per image version
+    two = A2.model_copy(
+        update={
+            "memory_reserves": (
+                MemoryReserves(since="v0.9.1", activation_gib=1.0, moe_extra_gib=0.8, runtime_gib=0.5, hccl_gib=0.25),
+                MemoryReserves(since="v0.15.0rc1", activation_gib=0.5, runtime_gib=0.3, hccl_gib=0.25),
+            )
+        }
+    )
+    moe, dense = model("Qwen3-30B-A3B"), model("Qwen3-32B")
+    assert memory_per_npu(moe, B4, two, 4, 0.9, "v0.11.0").activation_gib == pytest.approx(1.8)
+    assert memory_per_npu(dense, B4, two, 4, 0.9, "v0.11.0").activation_gib == pytest.approx(1.0)
+    assert memory_per_npu(moe, B4, two, 4, 0.9, "v0.18.0").activation_gib == pytest.approx(0.5)
+    # KV of Qwen3-30B-A3B at TP 4 on v0.11.0: 26.541 - 14.2027 - 1.8 - 1.0 = 9.5383 GiB
+    # 9.5383 x 2**30 / (24,576 x 128) = 3,255.8 -> 3,255 blocks -> 416,640 tokens (examples/qwen3-30b-a3b)
+    memory = memory_per_npu(moe, B4, two, 4, 0.9, "v0.11.0")
+    assert memory.kv_cache_gib == pytest.approx(9.5383, abs=1e-4)
+    assert kv_capacity_tokens(memory, kv_bytes_per_token(moe, 4)) == 416_640
 
 
 def test_weights_that_do_not_fit_name_the_npus_needed() -> None:

@@ -52,6 +52,7 @@ class MemoryReserves(BaseModel):
     since: str = Field(pattern=r"^v\d+\.\d+\.\d+")  # the first vllm-ascend image tag these apply to
     activation_gib: NonNegativeFloat
     vision_extra_gib: NonNegativeFloat = 0.0  # more activation when a vision encoder is profiled too
+    moe_extra_gib: NonNegativeFloat = 0.0  # more a mixture-of-experts model's profiling run takes (kind: moe)
     runtime_gib: NonNegativeFloat
     hccl_gib: NonNegativeFloat  # per HCCL process group
 

@@ -313,6 +313,7 @@ def memory_per_npu(
 ) -> MemoryPerNpu:
     reserves = platform.reserves_for(image_tag)
     activation = reserves.activation_gib + (reserves.vision_extra_gib if model.vision else 0.0)
+    activation += reserves.moe_extra_gib if model.kind == "moe" else 0.0
     factor = platform.kv_budget_factor
     if platform.kv_budget_factor_since and tag_key(image_tag) < tag_key(platform.kv_budget_factor_since):
         factor = 1.0
