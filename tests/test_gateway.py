@@ -265,15 +265,20 @@ def test_service_config_reads_a_gateway() -> None:
     assert broken.served_names == () and broken.served_model_name is None
 
 
-def test_smoke_chats_each_model_through_the_gateway() -> None:
+def test_smoke_asks_each_model_through_the_gateway_what_it_is_for() -> None:
     gw = gateway_service(8000, ["a", "b"])
     a = service("vllm-a", {"io.ascendgen.served-model-name": "a", "io.ascendgen.port": "8001"})
-    b = service("vllm-b", {"io.ascendgen.served-model-name": "b", "io.ascendgen.port": "8002"})
-    other = service("vllm-c", {"io.ascendgen.served-model-name": "c", "io.ascendgen.port": "8003"})
-    assert [(s.name, m) for s, m in _endpoints([a, b, gw, other])] == [
-        ("gateway", "a"), ("gateway", "b"), ("vllm-c", "c"),
+    b = service(
+        "vllm-b", {"io.ascendgen.served-model-name": "b", "io.ascendgen.port": "8002", "io.ascendgen.task": "rerank"}
+    )
+    other = service(
+        "vllm-c", {"io.ascendgen.served-model-name": "c", "io.ascendgen.port": "8003", "io.ascendgen.task": "embed"}
+    )
+    assert [(s.name, m, t) for s, m, t in _endpoints([a, b, gw, other])] == [
+        ("gateway", "a", "generate"), ("gateway", "b", "rerank"), ("vllm-c", "c", "embed"),
     ]  # fmt: skip
-    assert [(s.name, m) for s, m in _endpoints([a])] == [("vllm-a", "a")]  # --service vllm-a: that one directly
+    # --service vllm-a: that one directly
+    assert [(s.name, m, t) for s, m, t in _endpoints([a])] == [("vllm-a", "a", "generate")]
 
 
 class _FakeLiteLLM(BaseHTTPRequestHandler):
