@@ -4,9 +4,10 @@ and what up / status / smoke make of the gateway service.
 
 LiteLLM's proxy config (BerriAI/litellm docs/my-website/docs/proxy/configs.md): `model_list` entries with
 `model_name` ("the name to pass TO litellm from the external client") and `litellm_params` (`model`: with the
-`hosted_vllm/` route "for OpenAI compatible server", docs/my-website/docs/providers/vllm.md, `api_base`, `api_key`); `general_settings.master_key` ("require all
-calls to contain this key (Authorization: Bearer ...)"); "os.environ/<YOUR-ENV-VAR> # runs os.getenv(...) This works
-for ANY value on the config.yaml". Health (docs/my-website/docs/proxy/health.md): `GET /health/liveliness`, no auth."""
+`hosted_vllm/` route "for OpenAI compatible server", docs/my-website/docs/providers/vllm.md, `api_base`, `api_key`);
+`general_settings.master_key` ("require all calls to contain this key (Authorization: Bearer ...)");
+"os.environ/<YOUR-ENV-VAR> # runs os.getenv(...) This works for ANY value on the config.yaml".
+Health (docs/my-website/docs/proxy/health.md): `GET /health/liveliness`, no auth."""
 
 from __future__ import annotations
 
