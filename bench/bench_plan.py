@@ -8,7 +8,12 @@ Goals (bench/README.md): `--version` and `--help` at most 8 x bare Python, `plan
 the median wall ratio; peak RSS of a plan under 80 MB; planning and rendering the whole catalog in one
 process under 1 s.
 
-Run: python bench/bench_plan.py [--runs N] [--json]   (after `pip install .`, with that environment's python)"""
+With --instructions, instead: the instructions each process executes, counted by valgrind (cachegrind), against
+`python -c pass`: the same on a loaded machine as on an idle one, where wall and CPU times scatter by 2 x; the
+ratio follows the wall-time ratio within a few percent (bench/README.md).
+
+Run: python bench/bench_plan.py [--runs N] [--json] [--instructions]   (after `pip install .`, with that
+environment's python)"""
 
 from __future__ import annotations
 
@@ -85,6 +90,37 @@ def paired(command: list[str], bare: list[str], runs: int, env: dict[str, str]) 
     return figures
 
 
+def instructions(command: list[str], env: dict[str, str]) -> int:
+    """Instructions one process executes (valgrind's cachegrind, `I refs`), after a warm-up run that writes any
+    missing bytecode."""
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
+    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    done = subprocess.run([*valgrind, *command], capture_output=True, text=True, env=env, check=True)
+    line = next(line for line in done.stderr.splitlines() if "I refs:" in line or "I   refs:" in line)
+    return int(line.split(":", 1)[1].replace(",", "").split()[0])
+
+
+def count_instructions(env: dict[str, str]) -> int:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind")
+    bare = instructions([sys.executable, "-c", "pass"], env)
+    print(machine())
+    print("instructions executed (valgrind cachegrind), millions, and as a multiple of `python -c pass`")
+    met = True
+    with tempfile.TemporaryDirectory(prefix="ascendgen-bench-") as tmp:
+        (Path(tmp) / "floor.py").write_text(FLOOR_APP, encoding="utf-8")
+        floor = [sys.executable, str(Path(tmp) / "floor.py"), "plan", "Qwen3-30B-A3B", "--dry-run"]
+        rows = [(text, [*ascendgen(), *text.format(tmp=tmp).split()], goal) for text, goal in COMMANDS.items()]
+        for text, command, goal in [*rows, (FLOOR, floor, None)]:
+            ratio = instructions(command, env) / bare
+            ok = goal is None or ratio <= goal
+            met = met and ok
+            verdict = "" if goal is None else f"<= {goal:g} x: {'yes' if ok else 'NO'}"
+            print(f"{text.replace(' {tmp}', ' DIR'):<34} {ratio * bare / 1e6:8.0f} M {ratio:7.2f} x  {verdict}")
+    print(f"{'python -c pass':<34} {bare / 1e6:8.0f} M")
+    return 0 if met else 1
+
+
 def whole_catalog() -> tuple[float, int]:
     from ascendgen.catalog import load_catalog
     from ascendgen.errors import PlanError
@@ -115,8 +151,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--instructions", action="store_true", help="count instructions (valgrind), not time")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if args.instructions:
+        return count_instructions(env)
     bare = [sys.executable, "-c", "pass"]
     results = {}
     tmp = Path(tempfile.mkdtemp(prefix="ascendgen-bench-"))

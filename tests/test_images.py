@@ -349,3 +349,14 @@ def test_a_tag_never_built_for_the_platform_is_refused(
     assert result.exit_code == 2, result
     assert result.stderr == f"error: {message}\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_image_without_flags_has_the_flags_imageflags_gives() -> None:
+    """The default is built without validation (no validator at import); it is what ImageFlags() is."""
+    from ascendgen.images import ImageFlags, ImageSpec
+
+    default = ImageSpec.model_fields["flags"].default
+    assert type(default) is ImageFlags and default == ImageFlags() and default.model_fields_set == set()
+    spec = ImageSpec.model_validate({"tag": "v0.9.2rc1", "vllm": "0.9.2", "gpu_memory_utilization_default": 0.9,
+                                     "source": "x"})  # fmt: skip
+    assert spec.flags == ImageFlags() and "flags" not in spec.model_fields_set

@@ -41,6 +41,12 @@ def packages(modules: set[str]) -> set[str]:
     return {name.split(".")[0] for name in modules}
 
 
+# Costly and of no use to a command that prints a table: typer's help and traceback renderers (markdown, syntax
+# highlighting) and rich's table of 3,600 emoji codes (ascendgen prints text as written, so never needs it).
+RENDERERS = {"typer.rich_utils", "rich.markdown", "rich.syntax", "rich.traceback", "rich._emoji_codes"}
+RENDERER_PACKAGES = {"pygments", "markdown_it"}
+
+
 def test_version_imports_nothing_but_the_entry_point() -> None:
     modules = imported("--version")
     assert {m for m in modules if m.startswith("ascendgen")} == {"ascendgen", "ascendgen.cli", "ascendgen.cli.app"}
@@ -51,7 +57,8 @@ def test_version_imports_nothing_but_the_entry_point() -> None:
 def test_root_help_imports_no_command_and_no_typer(args: list[str]) -> None:
     modules = imported(*args)
     assert {m for m in modules if m.startswith("ascendgen")} == {"ascendgen", "ascendgen.cli", "ascendgen.cli.app"}
-    assert not packages(modules) & {"typer", "pydantic", "yaml", "jinja2", "docker"}
+    assert not packages(modules) & {"typer", "pydantic", "yaml", "jinja2", "docker", *RENDERER_PACKAGES}
+    assert not modules & RENDERERS
 
 
 def test_plan_dry_run_imports_neither_docker_nor_jinja_nor_the_runtime() -> None:
@@ -63,6 +70,21 @@ def test_plan_dry_run_imports_neither_docker_nor_jinja_nor_the_runtime() -> None
               "ascendgen.cli.catalog", "ascendgen.cli.up", "ascendgen.cli.models"}  # fmt: skip
     assert not modules & unused
     assert not {m for m in modules if m.startswith("urllib.request") or m.startswith("http")}
+    assert not modules & RENDERERS and not packages(modules) & RENDERER_PACKAGES
+
+
+def test_importing_the_planner_and_its_data_models_builds_no_validator() -> None:
+    """The models' validators are built on first use (defer_build), not at import: a `plan` validates its request
+    once, and a command that validates nothing (`--help` of a command, a table from pre-validated data) pays for
+    none. pydantic imports its plugin loader (importlib.metadata) when it builds the first validator."""
+    code = (
+        "import json, sys, ascendgen.plans, ascendgen.modeldir, ascendgen.cli.tables, ascendgen.cli.termui; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    modules = set(json.loads(done.stdout))
+    assert "ascendgen.modeldir" in modules and "ascendgen.images" in modules
+    assert not modules & {"pydantic.plugin._loader", "importlib.metadata"}
 
 
 def test_check_of_a_plan_recipe_imports_neither_docker_nor_gpustack() -> None:

@@ -74,7 +74,8 @@ class ImageSpec(BaseModel):
     cann: str | None = Field(default=None, pattern=_CANN)  # the CANN inside (None: not known)
     cann_310p: str | None = Field(default=None, pattern=_CANN)  # the -310p images' CANN where it differs
     env: dict[str, str] = Field(default_factory=dict)
-    flags: ImageFlags = ImageFlags()
+    # model_construct: the defaults as ImageFlags() gives them, without building its validator at import
+    flags: ImageFlags = ImageFlags.model_construct()
     source: str
 
     @property

@@ -73,7 +73,7 @@ _MAX_LEN_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_l
 # Layer types with a fixed-size state per request instead of a KV cache growing with the context.
 _NO_KV_LAYER_TYPES = frozenset({"linear_attention", "mamba"})
 _TEXT_CONFIG_KEYS = ("text_config", "language_config", "llm_config")
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+_STRICT = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # validators built on first use, not at import
 _TAG = r"^v\d+\.\d+\.\d+"
 
 

@@ -154,6 +154,20 @@ def test_served_names_vllm_reads_are_kept(run: Run, tmp_path: Path, name: str) -
     assert command[command.index("--served-model-name") + 1] == name
 
 
+def test_names_are_shown_as_written_not_as_emoji(run: Run, write: Callable[[str, str], Path]) -> None:
+    """rich turns ':ok:' into an emoji unless told not to: a served name 'chat:ok:v1' is printed as that."""
+    deployment = write(
+        "ascendgen.yaml",
+        'instances:\n  - model: Qwen3-8B\n    served_name: "chat:ok:v1"\n  - model: Qwen2.5-7B-Instruct\n',
+    )
+    result = run("plan", "-f", str(deployment), "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "│ chat:ok:v1 " in result.stdout  # the instances table's served-name column
+    assert "\N{SQUARED OK}" not in result.stdout
+    refused = run("plan", "Qwen3-8B", "--served-name", "chat:ok:v1 ", "--dry-run")
+    assert refused.exit_code == 2 and "'chat:ok:v1 '" in refused.stderr  # the error line (stderr) too
+
+
 def test_refusal_leaves_existing_compose_untouched(run: Run, tmp_path: Path) -> None:
     existing = tmp_path / "compose.yml"
     existing.write_text("services: {mine: {image: keep}}\n")

@@ -132,7 +132,9 @@ def print_root_help(*, asked: bool = True) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    console = Console()
+    # no emoji codes in the help: rich's table of them is not imported (termui.py), nor by the panels' titles (Text,
+    # not markup)
+    console = Console(emoji=False)
     usage = Text.assemble(("Usage: ", "yellow"), "ascendgen [OPTIONS] COMMAND [ARGS]...")
     console.print(Padding(usage, 1), style="bold")
     console.print(Padding(Text(APP_HELP), (0, 1, 1, 1)))
@@ -147,13 +149,13 @@ def print_root_help(*, asked: bool = True) -> None:
             types,
             Columns([Text(help_text)]),
         )
-    console.print(Panel(options, border_style="dim", title="Options", title_align="left"))
+    console.print(Panel(options, border_style="dim", title=Text("Options"), title_align="left"))
     commands = Table(show_header=False, expand=True, box=None, pad_edge=False, padding=(0, 1))
     commands.add_column(style="bold cyan", no_wrap=True, width=max(len(name) for name, _ in COMMANDS))
     commands.add_column(justify="left", no_wrap=False, ratio=10)
     for name, help_text in COMMANDS:
         commands.add_row(Text(name), Text(help_text))
-    console.print(Panel(commands, border_style="dim", title="Commands", title_align="left"))
+    console.print(Panel(commands, border_style="dim", title=Text("Commands"), title_align="left"))
     if asked:
         console.print()  # click's --help echoes typer's (empty) help string after it: one more newline
 

@@ -22,8 +22,10 @@ THEME = Theme(
     }
 )
 
-out = Console(theme=THEME, highlight=False, soft_wrap=False)
-err = Console(theme=THEME, highlight=False, stderr=True, soft_wrap=True)
+# emoji=False: text is shown as written ('chat:ok:v1' stays that, not 'chat🆗v1'), and rich's table of 3,600 emoji
+# codes, which it imports on the first string it prints, is never loaded (bench/README.md: start-up)
+out = Console(theme=THEME, highlight=False, soft_wrap=False, emoji=False)
+err = Console(theme=THEME, highlight=False, stderr=True, soft_wrap=True, emoji=False)
 
 
 def print_json(data: Any) -> None:
