@@ -3,6 +3,7 @@ Compose v2 where a test asks what Compose itself reads (helpers.compose_config).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import textwrap
 from collections.abc import Callable
@@ -36,6 +37,11 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("NO_COLOR", "1")
 
     def invoke(*args: str) -> Result:
+        from ascendgen.cli import termui
+
+        # termui's consoles read COLUMNS once, when a process first imports them; give each run the width a
+        # process started now would get, whichever test imported them first
+        termui.out.width = termui.err.width = int(os.environ["COLUMNS"])
         capsys.readouterr()
         try:
             main(list(args))
