@@ -850,3 +850,256 @@ def test_our_project_without_a_recorded_directory_is_ours() -> None:
     elsewhere = FakeContainer("vllm-qwen3-8b", compose_labels("b", "vllm-qwen3-8b", "/elsewhere/b"))
     report = run_preflight(ComposeConfig("b", (service(),)), [service()], FakeDocker(elsewhere), project_dir=None)
     assert [p for p in report.problems if "container name" in p] == []
+
+
+# ---- what the mutation run of preflight.py left (scripts/mutation.sh preflight) -------------------------------------
+
+
+def test_warnings_of_every_kind_are_kept_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cann_data: None, compose_present: None
+) -> None:
+    # one node service (a Ray head): its image's CANN has no published minimum driver, its hccn.conf gives NPU 0 no
+    # address, and it sets no shm_size, so Docker's 64 MiB are also too little for Ray's object store: four warnings
+    # from three checks, each adding to the others'
+    monkeypatch.setattr(preflight, "read_host_network", lambda: LO_AND_ENP)
+    meminfo(tmp_path, monkeypatch, 500)
+    info = tmp_path / "version.info"
+    info.write_text("Version=23.0.3\n")
+    conf = tmp_path / "hccn.conf"
+    conf.write_text("netmask_0=255.255.0.0\n")
+    volumes = (Mount(str(info), "/usr/local/Ascend/driver/version.info", True),
+               Mount(str(conf), preflight.HCCN_CONF, True))  # fmt: skip
+    node = dataclasses.replace(
+        node_service(node_env("192.168.0.147", "enp1s0"), volumes=volumes, command=("serve", "m")),
+        image="quay.io/ascend/vllm-ascend:v0.9.2rc1", shm_size=None,
+        devices=(Mount("/dev/null", "/dev/davinci0", False),),
+    )  # fmt: skip
+    warnings = run_preflight(ComposeConfig("p", (node,)), [node], None).warnings
+    kinds = ["holds CANN 8.1.RC1, for which no minimum", f"{conf} has no address for NPU 0", "shm_size is not set",
+             "/dev/shm in the container is 64 MiB"]  # fmt: skip
+    assert len(warnings) == len(kinds) and all(kind in w for kind, w in zip(kinds, warnings, strict=True)), warnings
+
+
+def test_names_held_by_several_containers_are_each_named() -> None:
+    class Bare:  # a container object without a status (the SDK's always has one): "present"
+        def __init__(self) -> None:
+            self.name = "vllm-b"
+            self.labels = {"com.docker.compose.project": "q"}
+
+    a, b = service("vllm-a", "vllm-a"), service("vllm-b", "vllm-b")
+    client = FakeDocker(FakeContainer("vllm-a", status="exited"))
+    client.containers._containers.append(Bare())  # type: ignore[arg-type]
+    report = run_preflight(ComposeConfig("p", (a, b)), [a, b], client, project_dir=Path("/srv/p"))
+    assert [p for p in report.problems if "container name" in p] == [
+        "vllm-a: the container name 'vllm-a' is taken by a container compose did not start (exited): remove it "
+        "(`docker rm -f vllm-a`), or give this one another container_name in compose.override.yml",
+        "vllm-b: the container name 'vllm-b' belongs to compose project 'q', present: stop it there (`docker compose "
+        "-p q down`), or give this one another container_name in compose.override.yml",
+    ]
+
+
+def test_hccn_mounts_do_not_stop_the_driver_check(tmp_path: Path) -> None:
+    volumes = (Mount(str(tmp_path / "hccn.conf"), preflight.HCCN_CONF, True),
+               Mount(str(tmp_path / "no-driver"), DRIVER, True))  # fmt: skip
+    assert list(preflight._driver_problems(host_service("a", volumes=volumes))) == [
+        f"a: driver path {tmp_path / 'no-driver'} is missing on this host (is the Ascend driver installed? see "
+        "`cat /usr/local/Ascend/driver/version.info`)"
+    ]
+
+
+@with_compose
+def test_a_gateways_config_is_checked_against_its_plan(tmp_path: Path) -> None:
+    from ascendgen.gateway import CONFIG_IN_CONTAINER, CONFIG_LABEL, ROLE
+
+    missing = tmp_path / "litellm-config.yaml"
+    labels = {"io.ascendgen.role": ROLE, CONFIG_LABEL: "sha256:" + "0" * 64}
+    gateway = host_service("gw", volumes=(Mount(str(missing), CONFIG_IN_CONTAINER, True),), labels=labels)
+    assert problems_of(gateway) == [f"gw: {missing} is missing: rerun the plan command in compose.yml's header"]
+
+
+@with_compose
+def test_our_own_containers_whatever_directory_is_known() -> None:
+    # a container of our project holds our NPU: compose recreates it, whether or not it or we know the directory
+    def ours(labels: dict[str, str]) -> FakeContainer:
+        return FakeContainer("x", labels, attrs={"HostConfig": {"Devices": [{"PathOnHost": "/dev/davinci0"}]}})
+
+    svc = on_host_npus(0)
+    for labels, project_dir in (({"com.docker.compose.project": "p"}, Path("/srv/p")),
+                                (compose_labels("p", "x", "/srv/p"), None)):  # fmt: skip
+        report = run_preflight(ComposeConfig("p", (svc,)), [svc], FakeDocker(ours(labels)), project_dir=project_dir)
+        assert [p for p in report.problems if "is held by" in p] == []
+
+
+@with_compose
+def test_the_ascend_runtime_adds_its_listed_npus_to_the_mapped_ones() -> None:
+    attrs = {"HostConfig": {"Runtime": "ascend", "Devices": [{"PathOnHost": "/dev/davinci0"}]},
+             "Config": {"Env": ["ASCEND_VISIBLE_DEVICES=1"]}}  # fmt: skip
+    problems = held(on_host_npus(0, 1), FakeDocker(FakeContainer("w", {}, attrs=attrs)))
+    assert [p.split(" is held")[0] for p in problems] == ["a: NPU 0", "a: NPU 1"]
+
+
+def test_each_image_is_held_against_the_driver_once(tmp_path: Path, cann_data: None) -> None:
+    def on(directory: str, version: str | None, image: str, name: str) -> ServiceConfig:
+        (tmp_path / directory).mkdir()
+        info = tmp_path / directory / "version.info"
+        if version is not None:
+            info.write_text(f"Version={version}\n")
+        volumes = (Mount(str(info), "/usr/local/Ascend/driver/version.info", True),)
+        return dataclasses.replace(service(name, name), image=image, volumes=volumes)
+
+    new, old = "quay.io/ascend/vllm-ascend:v0.23.0", "quay.io/ascend/vllm-ascend:v0.13.0"
+    services = [
+        on("unknown", None, "quay.io/ascend/vllm-ascend:v0.9.2rc1", "s0"),  # no version.info: nothing to check
+        on("fine", "25.0.rc1", old, "s1"),  # CANN 8.5.0 runs on 25.0.X
+        on("later", "24.1.rc3", old, "s2"),  # too old for 8.5.0, but an image seen already is not checked again
+        on("too-old", "25.0.rc1", new, "s3"),  # CANN 9.1.0 needs 25.2.X
+        on("again", "25.0.rc1", new, "s4"),  # the same image: told once
+    ]
+    problems, warnings = preflight._driver_image_checks(services)
+    assert warnings == [] and [p.split(":")[0] for p in problems] == ["s3"]
+
+
+def test_a_node_named_by_its_interfaces_alone_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_address = {k: v for k, v in node_env("192.168.0.147", "ens9").items() if k != "HCCL_IF_IP"}
+    (problem,) = network_problems(node_service(no_address), monkeypatch)
+    assert problem.startswith("vllm-qwen3-vl: network interface 'ens9' (HCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME, ")
+    # HCCL_IF_IP alone: a node too, with no interface to look for
+    assert network_problems(node_service({"HCCL_IF_IP": "192.168.0.147"}), monkeypatch) == []
+    (other,) = network_problems(node_service({"HCCL_IF_IP": "192.168.0.35"}), monkeypatch)
+    assert other == (
+        "vllm-qwen3-vl: this host has no address 192.168.0.35 (HCCL_IF_IP, the node's --node address): this is the "
+        "compose file of the node 192.168.0.35; start it on that server (copy the directory there and run "
+        "`ascendgen up` there), or replan with this server's address"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "missing"),
+    [("=enp1s0", None), ("=enp", "enp"), ("enp", None), ("enp1s0,eth1", None), ("eth1, ^docker", None),
+     ("enp1s0,ens9", "ens9")],
+)  # fmt: skip
+def test_interface_lists_exact_names_and_prefixes(monkeypatch: pytest.MonkeyPatch, value: str, missing: str) -> None:
+    # HCCL_SOCKET_IFNAME as HCCL reads it: a comma list of prefixes, or exact names after a leading '='
+    env = {**node_env("192.168.0.147", "enp1s0"), "HCCL_SOCKET_IFNAME": value}
+    problems = network_problems(node_service(env), monkeypatch)
+    assert [p.split("'")[1] for p in problems] == ([missing] if missing else [])
+
+
+def test_a_host_without_interfaces_says_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(preflight, "read_host_network", lambda: HostNetwork(interfaces=frozenset()))
+    (problem,) = preflight._multinode_checks([node_service(node_env("192.168.0.147", "enp1s0"))])[0]
+    assert "does not exist on this host, which has none: start each node's directory" in problem
+
+
+def test_the_address_on_other_interfaces_than_all_those_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    twice = HostNetwork(
+        interfaces=frozenset({"lo", "enp1s0", "eth1", "eth2"}),
+        addresses={"lo": (ipaddress.ip_interface("127.0.0.1/8"),), "eth1": (ipaddress.ip_interface("10.0.0.5/16"),),
+                   "eth2": (ipaddress.ip_interface("10.0.0.5/24"),)},
+    )  # fmt: skip
+    monkeypatch.setattr(preflight, "read_host_network", lambda: twice)
+    env = {**node_env("10.0.0.5", "enp1s0"), "GLOO_SOCKET_IFNAME": "lo"}
+    assert preflight._multinode_checks([node_service(env)])[0] == [
+        "vllm-qwen3-vl: 10.0.0.5 (HCCL_IF_IP) is on eth1, eth2, not on enp1s0, lo: HCCL, Gloo and Ray would talk over "
+        "different networks; replan every node with --node 10.0.0.5:eth1"
+    ]
+
+
+def test_hccn_checks_go_on_past_an_unreadable_conf_and_read_any_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(preflight, "read_host_network", lambda: LO_AND_ENP)
+    conf, tool = tmp_path / "hccn.conf", tmp_path / "hccn_tool"
+    volumes = (Mount(str(conf), preflight.HCCN_CONF, True), Mount(str(tool), preflight.HCCN_TOOL, True))
+    node = dataclasses.replace(node_service(node_env("192.168.0.147", "enp1s0"), volumes=volumes),
+                               devices=(Mount("/dev/davinci0", "/dev/davinci0", False),))  # fmt: skip
+    problems, _ = preflight._multinode_checks([node])
+    assert [p.split(" is missing")[0] for p in problems] == [f"vllm-qwen3-vl: {conf}", f"vllm-qwen3-vl: {tool}"]
+    conf.write_bytes(b"# \xff\xfe not UTF-8\naddress_0=29.74.153.181\n")  # a stray byte does not hide the address
+    tool.write_text("")
+    assert preflight._multinode_checks([node]) == ([], [])
+
+
+def test_two_nodes_keep_each_others_warnings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(preflight, "read_host_network", lambda: LO_AND_ENP)
+    conf = tmp_path / "hccn.conf"
+    conf.write_text("")
+    node = node_service(node_env("192.168.0.147", "enp1s0"), volumes=(Mount(str(conf), preflight.HCCN_CONF, True),))
+    nodes = [dataclasses.replace(node, name=name, devices=(Mount("/dev/x", "/dev/davinci0", False),)) for name in "ab"]
+    _, warnings = preflight._multinode_checks(nodes)
+    assert [w.split(":")[0] for w in warnings] == ["a", "b"]
+
+
+def test_the_ray_port_problem_exactly_and_a_command_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(preflight, "read_host_network", lambda: LO_AND_ENP)
+    with socket.socket() as held_port:
+        held_port.bind(("0.0.0.0", 0))
+        held_port.listen()
+        port = held_port.getsockname()[1]
+        words = ("ray", "start", "--head", f"--port={port}")  # compose's list form: the words joined by spaces
+        assert preflight.ray_head_port(node_service({}, command=words)) == port
+        head = node_service(node_env("192.168.0.147", "enp1s0"), command=(HEAD_COMMAND.format(port=port),))
+        assert preflight._multinode_checks([head])[0] == [
+            f"vllm-qwen3-vl: port {port}, where the Ray head listens (`ray start --head --port={port}`), is already "
+            "in use on this host: another Ray head runs here (`ray stop`, or `docker ps` for a container running Ray; "
+            "`ss -ltnp` names the process)"
+        ]
+
+
+@pytest.mark.parametrize(
+    ("command", "role", "ray"),
+    [
+        (("start", "--block", "--address=10.0.0.1:6379"), None, True),  # a worker, even unlabelled
+        (("start", "--block"), None, False),
+        (("serve", "m", "--address=x"), None, False),
+        (("--address=x", "start"), None, False),
+        (("serve", "m"), "worker-1", True),  # ascendgen's label says so
+        (("ray start --head && exec vllm serve m",), None, True),
+        (("serve", "m"), None, False),
+    ],
+)
+def test_starts_ray(command: tuple[str, ...], role: str | None, ray: bool) -> None:
+    labels = {"io.ascendgen.role": role} if role else {}
+    assert preflight.starts_ray(dataclasses.replace(service(), command=command, labels=labels)) is ray
+
+
+def test_shm_messages_exactly_and_their_edges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    meminfo(tmp_path, monkeypatch, 4)
+    vllm = dataclasses.replace(service(), command=("serve", "/models/Qwen/Qwen3-8B"))
+    assert list(preflight._shm_warnings(dataclasses.replace(vllm, shm_size=None))) == [
+        "vllm-qwen3-8b: shm_size is not set, so Docker gives the container 64 MiB of /dev/shm, too little for vLLM's "
+        "workers (torch shares tensors through it): set shm_size: 1g (as ascendgen writes it) in compose.override.yml"
+    ]
+    assert list(preflight._shm_warnings(dataclasses.replace(vllm, shm_size=5 * 2**30))) == [
+        "vllm-qwen3-8b: shm_size 5.0 GiB is more than the 4.0 GiB of memory this host has available: what is written "
+        "to /dev/shm takes host memory"
+    ]
+    assert list(preflight._shm_warnings(dataclasses.replace(vllm, shm_size=4 * 2**30))) == []  # all of it: allowed
+    # Ray's object store: 30% of 500 GiB is above the 10 GB cap, so 10**10 bytes of /dev/shm are enough
+    meminfo(tmp_path, monkeypatch, 500)
+    head = node_service(node_env("127.0.0.1", "lo"))
+    assert list(preflight._shm_warnings(dataclasses.replace(head, shm_size=10**10))) == []
+    assert len(list(preflight._shm_warnings(dataclasses.replace(head, shm_size=10**10 - 1)))) == 1
+
+
+def test_shm_without_memory_figures_is_not_judged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    head = node_service(node_env("127.0.0.1", "lo"))
+    monkeypatch.setattr(preflight, "PROC_MEMINFO", tmp_path / "no-meminfo")
+    assert list(preflight._shm_warnings(head)) == []
+    meminfo_path = tmp_path / "meminfo"
+    meminfo_path.write_bytes(b"MemTotal: 1 kB\nName: \xff\n")  # no MemAvailable (an old kernel), a stray byte
+    monkeypatch.setattr(preflight, "PROC_MEMINFO", meminfo_path)
+    assert preflight._available_memory() is None and list(preflight._shm_warnings(head)) == []
+    meminfo_path.write_bytes(b"Name: \xff\nMemAvailable:   2048 kB\n")
+    assert preflight._available_memory() == 2048 * 1024
+    # ipc: host with a /dev/shm that cannot be measured
+    monkeypatch.setattr(preflight, "DEV_SHM", tmp_path / "no-shm")
+    assert list(preflight._shm_warnings(dataclasses.replace(head, shm_size=None, ipc="host"))) == []
+
+
+def test_free_bytes_of_a_filesystem(tmp_path: Path) -> None:
+    import os
+
+    stats = os.statvfs(tmp_path)
+    assert preflight._free_bytes(tmp_path) == stats.f_bavail * stats.f_frsize
+    assert preflight._free_bytes(tmp_path / "missing") is None
