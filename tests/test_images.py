@@ -81,7 +81,7 @@ def test_a_bare_tag_means_a_vllm_ascend_tag() -> None:
     assert other.reference == "my.registry:5000/vllm-ascend:v0.11.0" and other.spec.tag == "v0.11.0"
 
 
-@pytest.mark.parametrize("tag", ["v0.9.2rc1 ", "$(id)", ".v1", "-v1", "v" * 129, "v0.9.2rc1\x01", "模型"])
+@pytest.mark.parametrize("tag", ["v0.9.2rc1 ", "$(id)", ".v1", "-v1", ".X1", "v" * 129, "v0.9.2rc1\x01", "模型"])
 def test_a_bad_bare_tag_is_refused_as_a_tag(tag: str) -> None:
     with pytest.raises(InputError, match="not a Docker tag"):
         choose_image(IMAGES, requested=tag, min_tag=None, suffix="")
