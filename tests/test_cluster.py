@@ -12,7 +12,7 @@ import pytest
 import yaml
 from test_planner import A2, B4, IMAGE, SERVER, model
 
-from ascendgen.cluster import layout_sizes, parse_node
+from ascendgen.cluster import Node, host_port, layout_sizes, node_directory, parse_node
 from ascendgen.errors import InputError, PlanError
 from ascendgen.planner import PlanOptions, plan_deployment
 
@@ -191,3 +191,79 @@ def test_loopback_nodes_plan_with_a_warning_for_one_host_test_setups(run: Run, t
     assert any("127.0.0.1, 127.0.0.2 is loopback" in w for w in result.json()["warnings"])
     real = run("plan", "Qwen3-8B", "--node", "10.0.0.1:eth0", "--node", "10.0.0.2:eth0", "--dry-run", "--json")
     assert not any("loopback" in w for w in real.json()["warnings"])
+
+
+EXAMPLE = "e.g. 192.168.0.147:enp1s0 or [fd00::147]:enp1s0"
+UNREACHABLE = "address, which the other servers cannot reach; give the node's address on the network the nodes share"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("10.0.0.1", f"--node '10.0.0.1': expected ADDRESS:INTERFACE, {EXAMPLE}"),
+        (":eth0", f"--node ':eth0': expected ADDRESS:INTERFACE, {EXAMPLE}"),
+        ("10.0.0.1:", f"--node '10.0.0.1:': expected ADDRESS:INTERFACE, {EXAMPLE}"),
+        ("[fd00::1:eth0", f"--node '[fd00::1:eth0': '[fd00::1' is not an IP address ({EXAMPLE})"),
+        ("fd00::1]:eth0", f"--node 'fd00::1]:eth0': 'fd00::1]' is not an IP address ({EXAMPLE})"),
+        ("[zz]:eth0", f"--node '[zz]:eth0': '[zz]' is not an IP address ({EXAMPLE})"),  # as typed, brackets too
+        ("[fe80::1%eth0]:eth0", "--node '[fe80::1%eth0]:eth0': zone ids ('%') are not taken; give the node's address "
+                                f"on the network the nodes share, {EXAMPLE}"),
+        ("fd00::1:eth0", "--node 'fd00::1:eth0': write an IPv6 address in brackets, [fd00::1]:eth0"),
+        ("[10.0.0.1]:eth0", "--node '[10.0.0.1]:eth0': brackets are for IPv6 addresses; write 10.0.0.1:eth0"),
+        ("0.0.0.0:eth0", f"--node '0.0.0.0:eth0': 0.0.0.0 is an unspecified {UNREACHABLE}"),
+        ("224.0.0.1:eth0", f"--node '224.0.0.1:eth0': 224.0.0.1 is a multicast {UNREACHABLE}"),
+        ("[ff02::1]:eth0", f"--node '[ff02::1]:eth0': ff02::1 is a multicast {UNREACHABLE}"),
+        ("169.254.0.9:eth0", f"--node '169.254.0.9:eth0': 169.254.0.9 is a link-local {UNREACHABLE}"),
+        ("10.0.0.1:a b", "--node '10.0.0.1:a b': 'a b' is not a network interface name (1-15 letters, digits, '_', "
+                         "'.', '-'; see `ip -br addr`)"),
+        ("10.0.0.1:..", "--node '10.0.0.1:..': '..' is not a network interface name (1-15 letters, digits, '_', "
+                        "'.', '-'; see `ip -br addr`)"),
+    ],
+)  # fmt: skip
+def test_node_refusals_exactly(text: str, message: str) -> None:
+    with pytest.raises(InputError) as refused:
+        parse_node(text)
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize("text", ["10.0.0.1:" + "e" * 15, "10.0.0.1:e", "10.0.0.1:a.", "10.0.0.1:..."])
+def test_interface_names_at_the_edges_are_taken(text: str) -> None:
+    # 15 bytes is IFNAMSIZ 16 less the NUL; only "." and ".." are names the kernel refuses for their dots
+    assert parse_node(text).interface == text.split(":", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ("tp-pp-ep", "pipeline parallel together with expert parallel does not start on vllm-ascend (seed 003: "
+                     "TP+PP+EP fails at start-up); use --layout tp-pp or --layout ep"),
+        ("pp-ep", "pipeline parallel together with expert parallel does not start on vllm-ascend (seed 003: "
+                  "TP+PP+EP fails at start-up); use --layout tp-pp or --layout ep"),
+        ("dp-pp", "pipeline parallel together with expert parallel does not start on vllm-ascend (seed 003: "
+                  "TP+PP+EP fails at start-up); use --layout tp-pp or --layout ep"),
+        ("dp", "--layout dp has no fixed TP: the planner chooses it for each data-parallel rank"),
+        ("dp-ep", "--layout dp-ep has no fixed TP: the planner chooses it for each data-parallel rank"),
+        ("TP", "--layout 'TP': one of tp, tp-pp, ep, dp, dp-ep"),
+    ],
+)  # fmt: skip
+def test_layout_refusals_exactly(layout: str, message: str) -> None:
+    with pytest.raises(InputError) as refused:
+        layout_sizes(layout, 2, 8)
+    assert str(refused.value) == message
+
+
+def test_layout_sizes_follow_the_node_count_and_npus_per_node() -> None:
+    # TP spans every NPU of every node (3 x 4 = 12) for tp and ep; tp-pp puts TP in a node and a stage per node
+    assert layout_sizes("tp", 3, 4) == (12, 1, False)
+    assert layout_sizes("tp-pp", 3, 4) == (4, 3, False)
+    assert layout_sizes("ep", 3, 4) == (12, 1, True)
+
+
+def test_addresses_with_a_port_and_node_directories() -> None:
+    assert host_port("10.0.0.1", 6379) == "10.0.0.1:6379"
+    assert host_port("fd00::1", 6379) == "[fd00::1]:6379"  # else `fd00::1:6379` reads as an address
+    assert host_port("fd00::1", None) == "[fd00::1]"
+    assert host_port("10.0.0.1", None) == "10.0.0.1"
+    assert host_port("10.0.0.1", 0) == "10.0.0.1:0"  # a port, though falsy
+    assert str(Node("10.0.0.1", "eth0")) == "10.0.0.1:eth0"
+    assert [node_directory(i) for i in range(3)] == ["head", "worker-1", "worker-2"]

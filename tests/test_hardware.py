@@ -4,10 +4,13 @@ validation of a user's hardware file merged over hardware.yaml."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from pydantic import ValidationError
 
 from ascendgen.errors import CatalogError, InputError
-from ascendgen.hardware import DEFAULT_SERVER, load_hardware, npu_mounts
+from ascendgen.hardware import DEFAULT_SERVER, Platform, ServerProfile, load_hardware, npu_mounts
 
 from helpers import Write
 
@@ -270,3 +273,115 @@ def test_bad_values_are_refused_naming_file_and_field(write: Write, text: str, p
 def test_names_that_lead_nowhere_are_refused(write: Write, text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         load_hardware([write("hw.yaml", text)])
+
+
+# ---- edges the mutation runs left -------------------------------------------------------------------------------
+
+
+def test_a_tag_older_than_every_entry_takes_the_first_reserves() -> None:
+    a2 = load_hardware().platform("a2")
+    assert [r.since for r in a2.memory_reserves] == ["v0.9.1", "v0.15.0rc1"]
+    assert a2.reserves_for("v0.7.3") is a2.memory_reserves[0]  # nothing at or below v0.7.3: the oldest
+    assert a2.reserves_for("v0.15.0rc1") is a2.memory_reserves[1]  # its own `since` applies
+
+
+def test_unknown_names_list_the_known_ones_exactly() -> None:
+    hardware = load_hardware()
+    types, servers = (", ".join(item.name for item in items) for items in (hardware.npu_types, hardware.servers))
+    assert types.startswith("910B1, 910B2, ") and servers.startswith("atlas-800i-a2, atlas-800i-a2-64g, ")
+    cases = [
+        (lambda: hardware.npu_type("910B5"), f"unknown NPU type '910B5' (did you mean '910B4'?); known: {types}"),
+        (lambda: hardware.platform("a9"), "unknown platform 'a9'; known: a2, a3, 310p"),
+        (lambda: hardware.server("nowhere"), f"unknown server profile 'nowhere'; known: {servers}"),
+    ]
+    for find, message in cases:
+        with pytest.raises(InputError) as refused:
+            find()
+        assert str(refused.value) == message
+
+
+@pytest.mark.parametrize("path", ["usr/local/dcmi", "/a:/b", "/a\nb"])
+@pytest.mark.parametrize("field", ["control_devices", "driver_mounts", "multinode_mounts"])
+def test_platform_paths_are_absolute_without_colons_or_newlines(field: str, path: str) -> None:
+    a2 = load_hardware().platform("a2")
+    assert Platform.model_validate({**a2.model_dump(), field: ["/usr/local/x"]})  # the same entry, a good path
+    with pytest.raises(ValidationError, match=re.escape(f"path {path!r} must be absolute, without ':' or newlines")):
+        Platform.model_validate({**a2.model_dump(), field: [path]})
+
+
+@pytest.mark.parametrize(("bad", "count"), [(2, 2), (-1, 2), (8, 8)])
+def test_groups_stay_within_the_server(bad: int, count: int) -> None:
+    assert ServerProfile(name="s", npu_type="910B4", npu_count=2, groups=((0, 1),)).groups == ((0, 1),)
+    with pytest.raises(ValidationError, match=f"group NPU {bad} is outside 0-{count - 1}"):
+        ServerProfile(name="s", npu_type="910B4", npu_count=count, groups=((0, bad),))
+
+
+def test_a_hardware_file_error_names_the_kind_of_entry(write: Write) -> None:
+    for section, entry, kind in (
+        ("npu_types", "{name: X1, memory_gib: 16, visible_gib: 15, platform: a2, colour: red}", "NPU type 'X1'"),
+        ("servers", "{name: s1, npu_type: 910B4, npu_count: 1, colour: red}", "server profile 's1'"),
+        ("platforms", "{name: p1, colour: red}", "platform 'p1'"),
+    ):
+        path = write(f"{section}.yaml", f"{section}:\n  - {entry}\n")
+        with pytest.raises(CatalogError, match=re.escape(f"{path}:2: {kind}: ")):
+            load_hardware([path])
+
+
+def test_a_host_root_keeps_its_own_name() -> None:
+    # only the trailing "/" goes: a root ending in other characters (here "X") keeps them
+    server = load_hardware().server("atlas-800i-a2")
+    assert server.model_copy(update={"host_root": "/mnt/X/"}).host_path("/dev/davinci0") == "/mnt/X/dev/davinci0"
+    assert (
+        server.model_copy(update={"host_root": "/host"}).mount("/etc/hccn.conf") == "/host/etc/hccn.conf:/etc/hccn.conf"
+    )
+
+
+# ---- the pre-validated copy of hardware.yaml that a wheel carries (ascendgen.prevalidated) ---------------------
+
+
+def fake_builtin(
+    monkeypatch: pytest.MonkeyPatch, missing: str | None = None
+) -> tuple[list[tuple[str, str]], dict[str, tuple[object, ...]]]:
+    """Stand in for the wheel's pre-validated sections: each a part of the validated one (so that taking it shows),
+    `missing` None as when the copy is stale. Returns the calls made and the sections given."""
+    from ascendgen import hardware as hardware_module
+
+    real = load_hardware()
+    given: dict[str, tuple[object, ...]] = {
+        "npu_types": real.npu_types[:1],
+        "platforms": real.platforms[:1],
+        "servers": real.servers[:2],
+    }
+    calls: list[tuple[str, str]] = []
+
+    def builtin(file: str, section: str) -> tuple[object, ...] | None:
+        calls.append((file, section))
+        return None if section == missing else given[section]
+
+    monkeypatch.setattr(hardware_module, "builtin", builtin)
+    return calls, given
+
+
+def test_the_shipped_file_alone_is_taken_from_the_pre_validated_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls, given = fake_builtin(monkeypatch)
+    hardware = load_hardware()
+    assert calls == [("hardware.yaml", "npu_types"), ("hardware.yaml", "platforms"), ("hardware.yaml", "servers")]
+    assert hardware.npu_types is given["npu_types"]
+    assert hardware.platforms is given["platforms"]
+    assert hardware.servers is given["servers"]
+
+
+@pytest.mark.parametrize("missing", ["npu_types", "platforms", "servers"])
+def test_a_stale_pre_validated_section_means_reading_the_file(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    real = load_hardware()
+    fake_builtin(monkeypatch, missing)
+    assert load_hardware() == real  # every section read and validated, none taken from the copy
+
+
+def test_a_user_file_is_always_merged_and_validated(monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+    path = write("hw.yaml", "servers:\n  - name: my-box\n    npu_type: 910B3\n    npu_count: 4\n")
+    builtin = load_hardware()
+    calls, _ = fake_builtin(monkeypatch)
+    merged = load_hardware([path])
+    assert calls == []
+    assert merged.npu_types == builtin.npu_types and merged.servers == (*builtin.servers, merged.server("my-box"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ascendgen.errors import InputError
-from ascendgen.images import REPOSITORY, choose_image, load_images, parse_image_reference, tag_key
+from ascendgen.images import REPOSITORY, ImageSpec, choose_image, load_images, parse_image_reference, tag_key
 
 from helpers import Run
 
@@ -81,7 +81,7 @@ def test_a_bare_tag_means_a_vllm_ascend_tag() -> None:
     assert other.reference == "my.registry:5000/vllm-ascend:v0.11.0" and other.spec.tag == "v0.11.0"
 
 
-@pytest.mark.parametrize("tag", ["v0.9.2rc1 ", "$(id)", ".v1", "-v1", "v" * 129, "v0.9.2rc1\x01", "模型"])
+@pytest.mark.parametrize("tag", ["v0.9.2rc1 ", "$(id)", ".v1", "-v1", ".X1", "v" * 129, "v0.9.2rc1\x01", "模型"])
 def test_a_bad_bare_tag_is_refused_as_a_tag(tag: str) -> None:
     with pytest.raises(InputError, match="not a Docker tag"):
         choose_image(IMAGES, requested=tag, min_tag=None, suffix="")
@@ -360,3 +360,158 @@ def test_an_image_without_flags_has_the_flags_imageflags_gives() -> None:
     spec = ImageSpec.model_validate({"tag": "v0.9.2rc1", "vllm": "0.9.2", "gpu_memory_utilization_default": 0.9,
                                      "source": "x"})  # fmt: skip
     assert spec.flags == ImageFlags() and "flags" not in spec.model_fields_set
+
+
+# ---- ordering and choosing, on a small list of images (mutation-tested: tests/README.md) ------------------------
+
+
+def spec(tag: str, *variants: str) -> ImageSpec:
+    return ImageSpec(tag=tag, vllm="0", gpu_memory_utilization_default=0.9, source="test", variants=variants)
+
+
+LIST = (spec("v0.9.1", "a3"), spec("v0.9.2rc1", "310p", "a3"), spec("v0.9.2", "a3"), spec("v0.10.0rc1", "310p"))
+
+
+def test_tags_order_as_releases() -> None:
+    assert tag_key("v0.9.2rc1") == (0, 9, 2, 0, 0, 1)
+    assert tag_key("v0.9.2") == (0, 9, 2, 1, 0, 0)  # a release ranks 1, above its rcs' 0
+    assert tag_key("0.9.2.post3-310p") == (0, 9, 2, 1, 3, 0)
+    assert tag_key("latest") == (-1,)  # no release in the tag: before every release
+    ordered = ["latest", "v0.0.0rc0", "v0.9.1", "v0.9.2rc1", "v0.9.2rc2", "v0.9.2", "v0.9.2.post1", "v0.10.0rc1"]
+    assert sorted(reversed(ordered), key=tag_key) == ordered
+
+
+def test_the_default_is_the_newest_stable_at_or_above_the_minimum() -> None:
+    chosen = choose_image(LIST, requested=None, min_tag=None, suffix="")
+    assert (chosen.reference, chosen.spec.tag, chosen.note, chosen.version) == (f"{REPOSITORY}:v0.9.2", "v0.9.2", None,
+                                                                                None)  # fmt: skip
+    assert choose_image(LIST, requested=None, min_tag="v0.9.2", suffix="").spec.tag == "v0.9.2"  # the minimum itself
+    # only an rc is new enough, or built for the platform: the rc
+    assert choose_image(LIST, requested=None, min_tag="v0.9.3", suffix="").reference == f"{REPOSITORY}:v0.10.0rc1"
+    assert choose_image(LIST, requested=None, min_tag=None, suffix="-310p").reference == f"{REPOSITORY}:v0.10.0rc1-310p"
+    with pytest.raises(InputError) as refused:
+        choose_image(LIST, requested=None, min_tag="v0.11.0", suffix="")
+    assert str(refused.value) == "no known vllm-ascend image is at or above v0.11.0; pass --image"
+    with pytest.raises(InputError) as refused:
+        choose_image(LIST, requested=None, min_tag="v0.9.2", suffix="-a5")
+    assert str(refused.value) == (
+        "no known vllm-ascend image at or above v0.9.2 has a -a5 build, which this NPU needs; pass --image"
+    )
+
+
+def test_a_named_image_is_planned_with_the_flags_of_its_release() -> None:
+    known = choose_image(LIST, requested="v0.9.2rc1", min_tag=None, suffix="")
+    assert (known.reference, known.spec.tag, known.version, known.note) == (f"{REPOSITORY}:v0.9.2rc1", "v0.9.2rc1",
+                                                                            "v0.9.2rc1", None)  # fmt: skip
+    variant = choose_image(LIST, requested="my.registry:5000/vllm-ascend:v0.9.2-310p", min_tag=None, suffix="")
+    assert (variant.spec.tag, variant.version, variant.note) == ("v0.9.2", "v0.9.2", None)
+    # an unknown release: the flags of the newest known one at or below it, and a note saying so
+    between = choose_image(LIST, requested="v0.9.3", min_tag=None, suffix="")
+    assert (between.reference, between.spec.tag, between.version) == (f"{REPOSITORY}:v0.9.3", "v0.9.2", "v0.9.3")
+    assert between.note == f"image '{REPOSITORY}:v0.9.3' is not in the image list; planned with the flags of v0.9.2"
+    # a release spelled without its v: not the listed tag, but the same release, so its own flags
+    unprefixed = choose_image(LIST, requested="quay.io/x/y:0.9.2", min_tag=None, suffix="")
+    assert (unprefixed.spec.tag, unprefixed.version) == ("v0.9.2", "0.9.2") and unprefixed.note is not None
+    # no release in the tag (or older than every known one): the newest known
+    for requested, version in (("latest", None), ("v0.1.0", "v0.1.0"), ("quay.io/x/y", None)):
+        chosen = choose_image(LIST, requested=requested, min_tag=None, suffix="")
+        assert (chosen.spec.tag, chosen.version) == ("v0.10.0rc1", version), requested
+        assert chosen.note is not None and chosen.version_tag == (version or "v0.10.0rc1")
+
+
+def test_builds_never_made_are_refused_naming_the_nearest() -> None:
+    def refusal(requested: str, suffix: str) -> str:
+        with pytest.raises(InputError) as refused:
+            choose_image(LIST, requested=requested, min_tag=None, suffix=suffix)
+        return str(refused.value)
+
+    # the platform's build, never made (no NPU named: "this NPU")
+    assert refusal("v0.9.2", "-310p") == (
+        "--image 'v0.9.2': vllm-ascend v0.9.2 was not built as v0.9.2-310p, the build this NPU needs (images.yaml: "
+        "v0.9.2, v0.9.2-a3); the nearest tags that have a -310p build: v0.9.2rc1-310p, v0.10.0rc1-310p"
+    )
+    # a variant of the platform's build that was never made: not "the build this NPU needs"
+    assert refusal("v0.9.2-310p-openeuler", "-310p") == (
+        "--image 'v0.9.2-310p-openeuler': vllm-ascend v0.9.2 was not built as v0.9.2-310p-openeuler (images.yaml: "
+        "v0.9.2, v0.9.2-a3); the nearest tags that have a -310p-openeuler build: none known"
+    )
+    assert refusal("v0.9.2-a3", "-310p") == (
+        "--image 'v0.9.2-a3' is not a -310p image, and this NPU runs only vllm-ascend's -310p builds: v0.9.2 has none; "
+        "the nearest tags that have one: v0.9.2rc1-310p, v0.10.0rc1-310p"
+    )
+    assert refusal("v0.9.2rc1-a3", "-310p") == (
+        "--image 'v0.9.2rc1-a3' is not a -310p image, and this NPU runs only vllm-ascend's -310p builds: use "
+        "v0.9.2rc1-310p"
+    )
+
+
+def test_a_refusal_shows_what_was_typed() -> None:
+    with pytest.raises(InputError) as refused:
+        parse_image_reference(f"{REPOSITORY}:.v1", given=".v1")
+    assert str(refused.value) == (
+        "--image '.v1': not a Docker tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-' "
+        "(e.g. v0.9.2rc1, or [registry[:port]/]lowercase/path[:tag][@sha256:hex] such as "
+        "quay.io/ascend/vllm-ascend:v0.9.2rc1)"
+    )
+    with pytest.raises(InputError) as refused:
+        parse_image_reference("Quay.io/Ascend/x:v1")
+    assert str(refused.value).startswith("--image 'Quay.io/Ascend/x:v1': the repository path must be lowercase (e.g.")
+    with pytest.raises(InputError) as refused:
+        parse_image_reference("x:v1 y", given="x:v1 y")
+    assert str(refused.value).startswith("--image 'x:v1 y': not an image reference Docker accepts (e.g.")
+
+
+def test_edges_of_references() -> None:
+    # a bare tag may hold capitals: it is a tag of the vllm-ascend repository, not a reference of its own
+    # (of a release images.yaml does not list: a listed one's builds are checked against its variants)
+    capital = choose_image(LIST, requested="v0.9.3-X", min_tag=None, suffix="")
+    assert (capital.reference, capital.spec.tag) == (f"{REPOSITORY}:v0.9.3-X", "v0.9.2")
+    assert parse_image_reference(f"{REPOSITORY}:v0.9.3-X", given="v0.9.3-X") == "v0.9.3-X"
+    # the repository path may be 255 characters long, not 256 (reference.go: RepositoryNameTotalLengthMax)
+    assert parse_image_reference("quay.io/" + "a" * 255 + ":v1") == "v1"
+    with pytest.raises(InputError, match="the repository path is longer than 255 characters"):
+        parse_image_reference("quay.io/" + "a" * 256 + ":v1")
+
+
+def test_image_file_errors_name_the_kind_of_entry(write: Callable[[str, str], Path]) -> None:
+    from ascendgen.errors import CatalogError
+
+    for section, entry, kind in (
+        ("images", "{tag: v0.9.2rc1, colour: red}", "image 'v0.9.2rc1'"),
+        ("cann_versions", '{cann: "9.3.0", colour: red, source: x}', "CANN version '9.3.0'"),
+    ):
+        path = write(f"{section}.yaml", f"{section}:\n  - {entry}\n")
+        with pytest.raises(CatalogError) as refused:
+            load_images([path])
+        assert str(refused.value) == f"{path}:2: {kind}: colour: unknown field"
+
+
+def test_a_cann_version_is_looked_up_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ascendgen import images
+    from ascendgen.images import CannVersion, min_driver_for
+
+    listed = (CannVersion(cann="8.2.rc1", min_driver="24.1.X", source="test"),)
+    monkeypatch.setattr(images, "load_cann_versions", lambda *extra: listed)
+    assert min_driver_for("8.2.RC1") == min_driver_for(" 8.2.rc1") == "24.1.X"
+
+
+def test_the_shipped_list_alone_is_taken_from_the_pre_validated_copy(
+    monkeypatch: pytest.MonkeyPatch, write: Callable[[str, str], Path]
+) -> None:
+    from ascendgen import images
+
+    calls: list[tuple[str, str]] = []
+    copy = IMAGES[:2]
+
+    def builtin(file: str, section: str) -> tuple[ImageSpec, ...] | None:
+        calls.append((file, section))
+        return copy
+
+    monkeypatch.setattr(images, "builtin", builtin)
+    assert load_images() is copy and calls == [("images.yaml", "images")]
+    calls.clear()
+    extra = write("more.yaml", "images:\n  - {tag: v0.9.2rc1, released: '2025-01-01'}\n")
+    merged = load_images([extra])
+    assert calls == [] and len(merged) == len(IMAGES)  # a user's file is merged over the YAML and validated
+    monkeypatch.setattr(images, "builtin", lambda file, section: None)  # a stale copy: the file is read
+    assert load_images() == IMAGES

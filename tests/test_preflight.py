@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -448,3 +449,657 @@ def test_a_service_without_an_engine_needs_no_shm(tmp_path: Path, monkeypatch: p
     assert list(preflight._shm_warnings(cpu_server)) == []
     vllm = dataclasses.replace(service(), shm_size=None, command=("serve", "/models/Qwen/Qwen3-8B"))
     assert len(list(preflight._shm_warnings(vllm))) == 1
+
+
+# ---- every single-server check of run_preflight on its own, engine-free: the fake Docker client above, files under
+# tmp_path, /dev/null standing in for an NPU's character device ----------------------------------------------------
+
+DRIVER = "/usr/local/Ascend/driver"
+IMAGE = "quay.io/ascend/vllm-ascend:v0.9.2rc1"
+
+
+def host_service(
+    name: str,
+    npus: tuple[int, ...] = (),
+    *,
+    volumes: tuple[Mount, ...] = (),
+    labels: dict[str, str] | None = None,
+    command: tuple[str, ...] = (),
+    devices: tuple[Mount, ...] | None = None,
+) -> ServiceConfig:
+    """A service with /dev/null (a character device every host has) mapped at /dev/davinciN for each NPU."""
+    if devices is None:
+        devices = tuple(Mount("/dev/null", f"/dev/davinci{i}", False) for i in npus)
+    return ServiceConfig(name=name, container_name=name, image=IMAGE, devices=devices, volumes=volumes,
+                         command=command, environment={}, labels=labels or {}, shm_size=2**30)  # fmt: skip
+
+
+def problems_of(*services: ServiceConfig, client: Any = None, project: str = "p") -> list[str]:
+    return run_preflight(ComposeConfig(project, services), list(services), client).problems
+
+
+@pytest.fixture
+def compose_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compose v2 present, and no npu-smi on PATH (a test that wants one puts it there)."""
+    monkeypatch.setattr(preflight, "compose_available", lambda: "2.40.3")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+
+
+with_compose = pytest.mark.usefixtures("compose_present")
+
+
+@with_compose
+def test_a_healthy_service_has_no_problem() -> None:
+    assert problems_of(host_service("a", (0, 1)), host_service("b", (2, 3))) == []
+
+
+@with_compose
+def test_an_npu_given_to_two_services_is_named_once_per_clash() -> None:
+    problems = problems_of(host_service("a", (0, 1)), host_service("b", (1, 2)), host_service("c", (2,)))
+    assert problems == [
+        "NPU 1 is given to both a and b: each NPU serves one instance",
+        "NPU 2 is given to both b and c: each NPU serves one instance",
+    ]
+
+
+@with_compose
+def test_a_missing_read_only_driver_path_is_named(tmp_path: Path) -> None:
+    there = tmp_path / "dcmi"
+    there.mkdir()
+    volumes = (
+        Mount(str(tmp_path / "no-driver"), DRIVER, True),  # missing, read-only: the driver
+        Mount(str(there), "/usr/local/dcmi", True),  # present
+        Mount(str(tmp_path / "no-cache"), "/root/.cache", False),  # missing, writable: compose creates it
+        Mount(str(tmp_path / "no-models"), "/models", True),  # the model check's business, not the driver's
+    )
+    assert problems_of(host_service("a", (0,), volumes=volumes)) == [
+        f"a: driver path {tmp_path / 'no-driver'} is missing on this host (is the Ascend driver installed? see "
+        "`cat /usr/local/Ascend/driver/version.info`)"
+    ]
+    # a gateway mounts no driver: its read-only config is checked against its plan instead
+    gateway = host_service("gw", volumes=volumes[:1], labels={"io.ascendgen.role": "gateway"})
+    assert list(preflight._driver_problems(gateway)) == []
+
+
+@with_compose
+def test_devices_that_are_missing_or_not_character_devices(tmp_path: Path) -> None:
+    dev = tmp_path / "dev"  # a host root elsewhere (a server profile's host_root)
+    dev.mkdir()
+    plain = dev / "davinci3"
+    plain.write_text("")
+    manager = dev / "davinci_manager"
+    manager.write_text("")
+    devices = (
+        Mount(str(dev / "hisi_hdc"), "/dev/hisi_hdc", False),
+        Mount(str(manager), "/dev/davinci_manager", False),
+        Mount("/dev/null", "/dev/davinci0", False),
+        Mount(str(dev / "davinci7"), "/dev/davinci7", False),
+        Mount(str(plain), "/dev/davinci3", False),
+    )
+    assert problems_of(host_service("a", devices=devices)) == [
+        f"a: device {dev / 'hisi_hdc'} does not exist on this host (is the Ascend driver installed and loaded?)",
+        f"a: {manager} is not a character device (is the Ascend driver installed and loaded?)",
+        f"a: device {dev / 'davinci7'} does not exist on this host (check `ls /dev/davinci*` and plan with --npus "
+        "on NPUs that exist)",
+        f"a: {plain} is not a character device (check `ls /dev/davinci*` and plan with --npus on NPUs that exist)",
+    ]
+
+
+@with_compose
+def test_a_port_in_use_is_named_unless_the_service_already_runs_there() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("0.0.0.0", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        busy = host_service("a", (0,), labels={"io.ascendgen.port": str(port)})
+        assert problems_of(busy) == [f"a: port {port} is already in use on this host (plan with another --port)"]
+        # the port of a service whose own container runs is its own: not a problem
+        ours = FakeContainer("a", compose_labels("p", "a", "/srv/p"), attrs={"State": {"Status": "running"}})
+        assert problems_of(busy, client=FakeDocker(ours)) == []
+        stopped = FakeContainer("a", compose_labels("p", "a", "/srv/p"), attrs={"State": {"Status": "exited"}})
+        assert problems_of(busy, client=FakeDocker(stopped)) == [
+            f"a: port {port} is already in use on this host (plan with another --port)"
+        ]
+    assert problems_of(busy) == []  # released
+    assert preflight.port_in_use(port) is False
+
+
+@with_compose
+def test_a_port_held_on_loopback_only_is_in_use_too() -> None:
+    # vLLM binds 0.0.0.0 (or the --host given): a port some process holds on 127.0.0.1 stops it just the same
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        assert preflight.port_in_use(held.getsockname()[1]) is True
+
+
+QWEN3_8B = {"num_attention_heads": 32, "num_key_value_heads": 8, "num_hidden_layers": 36}
+MODEL_CONFIG = "num_attention_heads=32,num_key_value_heads=8,num_hidden_layers=36"
+
+
+def model_service(models: Path, config: dict[str, Any] | str | None, *, nested: bool = False) -> ServiceConfig:
+    """Qwen3-8B served from `models` (mounted at /models), its config.json written unless `config` is None."""
+    folder = models / "Qwen" / "Qwen3-8B"
+    if config is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        text = config if isinstance(config, str) else json.dumps({"text_config": config} if nested else config)
+        (folder / "config.json").write_text(text)
+    labels = {"io.ascendgen.model": "Qwen3-8B", "io.ascendgen.model-config": MODEL_CONFIG}
+    return host_service("a", (0,), volumes=(Mount(str(models), "/models", True),), labels=labels,
+                        command=("serve", "/models/Qwen/Qwen3-8B", "--port", "8000"))  # fmt: skip
+
+
+@with_compose
+def test_the_model_folder_holds_the_planned_model(tmp_path: Path) -> None:
+    assert problems_of(model_service(tmp_path / "m1", QWEN3_8B)) == []
+    assert problems_of(model_service(tmp_path / "m2", QWEN3_8B, nested=True)) == []  # a VL model's text_config
+
+
+@with_compose
+def test_a_config_json_that_disagrees_with_the_plan_is_named(tmp_path: Path) -> None:
+    other = {**QWEN3_8B, "num_key_value_heads": 4, "num_hidden_layers": 48}
+    config = tmp_path / "m" / "Qwen" / "Qwen3-8B" / "config.json"
+    assert problems_of(model_service(tmp_path / "m", other)) == [
+        f"a: {config} says num_key_value_heads 4, but the plan for Qwen3-8B expects 8: that folder holds another "
+        "model, or the catalog entry is wrong",
+        f"a: {config} says num_hidden_layers 48, but the plan for Qwen3-8B expects 36: that folder holds another "
+        "model, or the catalog entry is wrong",
+    ]
+    (missing,) = problems_of(model_service(tmp_path / "n", {"num_attention_heads": 32, "num_key_value_heads": 8}))
+    assert "says num_hidden_layers None, but the plan for Qwen3-8B expects 36" in missing
+
+
+@with_compose
+def test_a_model_folder_that_is_missing_unmounted_or_not_a_model(tmp_path: Path) -> None:
+    folder = tmp_path / "m" / "Qwen" / "Qwen3-8B"
+    assert problems_of(model_service(tmp_path / "m", None)) == [
+        f"a: model directory {folder} does not exist (download the model there, or fix --models-dir)"
+    ]
+    folder.mkdir(parents=True)
+    assert problems_of(model_service(tmp_path / "m", None)) == [
+        f"a: {folder / 'config.json'} is missing: {folder} does not hold a Hugging Face model"
+    ]
+    (problem,) = problems_of(model_service(tmp_path / "m", "{not json"))
+    assert problem.startswith(f"a: {folder / 'config.json'} is not valid JSON (")
+    unmounted = dataclasses.replace(model_service(tmp_path / "m", None), volumes=())
+    assert problems_of(unmounted) == ["a: the model path /models/Qwen/Qwen3-8B is not inside any mounted directory"]
+    # a hub id instead of a path: vLLM downloads it, nothing to look at here
+    hub = dataclasses.replace(unmounted, command=("serve", "Qwen/Qwen3-8B"))
+    assert problems_of(hub) == []
+
+
+@with_compose
+@pytest.mark.parametrize("nested", ["text_config", "llm_config", "language_config"])
+def test_a_multimodal_config_is_checked_by_its_language_model(tmp_path: Path, nested: str) -> None:
+    folder = tmp_path / "m" / "Qwen" / "Qwen3-8B"
+    folder.mkdir(parents=True)
+    wrong = {**QWEN3_8B, "num_hidden_layers": 48}
+    (folder / "config.json").write_text(json.dumps({"vision_config": {"num_attention_heads": 16}, nested: wrong}))
+    (problem,) = problems_of(model_service(tmp_path / "m", None))
+    assert "says num_hidden_layers 48, but the plan for Qwen3-8B expects 36" in problem
+    # numbers at the top level win over a nested config
+    (folder / "config.json").write_text(json.dumps({**QWEN3_8B, nested: wrong}))
+    assert problems_of(model_service(tmp_path / "m", None)) == []
+    # a nested part without the numbers (an image processor's settings) is not the language model
+    (folder / "config.json").write_text(json.dumps({"num_hidden_layers": 36, nested: {"num_hidden_layers": 48}}))
+    assert problems_of(model_service(tmp_path / "m", None)) == [
+        f"a: {folder / 'config.json'} says num_attention_heads None, but the plan for Qwen3-8B expects 32: that "
+        "folder holds another model, or the catalog entry is wrong",
+        f"a: {folder / 'config.json'} says num_key_value_heads None, but the plan for Qwen3-8B expects 8: that "
+        "folder holds another model, or the catalog entry is wrong",
+    ]
+
+
+@with_compose
+def test_only_well_formed_parts_of_the_model_label_are_checked(tmp_path: Path) -> None:
+    service = model_service(tmp_path / "m", {**QWEN3_8B, "num_hidden_layers": 48})
+    odd = "num_attention_heads=32,junk=1=2,=5,num_hidden_layers=x"
+    assert problems_of(dataclasses.replace(service, labels={**service.labels, "io.ascendgen.model-config": odd})) == []
+    unlabelled = {k: v for k, v in service.labels.items() if k != "io.ascendgen.model-config"}
+    assert problems_of(dataclasses.replace(service, labels=unlabelled)) == []
+
+
+def held(service: ServiceConfig, client: FakeDocker) -> list[str]:
+    return [p for p in problems_of(service, client=client) if "is held by" in p]
+
+
+def on_host_npus(*npus: int) -> ServiceConfig:
+    """A service mapping the host's /dev/davinciN (which this machine may not have: only the holders are looked at)."""
+    return host_service("a", devices=tuple(Mount(f"/dev/davinci{i}", f"/dev/davinci{i}", False) for i in npus))
+
+
+@with_compose
+def test_our_own_containers_do_not_hide_another_projects_npus() -> None:
+    def holder(name: str, project: str, npu: int) -> FakeContainer:
+        devices = [{"PathOnHost": f"/dev/davinci{npu}"}, {"PathInContainer": "/dev/x"}]
+        return FakeContainer(name, {"com.docker.compose.project": project}, attrs={"HostConfig": {"Devices": devices}})
+
+    client = FakeDocker(holder("ours", "p", 0), FakeContainer("no-devices"), holder("other-vllm", "q", 1),
+                        holder("idle", "q", 5))  # fmt: skip
+    assert held(on_host_npus(0, 1), client) == [
+        "a: NPU 1 is held by running container 'other-vllm' of compose project 'q' (stop it: `docker compose -p q "
+        "down`, or plan on free NPUs with --npus)"
+    ]
+    # only running containers hold NPUs; a service without NPUs asks nothing of them
+    stopped = FakeContainer("other-vllm", {}, status="exited", attrs=holder("x", "q", 1).attrs)
+    assert held(on_host_npus(0, 1), FakeDocker(stopped)) == []
+    assert held(host_service("a", (0, 1)), client) == []  # /dev/null at /dev/davinciN: no host NPU named
+
+
+@with_compose
+def test_the_ascend_docker_runtime_lists_npus_only_under_its_own_runtime() -> None:
+    def runtime_container(runtime_name: str, env: list[str]) -> FakeContainer:
+        attrs = {"HostConfig": {"Runtime": runtime_name, "Devices": []}, "Config": {"Env": env}}
+        return FakeContainer("w", {}, attrs=attrs)
+
+    listed = ["PATH=/bin", "ASCEND_VISIBLE_DEVICES=1, 3,x", "OTHER=0"]
+    (problem,) = held(on_host_npus(3), FakeDocker(runtime_container("ascend", listed)))
+    assert problem.startswith("a: NPU 3 is held by running container 'w' started without compose")
+    assert held(on_host_npus(3), FakeDocker(runtime_container("runc", listed))) == []
+    not_ours = ["ASCEND_VISIBLE_DEVICES_X=3", "X_ASCEND_VISIBLE_DEVICES=3"]
+    assert held(on_host_npus(3), FakeDocker(runtime_container("ascend", not_ours))) == []
+
+
+def fake_npu_smi(path: Path, exit_code: int = 0) -> Path:
+    """An npu-smi that prints the A2 table for `info`: NPU 0 is used by process 124528 (python3.8), NPU 1 is free."""
+    from test_npusmi import NPU_SMI_A2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = path.parent / "table.txt"
+    table.write_text(NPU_SMI_A2)
+    path.write_text(f'#!/bin/sh\n[ "$1" = info ] && cat {table}\nexit {exit_code}\n')
+    path.chmod(0o755)
+    return path
+
+
+@with_compose
+def test_npus_in_use_per_npu_smi_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_npu_smi(tmp_path / "bin" / "npu-smi")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    assert problems_of(host_service("a", (0, 1)), host_service("b", (2,))) == [
+        "a: NPU 0 is in use by process 124528 (python3.8) per npu-smi (stop it, or plan on free NPUs with --npus)"
+    ]
+
+
+@with_compose
+def test_npu_smi_is_found_where_the_service_mounts_it_and_a_failing_one_adds_nothing(tmp_path: Path) -> None:
+    # not on PATH: the host path the service bind-mounts at /usr/local/bin/npu-smi (a server's host_root)
+    npu_smi = fake_npu_smi(tmp_path / "host" / "npu-smi")
+    mounted = host_service("a", (0,), volumes=(Mount(str(npu_smi), "/usr/local/bin/npu-smi", True),))
+    assert problems_of(mounted) == [
+        "a: NPU 0 is in use by process 124528 (python3.8) per npu-smi (stop it, or plan on free NPUs with --npus)"
+    ]
+    # one that fails (doctor reports it) adds nothing here
+    failing = fake_npu_smi(tmp_path / "broken" / "npu-smi", exit_code=3)
+    assert (
+        problems_of(dataclasses.replace(mounted, volumes=(Mount(str(failing), "/usr/local/bin/npu-smi", True),))) == []
+    )
+
+
+@with_compose
+def test_compose_v2_missing_is_a_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(preflight, "compose_available", lambda: None)
+    assert problems_of(host_service("a", (0,))) == [
+        "Docker Compose v2 is missing: install the compose plugin (`docker compose version`)"
+    ]
+
+
+class SomeImages(FakeImages):
+    """Only the images named in `present` are here; the SDK raises docker.errors.ImageNotFound for the others."""
+
+    def __init__(self, *present: str) -> None:
+        self.present = set(present)
+        self.asked: list[str] = []
+
+    def get(self, name: str) -> object:
+        self.asked.append(name)
+        if name not in self.present:
+            raise LookupError(name)
+        return object()
+
+
+@with_compose
+def test_images_to_pull_and_the_disk_space_they_need(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = FakeDocker()
+    client.images = SomeImages()  # type: ignore[assignment]
+    monkeypatch.setattr(client, "info", lambda: {"DockerRootDir": "/data/docker"})
+    asked: list[str] = []
+
+    def usage(path: str) -> Any:
+        asked.append(path)
+        return type("Usage", (), {"free": 20 * 1024**3})
+
+    monkeypatch.setattr(preflight.shutil, "disk_usage", usage)
+    a, b = host_service("a", (0,)), host_service("b", (1,))
+    report = run_preflight(ComposeConfig("p", (a, b)), [a, b], client)
+    assert report.images_to_pull == [IMAGE] and client.images.asked == [IMAGE]  # one image, looked up once
+    assert report.problems == [] and asked == ["/data/docker"]  # about 16 GiB to pull, 20 GiB free
+    b = dataclasses.replace(b, image="quay.io/ascend/vllm-ascend:v0.11.0rc3")
+    report = run_preflight(ComposeConfig("p", (a, b)), [a, b], client)
+    assert report.images_to_pull == ["quay.io/ascend/vllm-ascend:v0.11.0rc3", IMAGE]  # sorted
+    assert report.problems == [
+        "only 20.0 GiB free under /data/docker; pulling quay.io/ascend/vllm-ascend:v0.11.0rc3, "
+        "quay.io/ascend/vllm-ascend:v0.9.2rc1 needs about 32 GiB (free space, or `docker image prune`)"
+    ]
+
+
+@with_compose
+@pytest.mark.parametrize(("free_gib", "problem"), [(16.0, False), (15.9, True)])
+def test_the_disk_is_checked_under_dockers_default_root(
+    monkeypatch: pytest.MonkeyPatch, free_gib: float, problem: bool
+) -> None:
+    client = FakeDocker()
+    client.images = SomeImages("present:1")  # type: ignore[assignment]
+    asked: list[str] = []
+
+    def usage(path: str) -> Any:
+        asked.append(path)
+        return type("Usage", (), {"free": free_gib * 1024**3})
+
+    monkeypatch.setattr(preflight.shutil, "disk_usage", usage)
+    a = dataclasses.replace(host_service("a", (0,)), image="present:1")
+    assert run_preflight(ComposeConfig("p", (a,)), [a], client).images_to_pull == [] and asked == []
+    report = run_preflight(ComposeConfig("p", (a, host_service("b", (1,)))), [host_service("b", (1,))], client)
+    assert report.images_to_pull == [IMAGE]
+    assert asked == ["/var/lib/docker"]  # info() gave no DockerRootDir: Docker's default
+    assert report.problems == (
+        [f"only {free_gib:.1f} GiB free under /var/lib/docker; pulling {IMAGE} needs about 16 GiB (free space, or "
+         "`docker image prune`)"] if problem else []
+    )  # fmt: skip
+
+
+@with_compose
+def test_a_disk_that_cannot_be_measured_is_no_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = FakeDocker()
+    client.images = SomeImages()  # type: ignore[assignment]
+
+    def unreadable(path: str) -> Any:
+        raise PermissionError(path)
+
+    monkeypatch.setattr(preflight.shutil, "disk_usage", unreadable)
+    a = host_service("a", (0,))
+    report = run_preflight(ComposeConfig("p", (a,)), [a], client)
+    assert report.images_to_pull == [IMAGE] and report.problems == []
+
+
+def test_a_same_named_project_elsewhere_holding_one_of_our_services_under_another_name() -> None:
+    # compose finds containers by project and service labels: `up` would take this one over, whatever its name
+    unrelated = FakeContainer("web", compose_labels("z", "web", "/srv/z"))
+    ours = FakeContainer("vllm-qwen3-8b-old", compose_labels("b", "vllm-qwen3-8b", "/srv/b"))
+    other = FakeContainer("qwen-old", compose_labels("b", "vllm-qwen3-8b", "/elsewhere/b"), status="exited")
+    another_service = FakeContainer("x", compose_labels("b", "other-service", "/elsewhere/b"))
+    assert name_problems(FakeDocker(unrelated, ours, other, another_service)) == [
+        "vllm-qwen3-8b: the container name 'qwen-old' belongs to the deployment in /elsewhere/b (a project of the "
+        "same name, which up would take over), exited: stop it there (`ascendgen down /elsewhere/b`), or give this "
+        "one another container_name in compose.override.yml"
+    ]
+
+
+def test_a_holder_without_a_working_dir_or_a_state_is_named_by_its_project() -> None:
+    bare = FakeContainer("vllm-qwen3-8b", {"com.docker.compose.project": "a"}, status="")
+    assert name_problems(FakeDocker(FakeContainer("web"), bare)) == [
+        "vllm-qwen3-8b: the container name 'vllm-qwen3-8b' belongs to compose project 'a', present: stop it there "
+        "(`docker compose -p a down`), or give this one another container_name in compose.override.yml"
+    ]
+
+
+def test_our_project_without_a_recorded_directory_is_ours() -> None:
+    # a container of our project that compose recorded no directory for, or a check without our directory
+    no_dir = FakeContainer("vllm-qwen3-8b", {"com.docker.compose.project": "b"})
+    assert name_problems(FakeDocker(no_dir)) == []
+    elsewhere = FakeContainer("vllm-qwen3-8b", compose_labels("b", "vllm-qwen3-8b", "/elsewhere/b"))
+    report = run_preflight(ComposeConfig("b", (service(),)), [service()], FakeDocker(elsewhere), project_dir=None)
+    assert [p for p in report.problems if "container name" in p] == []
+
+
+# ---- what the mutation run of preflight.py left (scripts/mutation.sh preflight) -------------------------------------
+
+
+def test_warnings_of_every_kind_are_kept_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cann_data: None, compose_present: None
+) -> None:
+    # one node service (a Ray head): its image's CANN has no published minimum driver, its hccn.conf gives NPU 0 no
+    # address, and it sets no shm_size, so Docker's 64 MiB are also too little for Ray's object store: four warnings
+    # from three checks, each adding to the others'
+    monkeypatch.setattr(preflight, "read_host_network", lambda: LO_AND_ENP)
+    meminfo(tmp_path, monkeypatch, 500)
+    info = tmp_path / "version.info"
+    info.write_text("Version=23.0.3\n")
+    conf = tmp_path / "hccn.conf"
+    conf.write_text("netmask_0=255.255.0.0\n")
+    volumes = (Mount(str(info), "/usr/local/Ascend/driver/version.info", True),
+               Mount(str(conf), preflight.HCCN_CONF, True))  # fmt: skip
+    node = dataclasses.replace(
+        node_service(node_env("192.168.0.147", "enp1s0"), volumes=volumes, command=("serve", "m")),
+        image="quay.io/ascend/vllm-ascend:v0.9.2rc1", shm_size=None,
+        devices=(Mount("/dev/null", "/dev/davinci0", False),),
+    )  # fmt: skip
+    warnings = run_preflight(ComposeConfig("p", (node,)), [node], None).warnings
+    kinds = ["holds CANN 8.1.RC1, for which no minimum", f"{conf} has no address for NPU 0", "shm_size is not set",
+             "/dev/shm in the container is 64 MiB"]  # fmt: skip
+    assert len(warnings) == len(kinds) and all(kind in w for kind, w in zip(kinds, warnings, strict=True)), warnings
+
+
+def test_names_held_by_several_containers_are_each_named() -> None:
+    class Bare:  # a container object without a status (the SDK's always has one): "present"
+        def __init__(self) -> None:
+            self.name = "vllm-b"
+            self.labels = {"com.docker.compose.project": "q"}
+
+    a, b = service("vllm-a", "vllm-a"), service("vllm-b", "vllm-b")
+    client = FakeDocker(FakeContainer("vllm-a", status="exited"))
+    client.containers._containers.append(Bare())  # type: ignore[arg-type]
+    report = run_preflight(ComposeConfig("p", (a, b)), [a, b], client, project_dir=Path("/srv/p"))
+    assert [p for p in report.problems if "container name" in p] == [
+        "vllm-a: the container name 'vllm-a' is taken by a container compose did not start (exited): remove it "
+        "(`docker rm -f vllm-a`), or give this one another container_name in compose.override.yml",
+        "vllm-b: the container name 'vllm-b' belongs to compose project 'q', present: stop it there (`docker compose "
+        "-p q down`), or give this one another container_name in compose.override.yml",
+    ]
+
+
+def test_hccn_mounts_do_not_stop_the_driver_check(tmp_path: Path) -> None:
+    volumes = (Mount(str(tmp_path / "hccn.conf"), preflight.HCCN_CONF, True),
+               Mount(str(tmp_path / "no-driver"), DRIVER, True))  # fmt: skip
+    assert list(preflight._driver_problems(host_service("a", volumes=volumes))) == [
+        f"a: driver path {tmp_path / 'no-driver'} is missing on this host (is the Ascend driver installed? see "
+        "`cat /usr/local/Ascend/driver/version.info`)"
+    ]
+
+
+@with_compose
+def test_a_gateways_config_is_checked_against_its_plan(tmp_path: Path) -> None:
+    from ascendgen.gateway import CONFIG_IN_CONTAINER, CONFIG_LABEL, ROLE
+
+    missing = tmp_path / "litellm-config.yaml"
+    labels = {"io.ascendgen.role": ROLE, CONFIG_LABEL: "sha256:" + "0" * 64}
+    gateway = host_service("gw", volumes=(Mount(str(missing), CONFIG_IN_CONTAINER, True),), labels=labels)
+    assert problems_of(gateway) == [f"gw: {missing} is missing: rerun the plan command in compose.yml's header"]
+
+
+@with_compose
+def test_our_own_containers_whatever_directory_is_known() -> None:
+    # a container of our project holds our NPU: compose recreates it, whether or not it or we know the directory
+    def ours(labels: dict[str, str]) -> FakeContainer:
+        return FakeContainer("x", labels, attrs={"HostConfig": {"Devices": [{"PathOnHost": "/dev/davinci0"}]}})
+
+    svc = on_host_npus(0)
+    for labels, project_dir in (({"com.docker.compose.project": "p"}, Path("/srv/p")),
+                                (compose_labels("p", "x", "/srv/p"), None)):  # fmt: skip
+        report = run_preflight(ComposeConfig("p", (svc,)), [svc], FakeDocker(ours(labels)), project_dir=project_dir)
+        assert [p for p in report.problems if "is held by" in p] == []
+
+
+@with_compose
+def test_the_ascend_runtime_adds_its_listed_npus_to_the_mapped_ones() -> None:
+    attrs = {"HostConfig": {"Runtime": "ascend", "Devices": [{"PathOnHost": "/dev/davinci0"}]},
+             "Config": {"Env": ["ASCEND_VISIBLE_DEVICES=1"]}}  # fmt: skip
+    problems = held(on_host_npus(0, 1), FakeDocker(FakeContainer("w", {}, attrs=attrs)))
+    assert [p.split(" is held")[0] for p in problems] == ["a: NPU 0", "a: NPU 1"]
+
+
+def test_each_image_is_held_against_the_driver_once(tmp_path: Path, cann_data: None) -> None:
+    def on(directory: str, version: str | None, image: str, name: str) -> ServiceConfig:
+        (tmp_path / directory).mkdir()
+        info = tmp_path / directory / "version.info"
+        if version is not None:
+            info.write_text(f"Version={version}\n")
+        volumes = (Mount(str(info), "/usr/local/Ascend/driver/version.info", True),)
+        return dataclasses.replace(service(name, name), image=image, volumes=volumes)
+
+    new, old = "quay.io/ascend/vllm-ascend:v0.23.0", "quay.io/ascend/vllm-ascend:v0.13.0"
+    services = [
+        on("unknown", None, "quay.io/ascend/vllm-ascend:v0.9.2rc1", "s0"),  # no version.info: nothing to check
+        on("fine", "25.0.rc1", old, "s1"),  # CANN 8.5.0 runs on 25.0.X
+        on("later", "24.1.rc3", old, "s2"),  # too old for 8.5.0, but an image seen already is not checked again
+        on("too-old", "25.0.rc1", new, "s3"),  # CANN 9.1.0 needs 25.2.X
+        on("again", "25.0.rc1", new, "s4"),  # the same image: told once
+    ]
+    problems, warnings = preflight._driver_image_checks(services)
+    assert warnings == [] and [p.split(":")[0] for p in problems] == ["s3"]
+
+
+def test_a_node_named_by_its_interfaces_alone_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_address = {k: v for k, v in node_env("192.168.0.147", "ens9").items() if k != "HCCL_IF_IP"}
+    (problem,) = network_problems(node_service(no_address), monkeypatch)
+    assert problem.startswith("vllm-qwen3-vl: network interface 'ens9' (HCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME, ")
+    # HCCL_IF_IP alone: a node too, with no interface to look for
+    assert network_problems(node_service({"HCCL_IF_IP": "192.168.0.147"}), monkeypatch) == []
+    (other,) = network_problems(node_service({"HCCL_IF_IP": "192.168.0.35"}), monkeypatch)
+    assert other == (
+        "vllm-qwen3-vl: this host has no address 192.168.0.35 (HCCL_IF_IP, the node's --node address): this is the "
+        "compose file of the node 192.168.0.35; start it on that server (copy the directory there and run "
+        "`ascendgen up` there), or replan with this server's address"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "missing"),
+    [("=enp1s0", None), ("=enp", "enp"), ("enp", None), ("enp1s0,eth1", None), ("eth1, ^docker", None),
+     ("enp1s0,ens9", "ens9")],
+)  # fmt: skip
+def test_interface_lists_exact_names_and_prefixes(monkeypatch: pytest.MonkeyPatch, value: str, missing: str) -> None:
+    # HCCL_SOCKET_IFNAME as HCCL reads it: a comma list of prefixes, or exact names after a leading '='
+    env = {**node_env("192.168.0.147", "enp1s0"), "HCCL_SOCKET_IFNAME": value}
+    problems = network_problems(node_service(env), monkeypatch)
+    assert [p.split("'")[1] for p in problems] == ([missing] if missing else [])
+
+
+def test_a_host_without_interfaces_says_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(preflight, "read_host_network", lambda: HostNetwork(interfaces=frozenset()))
+    (problem,) = preflight._multinode_checks([node_service(node_env("192.168.0.147", "enp1s0"))])[0]
+    assert "does not exist on this host, which has none: start each node's directory" in problem
+
+
+def test_the_address_on_other_interfaces_than_all_those_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    twice = HostNetwork(
+        interfaces=frozenset({"lo", "enp1s0", "eth1", "eth2"}),
+        addresses={"lo": (ipaddress.ip_interface("127.0.0.1/8"),), "eth1": (ipaddress.ip_interface("10.0.0.5/16"),),
+                   "eth2": (ipaddress.ip_interface("10.0.0.5/24"),)},
+    )  # fmt: skip
+    monkeypatch.setattr(preflight, "read_host_network", lambda: twice)
+    env = {**node_env("10.0.0.5", "enp1s0"), "GLOO_SOCKET_IFNAME": "lo"}
+    assert preflight._multinode_checks([node_service(env)])[0] == [
+        "vllm-qwen3-vl: 10.0.0.5 (HCCL_IF_IP) is on eth1, eth2, not on enp1s0, lo: HCCL, Gloo and Ray would talk over "
+        "different networks; replan every node with --node 10.0.0.5:eth1"
+    ]
+
+
+def test_hccn_checks_go_on_past_an_unreadable_conf_and_read_any_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(preflight, "read_host_network", lambda: LO_AND_ENP)
+    conf, tool = tmp_path / "hccn.conf", tmp_path / "hccn_tool"
+    volumes = (Mount(str(conf), preflight.HCCN_CONF, True), Mount(str(tool), preflight.HCCN_TOOL, True))
+    node = dataclasses.replace(node_service(node_env("192.168.0.147", "enp1s0"), volumes=volumes),
+                               devices=(Mount("/dev/davinci0", "/dev/davinci0", False),))  # fmt: skip
+    problems, _ = preflight._multinode_checks([node])
+    assert [p.split(" is missing")[0] for p in problems] == [f"vllm-qwen3-vl: {conf}", f"vllm-qwen3-vl: {tool}"]
+    conf.write_bytes(b"# \xff\xfe not UTF-8\naddress_0=29.74.153.181\n")  # a stray byte does not hide the address
+    tool.write_text("")
+    assert preflight._multinode_checks([node]) == ([], [])
+
+
+def test_two_nodes_keep_each_others_warnings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(preflight, "read_host_network", lambda: LO_AND_ENP)
+    conf = tmp_path / "hccn.conf"
+    conf.write_text("")
+    node = node_service(node_env("192.168.0.147", "enp1s0"), volumes=(Mount(str(conf), preflight.HCCN_CONF, True),))
+    nodes = [dataclasses.replace(node, name=name, devices=(Mount("/dev/x", "/dev/davinci0", False),)) for name in "ab"]
+    _, warnings = preflight._multinode_checks(nodes)
+    assert [w.split(":")[0] for w in warnings] == ["a", "b"]
+
+
+def test_the_ray_port_problem_exactly_and_a_command_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(preflight, "read_host_network", lambda: LO_AND_ENP)
+    with socket.socket() as held_port:
+        held_port.bind(("0.0.0.0", 0))
+        held_port.listen()
+        port = held_port.getsockname()[1]
+        words = ("ray", "start", "--head", f"--port={port}")  # compose's list form: the words joined by spaces
+        assert preflight.ray_head_port(node_service({}, command=words)) == port
+        head = node_service(node_env("192.168.0.147", "enp1s0"), command=(HEAD_COMMAND.format(port=port),))
+        assert preflight._multinode_checks([head])[0] == [
+            f"vllm-qwen3-vl: port {port}, where the Ray head listens (`ray start --head --port={port}`), is already "
+            "in use on this host: another Ray head runs here (`ray stop`, or `docker ps` for a container running Ray; "
+            "`ss -ltnp` names the process)"
+        ]
+
+
+@pytest.mark.parametrize(
+    ("command", "role", "ray"),
+    [
+        (("start", "--block", "--address=10.0.0.1:6379"), None, True),  # a worker, even unlabelled
+        (("start", "--block"), None, False),
+        (("serve", "m", "--address=x"), None, False),
+        (("--address=x", "start"), None, False),
+        (("serve", "m"), "worker-1", True),  # ascendgen's label says so
+        (("ray start --head && exec vllm serve m",), None, True),
+        (("serve", "m"), None, False),
+    ],
+)
+def test_starts_ray(command: tuple[str, ...], role: str | None, ray: bool) -> None:
+    labels = {"io.ascendgen.role": role} if role else {}
+    assert preflight.starts_ray(dataclasses.replace(service(), command=command, labels=labels)) is ray
+
+
+def test_shm_messages_exactly_and_their_edges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    meminfo(tmp_path, monkeypatch, 4)
+    vllm = dataclasses.replace(service(), command=("serve", "/models/Qwen/Qwen3-8B"))
+    assert list(preflight._shm_warnings(dataclasses.replace(vllm, shm_size=None))) == [
+        "vllm-qwen3-8b: shm_size is not set, so Docker gives the container 64 MiB of /dev/shm, too little for vLLM's "
+        "workers (torch shares tensors through it): set shm_size: 1g (as ascendgen writes it) in compose.override.yml"
+    ]
+    assert list(preflight._shm_warnings(dataclasses.replace(vllm, shm_size=5 * 2**30))) == [
+        "vllm-qwen3-8b: shm_size 5.0 GiB is more than the 4.0 GiB of memory this host has available: what is written "
+        "to /dev/shm takes host memory"
+    ]
+    assert list(preflight._shm_warnings(dataclasses.replace(vllm, shm_size=4 * 2**30))) == []  # all of it: allowed
+    # Ray's object store: 30% of 500 GiB is above the 10 GB cap, so 10**10 bytes of /dev/shm are enough
+    meminfo(tmp_path, monkeypatch, 500)
+    head = node_service(node_env("127.0.0.1", "lo"))
+    assert list(preflight._shm_warnings(dataclasses.replace(head, shm_size=10**10))) == []
+    assert len(list(preflight._shm_warnings(dataclasses.replace(head, shm_size=10**10 - 1)))) == 1
+
+
+def test_shm_without_memory_figures_is_not_judged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    head = node_service(node_env("127.0.0.1", "lo"))
+    monkeypatch.setattr(preflight, "PROC_MEMINFO", tmp_path / "no-meminfo")
+    assert list(preflight._shm_warnings(head)) == []
+    meminfo_path = tmp_path / "meminfo"
+    meminfo_path.write_bytes(b"MemTotal: 1 kB\nName: \xff\n")  # no MemAvailable (an old kernel), a stray byte
+    monkeypatch.setattr(preflight, "PROC_MEMINFO", meminfo_path)
+    assert preflight._available_memory() is None and list(preflight._shm_warnings(head)) == []
+    meminfo_path.write_bytes(b"Name: \xff\nMemAvailable:   2048 kB\n")
+    assert preflight._available_memory() == 2048 * 1024
+    # ipc: host with a /dev/shm that cannot be measured
+    monkeypatch.setattr(preflight, "DEV_SHM", tmp_path / "no-shm")
+    assert list(preflight._shm_warnings(dataclasses.replace(head, shm_size=None, ipc="host"))) == []
+
+
+def test_free_bytes_of_a_filesystem(tmp_path: Path) -> None:
+    import os
+
+    stats = os.statvfs(tmp_path)
+    assert preflight._free_bytes(tmp_path) == stats.f_bavail * stats.f_frsize
+    assert preflight._free_bytes(tmp_path / "missing") is None

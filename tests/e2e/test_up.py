@@ -5,16 +5,19 @@ rollback and re-runs."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from deployment import Deployment
 from fakehost import FakeHost, NpuProcess
-from helpers import Result, Run
+from helpers import REPO, Result, Run
 
 Deploy = Callable[..., Deployment]
 
@@ -40,8 +43,28 @@ def test_plan_up_ready_smoke_status_down(run: Run, deploy: Deploy) -> None:
     assert row["service"] == d.service and row["state"] == "running" and row["ready"] is True
     assert row["port"] == d.port and row["npus"] == [0] and row["model"] == "Qwen/Qwen3-8B"
 
-    logs = run("logs", str(d.directory), "--service", d.service)
-    assert logs.exit_code == 0
+    # `logs` hands over to `docker compose logs`, which writes to the process's own stdout (not the captured
+    # streams of the in-process `run`): run it as a user does, in a plain child process (no address-space limit,
+    # which docker compose does not start under)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "ascendgen", "logs", str(d.directory), "--service", d.service, "--tail", "all"]
+    logs = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert logs.returncode == 0, logs.stderr
+    # the stand-in's startup lines (tests/standin/vllm_standin.py serve()), each after compose's "NAME  | " prefix
+    lines = logs.stdout.splitlines()
+    assert lines and all(" | " in line for line in lines), logs.stdout
+    (service,) = yaml.safe_load((d.directory / "compose.yml").read_text())["services"].values()
+    max_len = service["command"][service["command"].index("--max-model-len") + 1]
+    for expected in (
+        f"[config.py:1472] Using max model len {max_len}",
+        "[standin.py:1] NPUs visible in the container: ",
+        "[api_server.py:1457] Starting vLLM API server 0 on http://",
+        "INFO:     Application startup complete.",
+    ):
+        assert any(expected in line for line in lines), (expected, logs.stdout)
+    (serving,) = [line for line in lines if "Starting vLLM API server 0 on http://" in line]
+    assert serving.endswith(f":{d.port}"), serving
+    assert "Traceback" not in logs.stdout and "ERROR" not in logs.stdout
 
     down = run("down", str(d.directory))
     assert down.exit_code == 0, down.stderr
