@@ -5,6 +5,7 @@ comment beside it."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from ascendgen.errors import InputError
 from ascendgen.modeldir import read_model_dir, resolve_model, served_path_in
 from ascendgen.planner import GIB, kv_bytes_per_token, weights_gib
 
-from helpers import Run, make_model_dir
+from helpers import Run, make_model_dir, write_safetensors
 
 BF16 = "BF16"
 
@@ -648,3 +649,33 @@ def test_folder_named_like_a_catalog_model_outside_models_dir_says_how_to_plan_t
     result = run("plan", "Qwen3-8B", "--models-dir", str(tmp_path / "models"), "--dry-run")
     assert result.exit_code == 2
     assert "to plan the catalog's Qwen3-8B instead, run ascendgen from a directory without" in result.stderr
+
+
+# ------------------------------------------------------------------------------------ read once, read again
+
+
+def test_a_directory_is_read_again_when_anything_it_was_read_from_changes(tmp_path: Path) -> None:
+    # `check` of many files keeps what a directory gave (modeldir._READ); a change to any file read from it, or to
+    # the files it holds, must be read anew, never the kept answer
+    directory = tiny_gqa(tmp_path)
+    first = read_model_dir(directory)
+    assert read_model_dir(directory) is first  # kept
+    config = directory / "config.json"
+    before = config.stat()
+    config.write_text(config.read_text().replace('"num_hidden_layers": 4', '"num_hidden_layers": 2'))
+    assert config.stat().st_size == before.st_size and config.stat().st_ino == before.st_ino  # only its contents
+    os.utime(config, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))  # a clock tick later, at least
+    assert read_model_dir(directory).spec.num_layers == 2
+    # a shard added beside the one read (no index: vLLM loads every *.safetensors): the directory changes
+    write_safetensors(directory / "model-2.safetensors", {"model.layers.1.mlp.down_proj.weight": (BF16, [1024, 1024])})
+    os.utime(directory, ns=(before.st_atime_ns, directory.stat().st_mtime_ns + 1_000_000))
+    assert read_model_dir(directory).spec.weight_bytes == TINY_BYTES + 1024 * 1024 * 2
+    # the same directory under another name is another model, with its own name
+    twin = tmp_path / "me" / "Tiny-Twin"
+    twin.symlink_to(directory)
+    assert read_model_dir(twin).spec.name == "Tiny-Twin"
+    assert read_model_dir(directory).spec.name == "Tiny-GQA"
+    # and a directory that is no longer readable is refused, not answered from what it held
+    config.unlink()
+    with pytest.raises(InputError, match=r"no config\.json"):
+        read_model_dir(directory)

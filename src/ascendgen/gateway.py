@@ -163,7 +163,7 @@ def render_gateway_service(service: GatewayService) -> str:
 
 def check_gateway_round_trip(compose_text: str, service: GatewayService) -> None:
     """The rendered compose file holds the gateway exactly as planned (compose un-doubles `$$`)."""
-    parsed: Any = yaml.safe_load(compose_text)
+    parsed: Any = yaml.load(compose_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # as render reads
     got = parsed["services"][service.name]
     expected = {
         "image": service.image,

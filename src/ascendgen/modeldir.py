@@ -171,8 +171,41 @@ def is_model_dir(text: str) -> bool:
 
 def read_model_dir(path: Path, *, hub_id: str | None = None, served_name: str | None = None) -> ModelFromFiles:
     """Read a model directory into a ModelSpec named after the directory. `hub_id` is its path below the models
-    directory (default: the parent's name / the directory's name)."""
-    directory = Path(path)
+    directory (default: the parent's name / the directory's name).
+
+    What was read is kept while the directory and every file read from it are as they were (modification time,
+    size, inode): `check` of many compose files planning the same downloaded model reads its headers once (a MoE
+    model's tens of thousands of tensors take ~0.1 s each time). A file added, removed or renamed changes the
+    directory's modification time; a file rewritten, its own."""
+    key = (os.path.abspath(path), str(path), hub_id, served_name)
+    kept = _READ.get(key)
+    if kept is not None and kept[0] == _state(Path(path), kept[1].files_read):
+        return kept[1]
+    found = _read_model_dir(Path(path), hub_id=hub_id, served_name=served_name)
+    if len(_READ) >= _KEPT_DIRECTORIES:
+        _READ.clear()
+    _READ[key] = (_state(Path(path), found.files_read), found)
+    return found
+
+
+_KEPT_DIRECTORIES = 64
+_READ: dict[tuple[str, str, str | None, str | None], tuple[tuple[tuple[int, ...] | None, ...], ModelFromFiles]] = {}
+
+
+def _state(directory: Path, files: Iterable[str]) -> tuple[tuple[int, ...] | None, ...]:
+    """The directory's and the files' modification time, size and inode (None for one that is gone)."""
+
+    def identity(path: Path | str) -> tuple[int, ...] | None:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size, info.st_ino
+
+    return (identity(directory), *(identity(name) for name in files))
+
+
+def _read_model_dir(directory: Path, *, hub_id: str | None, served_name: str | None) -> ModelFromFiles:
     config_path = directory / CONFIG_FILE
     if not config_path.is_file():
         raise InputError(f"{directory}: no {CONFIG_FILE} (a model directory holds config.json and *.safetensors)")

@@ -392,8 +392,42 @@ def load_merged_sections(
 ) -> dict[str, list[Any]]:
     """Load named lists (e.g. `models:`) from several files, later files merging over earlier ones field
     by field: an entry with a known name changes only the fields it gives; a new name adds an entry.
-    `key_field` names the field entries are known by: one for every section, or one per section."""
+    `key_field` names the field entries are known by: one for every section, or one per section.
+
+    The validated entries (frozen models) are kept for the same files as they are now (path, modification time,
+    size, inode, as read_yaml keeps the parsed file): `check` of many compose files whose recipes name the same
+    --catalog validates it once, and a recipe naming another file, or the file changed, is loaded anew."""
     keys = {key: key_field if isinstance(key_field, str) else key_field[key] for key in sections}
+    try:
+        files = tuple((path, *_identity(path)) for path in paths)
+    except OSError:  # not there (or not readable): the loading below says so, as it always did
+        return _load_merged(tuple(paths), sections, singular, keys)
+    loaded = _load_merged_cached(files, tuple(sections.items()), tuple(singular.items()), tuple(keys.items()))
+    return {key: list(entries) for key, entries in loaded}
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    info = os.stat(path)
+    return info.st_mtime_ns, info.st_size, info.st_ino
+
+
+@lru_cache(maxsize=16)
+def _load_merged_cached(
+    files: tuple[tuple[Path, int, int, int], ...],
+    sections: tuple[tuple[str, type[BaseModel]], ...],
+    singular: tuple[tuple[str, str], ...],
+    keys: tuple[tuple[str, str], ...],
+) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    loaded = _load_merged(tuple(file[0] for file in files), dict(sections), dict(singular), dict(keys))
+    return tuple((key, tuple(entries)) for key, entries in loaded.items())
+
+
+def _load_merged(
+    paths: Sequence[Path],
+    sections: Mapping[str, type[BaseModel]],
+    singular: Mapping[str, str],
+    keys: Mapping[str, str],
+) -> dict[str, list[Any]]:
     merged: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in sections}
     origin: dict[tuple[str, str], tuple[Path, _Located, int]] = {}
     for path in paths:

@@ -282,3 +282,28 @@ def test_check_of_a_multi_node_directory_checks_every_node(run: Run, tmp_path: P
     result = run("check", str(out))
     assert result.exit_code == 1
     assert f"error: {worker}: edited by hand since ascendgen wrote it" in result.stderr
+
+
+def test_one_check_holds_each_file_to_its_own_catalog(run: Run, write: Write, tmp_path: Path) -> None:
+    # the validated catalog is kept between the files of one run (yamlfile.load_merged_sections): two recipes
+    # naming catalogs of the same name, size and model must still each be planned with their own, and a catalog
+    # rewritten in place (same size, same inode) must be read again
+    git_repository(tmp_path)
+    outs = []
+    for name in ("a", "b"):
+        catalog = write(f"{name}/catalog.yaml", f"models:\n  - name: Qwen3-8B\n    served_name: qwen3-{name}\n")
+        outs.append(tmp_path / name / "deploy")
+        assert run("plan", "Qwen3-8B", "--catalog", str(catalog), "--out", str(outs[-1])).exit_code == 0
+    assert '"--served-model-name", "qwen3-b"' in (outs[1] / "compose.yml").read_text()
+    result = run("check", *map(str, outs))
+    assert result.exit_code == 0, result.stdout
+    assert result.stderr.splitlines() == [f"{out / 'compose.yml'}: up to date" for out in outs]
+    catalog_b = tmp_path / "b" / "catalog.yaml"
+    inode = catalog_b.stat().st_ino
+    catalog_b.write_text(catalog_b.read_text().replace("qwen3-b", "qwen3-c"))
+    assert catalog_b.stat().st_ino == inode
+    result = run("check", *map(str, outs))
+    assert result.exit_code == 1
+    assert f"{outs[0] / 'compose.yml'}: up to date" in result.stderr
+    assert f"{outs[1] / 'compose.yml'}: differs from its recipe" in result.stderr
+    assert '+      "--served-model-name", "qwen3-c"' in result.stdout
