@@ -7,9 +7,11 @@ read-only, the token in .env); they never hold the worker token or the admin pas
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
 import stat
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -815,3 +817,24 @@ def test_v2_recipes_read_back(tmp_path: Path) -> None:
         command = recipe_command(request)
         assert ("--gpustack-version" in command) == (request.gpustack_version == "0.7")
         assert request_from_recipe(shlex.split(command), tmp_path) == request
+
+
+def test_the_real_entry_point_has_the_gpustack_commands(tmp_path: Path) -> None:
+    """`python -m ascendgen gpustack ...` in a child process, as a user runs it: the sub-command group is on the
+    app that `-m` (and the console script, the same main()) starts, not only on what the in-process tests import."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("GPUSTACK_", "ASCENDGEN_DEBUG"))}
+    env.update(PYTHONPATH=str(REPO / "src"), NO_COLOR="1", COLUMNS="200")
+    worker = [sys.executable, "-m", "ascendgen", "gpustack", "worker", "--server-url", "http://10.0.0.1:8080",
+              "--token", "tok123", "--out", str(tmp_path)]  # fmt: skip
+    done = subprocess.run(worker, capture_output=True, text=True, env=env, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"GPUStack {PINNED_V2} worker on 910B4 NPUs 0-7 (atlas-800i-a2), joining "
+                                  "http://10.0.0.1:8080")  # fmt: skip
+    assert (tmp_path / ".env").read_text() == "GPUSTACK_TOKEN=tok123\n"
+    assert list(yaml.safe_load((tmp_path / "compose.yml").read_text())["services"]) == ["gpustack"]
+    assert (tmp_path / "compose.yml").read_text().splitlines()[1] == (
+        "# Regenerate (in this directory): ascendgen gpustack worker --server-url http://10.0.0.1:8080 --token-from-env"
+    )  # the token is in .env, never in the recipe
+    helped = subprocess.run([sys.executable, "-m", "ascendgen", "--help"], capture_output=True, text=True, env=env,
+                            check=False, timeout=120)  # fmt: skip
+    assert helped.returncode == 0 and "│ gpustack " in helped.stdout
