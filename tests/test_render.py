@@ -307,6 +307,9 @@ def test_a_header_without_a_hash_still_gives_its_recipe() -> None:
     )  # fmt: skip
     assert read.body == text
     assert read_generated("x: 1\n").in_parent is False
+    # a node file's recipe line without a hash: still run in the parent directory
+    node = read_generated("# Regenerate (in the parent directory): ascendgen plan X\nx: 1\n")
+    assert (node.regenerate, node.in_parent, node.by_ascendgen) == ("ascendgen plan X", True, False)
 
 
 def test_service_names_follow_the_model_and_stay_apart() -> None:
