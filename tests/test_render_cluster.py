@@ -61,7 +61,7 @@ def node_environment(address: str, interface: str) -> dict[str, str]:
 # ---- with Ray: tp, tp-pp, ep -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def ray_files() -> dict[str, str]:
     # TP 8 x PP 3 over three nodes: weights 15.2737 / 24 = 0.6364 GiB per rank; reserve 1.0 activation + 0.5
     # runtime + 0.25 TP group + 0.25 PP group = 2.0; KV 26.541 - 0.6364 - 2.0 = 23.9046 GiB; per token a rank holds
@@ -165,7 +165,7 @@ def test_the_head_quotes_the_served_name_for_sh() -> None:
 # ---- without Ray: dp, dp-ep ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def dp_plan() -> Plan:
     # every NPU of three nodes, TP 1 (Qwen3-8B fits one 910B4): DP 24, 8 ranks per node
     p = cluster_plan(HEADLESS, nodes=3, fill=True)
