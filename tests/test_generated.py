@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ascendgen import generated
 from ascendgen.errors import AscendgenError, InputError
-from ascendgen.generated import render_extra_files, render_files, write_deployment, write_file
+from ascendgen.generated import render_extra_files, render_files, write_compose, write_deployment, write_file
 from ascendgen.plans import make_plans
 from ascendgen.request import request_from_flags
 
@@ -302,6 +303,8 @@ def test_temporary_files_sit_beside_their_target_and_say_whose_they_are(
         assert src.parent == dst.parent == tmp_path
         assert re.fullmatch(rf"\.{re.escape(dst.name.lstrip('.'))}\.[^/]+\.tmp", src.name), src.name
     assert (tmp_path / "litellm-config.yaml").read_text() == "model_list: []\n"
+    write_file(tmp_path / "Xmine.yaml", "models: []\n")  # a catalog file: its whole name in the temporary's
+    assert moves[-1][0].name.startswith(".Xmine.yaml.") and moves[-1][1] == tmp_path / "Xmine.yaml"
     assert stat.S_IMODE((tmp_path / "litellm-config.yaml").stat().st_mode) == 0o644
 
 
@@ -372,7 +375,9 @@ def test_what_could_not_be_undone_is_named(run: Run, tmp_path: Path, monkeypatch
     assert temporary_files(tmp_path) == []  # not even the one holding the old key
 
 
-def test_a_new_file_that_cannot_be_removed_again_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_what_cannot_be_removed_again_is_named_and_the_rest_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_replace, real_unlink = os.replace, Path.unlink
 
     def replace(src: str | Path, dst: str | Path) -> None:
@@ -381,19 +386,64 @@ def test_a_new_file_that_cannot_be_removed_again_is_named(tmp_path: Path, monkey
         real_replace(src, dst)
 
     def unlink(self: Path, missing_ok: bool = False) -> None:
-        if self.name == ".env":
+        if self.name in (".env", ".gitignore") or self.name.startswith(".compose.yml."):
             raise OSError(errno.EBUSY, "Device or resource busy")
         real_unlink(self, missing_ok=missing_ok)
 
     monkeypatch.setattr(os, "replace", replace)
     monkeypatch.setattr(Path, "unlink", unlink)
+    out = tmp_path / "new"
     with pytest.raises(InputError) as refused:
-        write_deployment(tmp_path, {".": "services: {}\n"}, secrets={"K": "v"})
+        write_deployment(out, {".": "services: {}\n"}, secrets={"K": "v"})
+    (leftover,) = temporary_files(out)  # compose.yml's, never renamed
+    # the temporary file first, then what was renamed into place, last first; new/ stays, not empty
     assert str(refused.value) == (
-        f"cannot write {tmp_path / 'compose.yml'}: Input/output error; "
-        f"could not undo the changes to {tmp_path / '.env'}"
+        f"cannot write {out / 'compose.yml'}: Input/output error; could not undo the changes to {leftover}, "
+        f"{out / '.env'}, {out / '.gitignore'}"
     )
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".env"]  # .gitignore removed again, no temporary file
+    assert sorted(p.name for p in out.iterdir()) == sorted([".env", ".gitignore", leftover.name])
+
+
+def test_a_failure_of_a_file_never_renamed_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_replace = os.replace
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        if Path(dst).name == ".env":
+            raise OSError(errno.EIO, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(InputError, match=r"; nothing was changed$"):
+        write_deployment(tmp_path, {".": "services: {}\n"}, secrets={"K": "v"})
+    assert list(tmp_path.iterdir()) == []  # .gitignore removed again; .env's and compose.yml's temporary files too
+
+
+def test_a_file_that_cannot_be_read_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("K=v\n")
+    real_read_bytes = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == ".env":
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    with pytest.raises(InputError) as refused:
+        write_deployment(tmp_path, {".": "services: {}\n"}, secrets={"K": "w"})
+    assert str(refused.value) == f"cannot read {tmp_path / '.env'}: Permission denied"
+
+    (tmp_path / "compose.yml").write_text("services: {}\n")
+
+    def unreadable(path: Path) -> str:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(generated, "read_text_file", unreadable)
+    with pytest.raises(InputError) as refused:
+        write_deployment(tmp_path, {".": "services: {}\n"})
+    assert str(refused.value) == f"cannot read {tmp_path / 'compose.yml'}: Permission denied"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env", "compose.yml"]
 
 
 def test_secrets_go_beside_every_node_file(tmp_path: Path) -> None:
@@ -402,6 +452,7 @@ def test_secrets_go_beside_every_node_file(tmp_path: Path) -> None:
         assert (tmp_path / node / ".env").read_text() == "K=v\n"
         assert stat.S_IMODE((tmp_path / node / ".env").stat().st_mode) == 0o600
         assert (tmp_path / node / ".gitignore").read_text() == "# secrets for docker compose (ascendgen)\n.env\n"
+        assert stat.S_IMODE((tmp_path / node / ".gitignore").stat().st_mode) == 0o644
 
 
 def test_env_is_written_only_when_it_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -483,3 +534,39 @@ def test_files_per_directory_for_one_server_a_gateway_and_a_cluster(tmp_path: Pa
     assert list(extra) == ["."] and list(extra["."]) == ["litellm-config.yaml"]
     assert "Content hash: sha256:" in extra["."]["litellm-config.yaml"]
     assert service["labels"]["io.ascendgen.role"] == "gateway"
+
+
+def test_a_multi_node_data_parallel_plan_of_two_ranks_runs_without_ray(tmp_path: Path) -> None:
+    # Llama-3.3-70B: 70.6e9 x 2 B = 131.5 GiB; TP 4: 32.9 GiB per NPU > 26.541 usable, TP 8: 16.4 GiB fits; two
+    # 8-NPU nodes hold DP 2
+    request = request_from_flags(["Llama-3.3-70B-Instruct"], {"nodes": ["10.0.0.1:eth0", "10.0.0.2:eth0"],
+                                                              "layout": "dp"})  # fmt: skip
+    (plan,) = make_plans(request)
+    assert (plan.tensor_parallel_size, plan.data_parallel_size) == (8, 2)
+    texts = render_files([plan], request, tmp_path)
+    assert "ray start" not in texts["head"] and '"--headless"' in texts["worker-1"]
+
+
+def test_write_compose_writes_the_gateway_config_beside_compose(tmp_path: Path) -> None:
+    catalog = tmp_path / "mine.yaml"
+    catalog.write_text("models:\n  - name: Qwen3-8B\n    served_name: qwen3\n")
+    given = {"gateway": True, "api_key_env": True, "host": "127.0.0.1", "port": 9000, "catalogs": [str(catalog)]}
+    request = request_from_flags(["Qwen3-8B", "Qwen3-4B"], given)
+    out = tmp_path / "deploy"
+    written = write_compose(make_plans(request), request, out, secrets={"VLLM_API_KEY": "k"})
+    assert written == [out / "compose.yml"]
+    recipe = (
+        "# Regenerate (in this directory): ascendgen plan Qwen3-8B Qwen3-4B --port 9000 --host 127.0.0.1 "
+        "--gateway --api-key-env --catalog ../mine.yaml"
+    )
+    compose, config = (out / "compose.yml").read_text(), (out / "litellm-config.yaml").read_text()
+    assert compose.split("\n")[1] == config.split("\n")[1] == recipe  # both relative to the directory
+    gateway = yaml.safe_load(compose)["services"]["gateway"]
+    assert gateway["command"] == ["--config", "/app/config.yaml", "--host", "127.0.0.1", "--port", "9000"]
+    routes = [(m["model_name"], m["litellm_params"]["api_base"]) for m in yaml.safe_load(config)["model_list"]]
+    assert routes == [("qwen3", "http://127.0.0.1:9001/v1"), ("Qwen/Qwen3-4B", "http://127.0.0.1:9002/v1")]
+    assert (out / ".env").read_text() == "VLLM_API_KEY=k\n"
+    # a second run over an edited config is refused, and writes nothing
+    (out / "litellm-config.yaml").write_text(config + "# mine\n")
+    with pytest.raises(AscendgenError, match=r"litellm-config\.yaml was edited by hand since ascendgen wrote it"):
+        write_compose(make_plans(request), request, out)

@@ -416,7 +416,7 @@ def test_a_gateway_config_that_does_not_go_with_compose_is_a_problem(tmp_path: P
         f"{tmp_path / 'litellm-config.yaml'} is missing: rerun the plan command in compose.yml's header",
         "",
     )
-    for other in ("services: {x: {labels: {io.ascendgen.role: gateway}}}\n", "services: [\n",
+    for other in ("services: {x: {labels: {io.ascendgen.role: gateway}}}\n", "services: [\n", "services: [gateway]\n",
                   "services: {gateway: {labels: [a]}}\n", "services: {gateway: 1}\n"):  # fmt: skip
         (tmp_path / "compose.yml").write_text(written(other))
         assert check_drift(tmp_path, lambda words, base, root, text=other: {".": written(text)}).ok, other
