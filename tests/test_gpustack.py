@@ -891,7 +891,7 @@ def test_a_recipe_finds_its_files_through_the_locator_it_is_given(tmp_path: Path
 
 
 def test_server_url_refusals_and_what_is_kept() -> None:
-    for url in ("http://10.0.0.1:0", "gopher://x", "http://h:x", "http://10.0.0.1:8080?a=1"):
+    for url in ("", "http://a b", "http://10.0.0.1:0", "gopher://x", "http://h:x", "http://10.0.0.1:8080?a=1"):
         assert refusal(lambda url=url: check_server_url(url)) == (
             f"--server-url '{url}': expected the GPUStack server's http(s) URL, e.g. http://172.16.33.106:8080"
         )
@@ -941,13 +941,16 @@ def test_npu_refusals_say_what_the_server_has(tmp_path: Path) -> None:
         "GPUStack publishes no image for 910C (platform a3); its NPU images are for platforms a2 (-npu), 310p "
         "(-npu-310p)"
     )
-    rooted = tmp_path / "hw.yaml"
-    rooted.write_text("servers:\n  - name: fake-host\n    npu_type: 910B4\n    npu_count: 8\n    host_root: /host\n")
-    worker = WorkerRequest(server_url=SEED_URL, server="fake-host")
-    assert refusal(lambda: build(worker, load_hardware([rooted]))) == (
-        "--server fake-host: its host_root (/host) cannot apply to GPUStack 2.x, whose devices the Ascend Docker "
-        "Runtime mounts; use --gpustack-version 0.7, or a profile without it"
-    )
+    for root in ("/host", "/X"):  # any host_root but / (a path of one letter too)
+        rooted = tmp_path / "hw.yaml"
+        rooted.write_text(
+            f"servers:\n  - name: fake-host\n    npu_type: 910B4\n    npu_count: 8\n    host_root: {root}\n"
+        )
+        worker = WorkerRequest(server_url=SEED_URL, server="fake-host")
+        assert refusal(lambda: build(worker, load_hardware([rooted]))) == (  # noqa: B023
+            f"--server fake-host: its host_root ({root}) cannot apply to GPUStack 2.x, whose devices the Ascend "
+            "Docker Runtime mounts; use --gpustack-version 0.7, or a profile without it"
+        )
 
 
 def test_a_template_that_declares_no_data_volume_is_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
