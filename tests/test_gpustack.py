@@ -7,17 +7,22 @@ read-only, the token in .env); they never hold the worker token or the admin pas
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
 import stat
 import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 import yaml
 
-from ascendgen.errors import InputError
+from ascendgen import gpustack
+from ascendgen.errors import AscendgenError, InputError
 from ascendgen.gpustack import (
     PRIVILEGE_WARNING,
     SERVER_FLAGS,
@@ -27,12 +32,18 @@ from ascendgen.gpustack import (
     WORKER_FLAGS,
     ServerRequest,
     WorkerRequest,
+    bootstrap_secrets,
+    build,
     check_server_url,
     recipe_command,
+    render_gpustack,
     render_recipe,
     request_from_flags,
     request_from_recipe,
+    worker_secrets,
 )
+from ascendgen.hardware import load_hardware
+from ascendgen.render import yaml_quote
 
 from helpers import REPO, Run, Write, compose_config, only_service
 
@@ -815,3 +826,141 @@ def test_v2_recipes_read_back(tmp_path: Path) -> None:
         command = recipe_command(request)
         assert ("--gpustack-version" in command) == (request.gpustack_version == "0.7")
         assert request_from_recipe(shlex.split(command), tmp_path) == request
+
+
+def test_the_real_entry_point_has_the_gpustack_commands(tmp_path: Path) -> None:
+    """`python -m ascendgen gpustack ...` in a child process, as a user runs it: the sub-command group is on the
+    app that `-m` (and the console script, the same main()) starts, not only on what the in-process tests import."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("GPUSTACK_", "ASCENDGEN_DEBUG"))}
+    env.update(PYTHONPATH=str(REPO / "src"), NO_COLOR="1", COLUMNS="200")
+    worker = [sys.executable, "-m", "ascendgen", "gpustack", "worker", "--server-url", "http://10.0.0.1:8080",
+              "--token", "tok123", "--out", str(tmp_path)]  # fmt: skip
+    done = subprocess.run(worker, capture_output=True, text=True, env=env, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"GPUStack {PINNED_V2} worker on 910B4 NPUs 0-7 (atlas-800i-a2), joining "
+                                  "http://10.0.0.1:8080")  # fmt: skip
+    assert (tmp_path / ".env").read_text() == "GPUSTACK_TOKEN=tok123\n"
+    assert list(yaml.safe_load((tmp_path / "compose.yml").read_text())["services"]) == ["gpustack"]
+    assert (tmp_path / "compose.yml").read_text().splitlines()[1] == (
+        "# Regenerate (in this directory): ascendgen gpustack worker --server-url http://10.0.0.1:8080 --token-from-env"
+    )  # the token is in .env, never in the recipe
+    helped = subprocess.run([sys.executable, "-m", "ascendgen", "--help"], capture_output=True, text=True, env=env,
+                            check=False, timeout=120)  # fmt: skip
+    assert helped.returncode == 0 and "│ gpustack " in helped.stdout
+
+
+# ---- refusals word for word (the messages are the user's only guide) ------------------------------------------
+
+
+def refusal(call: Callable[[], object]) -> str:
+    with pytest.raises(InputError) as refused:
+        call()
+    return str(refused.value)
+
+
+def test_recipes_that_are_not_gpustack_recipes_are_named_whole(tmp_path: Path) -> None:
+    for words in (["ascendgen", "gpustack"], ["ascendgen", "plan", "server"], ["ascendgen", "gpustack", "nodes", "x"]):
+        assert refusal(lambda words=words: render_recipe(words, tmp_path)) == (
+            f"not an 'ascendgen gpustack server|worker' recipe: {shlex.join(words)}"
+        )
+    # three words are a whole recipe: the server with every default
+    assert request_from_recipe(["ascendgen", "gpustack", "server"], tmp_path) == ServerRequest()
+    words = ["ascendgen", "gpustack", "server", "--bogus", "x y"]
+    assert refusal(lambda: request_from_recipe(words, tmp_path)) == (
+        "recipe 'ascendgen gpustack server --bogus 'x y'': unknown option --bogus"
+    )
+    assert refusal(lambda: request_from_recipe([*words[:3], "x y"], tmp_path)) == (
+        "recipe 'ascendgen gpustack server 'x y'': unexpected argument 'x y'"
+    )
+
+
+def test_a_recipe_finds_its_files_through_the_locator_it_is_given(tmp_path: Path) -> None:
+    hardware = tmp_path / "elsewhere" / "hw.yaml"
+    hardware.parent.mkdir()
+    hardware.write_text("servers:\n  - name: fake-host\n    npu_type: 910B4\n    npu_count: 4\n")
+    asked: list[tuple[str, str]] = []
+
+    def locate(flag: str, path: str) -> str:
+        asked.append((flag, path))
+        return str(hardware)
+
+    words = shlex.split("ascendgen gpustack server --gpustack-version 0.7 --server fake-host --hardware hw.yaml")
+    text = render_recipe(words, tmp_path, locate)
+    assert asked == [("--hardware", "hw.yaml")]
+    assert "GPUStack server with its built-in worker on 910B4 NPUs 0-3 (fake-host), port 80" in text
+
+
+def test_server_url_refusals_and_what_is_kept() -> None:
+    for url in ("", "http://a b", "http://10.0.0.1:0", "gopher://x", "http://h:x", "http://10.0.0.1:8080?a=1"):
+        assert refusal(lambda url=url: check_server_url(url)) == (
+            f"--server-url '{url}': expected the GPUStack server's http(s) URL, e.g. http://172.16.33.106:8080"
+        )
+    assert check_server_url("http://10.0.0.1:1") == "http://10.0.0.1:1"  # port 1 is a port
+    assert check_server_url("http://gpu-X//") == "http://gpu-X"  # only the slashes go
+
+
+def test_secret_refusals_name_the_flag_and_the_secret() -> None:
+    assert refusal(lambda: worker_secrets("", token_from_env=False, env_file={})) == "--token: empty"
+    assert refusal(lambda: worker_secrets("a b", token_from_env=False, env_file={})) == (
+        "--token: spaces, quotes, '$', '#' and '\\' would be changed by docker compose's .env parser; choose a "
+        "token without them"
+    )
+    assert refusal(lambda: worker_secrets("t", token_from_env=True, env_file={})) == (
+        "--token and --token-from-env: give one of them"
+    )
+    assert worker_secrets("t0k", token_from_env=False, env_file={}) == {"GPUSTACK_TOKEN": "t0k"}
+    assert refusal(lambda: worker_secrets(None, token_from_env=False, env_file={}, hint="the UI")) == (
+        "the worker needs the server's token: pass --token TOKEN (from the UI), or --token-from-env to set "
+        "GPUSTACK_TOKEN when compose starts"
+    )
+
+    def bootstrap(password: str | None, generate: bool = False, from_env: bool = False) -> dict[str, str]:
+        return bootstrap_secrets(password, generate=generate, from_env=from_env, env_file={}, new_secret=lambda: "new")
+
+    together = "--bootstrap-password, --generate-password and --bootstrap-password-from-env: give one"
+    for two in ((lambda: bootstrap("p", generate=True)), (lambda: bootstrap(None, True, True)),
+                (lambda: bootstrap("p", from_env=True)), (lambda: bootstrap("p", True, True))):  # fmt: skip
+        assert refusal(two) == together
+    assert refusal(lambda: bootstrap("p#1")) == (
+        "--bootstrap-password: spaces, quotes, '$', '#' and '\\' would be changed by docker compose's .env parser; "
+        "choose a password without them"
+    )
+    assert refusal(lambda: bootstrap("")) == "--bootstrap-password: empty"
+    assert bootstrap("pw") == {"GPUSTACK_BOOTSTRAP_PASSWORD": "pw"} and bootstrap(None, generate=True) == {
+        "GPUSTACK_BOOTSTRAP_PASSWORD": "new"
+    }
+
+
+def test_npu_refusals_say_what_the_server_has(tmp_path: Path) -> None:
+    hardware = load_hardware([])
+    assert refusal(lambda: build(ServerRequest(gpustack_version="0.7", npus=(6, 8, 9)), hardware)) == (
+        "--npus 6,8-9: atlas-800i-a2 has NPUs 0-7, not 8-9"
+    )
+    assert refusal(lambda: build(ServerRequest(gpustack_version="0.7", npus=()), hardware)) == ("--npus: no NPUs given")
+    assert refusal(lambda: build(ServerRequest(gpustack_version="0.7", server="atlas-800i-a3"), hardware)) == (
+        "GPUStack publishes no image for 910C (platform a3); its NPU images are for platforms a2 (-npu), 310p "
+        "(-npu-310p)"
+    )
+    for root in ("/host", "/X"):  # any host_root but / (a path of one letter too)
+        rooted = tmp_path / "hw.yaml"
+        rooted.write_text(
+            f"servers:\n  - name: fake-host\n    npu_type: 910B4\n    npu_count: 8\n    host_root: {root}\n"
+        )
+        worker = WorkerRequest(server_url=SEED_URL, server="fake-host")
+        assert refusal(lambda: build(worker, load_hardware([rooted]))) == (  # noqa: B023
+            f"--server fake-host: its host_root ({root}) cannot apply to GPUStack 2.x, whose devices the Ascend "
+            "Docker Runtime mounts; use --gpustack-version 0.7, or a profile without it"
+        )
+
+
+def test_a_template_that_declares_no_data_volume_is_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard behind the named volume a `docker run -v gpustack-data:...` deployment keeps its data in."""
+    template = (REPO / "templates" / "gpustack.yml.j2").read_text()
+    cut = template[: template.index("volumes:\n  {{ svc.data_volume }}")]
+    env = jinja2.Environment(loader=jinja2.DictLoader({"gpustack.yml.j2": cut}), undefined=jinja2.StrictUndefined)
+    env.filters["q"] = yaml_quote
+    monkeypatch.setattr(gpustack, "jinja_environment", lambda: env)
+    service = build(ServerRequest(), load_hardware([]))
+    with pytest.raises(AscendgenError) as refused:
+        render_gpustack(service, regenerate="ascendgen gpustack server")
+    assert str(refused.value) == "internal error: the data volume is not declared"
