@@ -389,3 +389,11 @@ def test_a_dollar_in_a_value_passes_the_round_trip_check() -> None:
     text = render_compose([odd], regenerate="ascendgen plan Qwen3-8B")
     labels = yaml.safe_load(text)["services"]["vllm-qwen3-8b"]["labels"]
     assert labels["io.ascendgen.served-model-name"] == "a$$b $$$$c"  # compose reads it back as a$b $$c
+
+
+@pytest.mark.parametrize(("name", "task"), [("bge-m3", "embed"), ("Qwen3-Reranker-0.6B", "rerank"), ("Qwen3-8B", None)])
+def test_a_pooling_model_is_labelled_with_its_task(name: str, task: str | None) -> None:
+    """`smoke` and `up`'s curl hint read the label to ask an embedding model or a reranker the right way; a chat
+    model has none (its files stay as they were)."""
+    ((_, service),) = yaml.safe_load(render_compose([plan(name)], regenerate="x"))["services"].items()
+    assert service["labels"].get("io.ascendgen.task") == task
