@@ -116,35 +116,36 @@ def chat(
     """One chat completion, as the seeds' curl does. Raises OSError / ValueError when it fails."""
     body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens}
     started = time.monotonic()
-    payload = _request(f"{base_url(port)}/v1/chat/completions", body=body, timeout=timeout, api_key=api_key)
+    payload = _object(_request(f"{base_url(port)}/v1/chat/completions", body=body, timeout=timeout, api_key=api_key))
     latency = time.monotonic() - started
-    usage = _object(payload.get("usage"))
-    choices = payload.get("choices") or [{}]
-    text = _object(_object(choices[0]).get("message")).get("content") or ""
-    return Answer(latency_s=latency, tokens=int(usage.get("completion_tokens", 0)), text=str(text))
+    text = _object(_object(_first(payload.get("choices"))).get("message")).get("content") or ""
+    tokens = _count(_object(payload.get("usage")).get("completion_tokens"))
+    return Answer(latency_s=latency, tokens=tokens, text=str(text))
 
 
 def _embed(port: int, model: str, text: str, *, timeout: float, api_key: str | None) -> Answer:
     started = time.monotonic()
-    payload = _request(
-        f"{base_url(port)}/v1/embeddings", body={"model": model, "input": text}, timeout=timeout, api_key=api_key
-    )
+    body = {"model": model, "input": text}
+    payload = _object(_request(f"{base_url(port)}/v1/embeddings", body=body, timeout=timeout, api_key=api_key))
     latency = time.monotonic() - started
-    data = payload.get("data")
-    vector = _object(data[0]).get("embedding") if isinstance(data, list) and data else None
+    vector = _object(_first(payload.get("data"))).get("embedding")
     if not isinstance(vector, list) or not vector:
         raise ValueError("the answer holds no embedding")
-    tokens = int(_object(payload.get("usage")).get("prompt_tokens", 0))
+    tokens = _count(_object(payload.get("usage")).get("prompt_tokens"))
     return Answer(latency_s=latency, tokens=tokens, text=f"an embedding of {len(vector)} numbers")
 
 
 def _rerank(port: int, model: str, *, timeout: float, api_key: str | None) -> Answer:
     body = {"model": model, "query": RERANK_QUERY, "documents": list(RERANK_DOCUMENTS)}
     started = time.monotonic()
-    payload = _request(f"{base_url(port)}/v1/rerank", body=body, timeout=timeout, api_key=api_key)
+    payload = _object(_request(f"{base_url(port)}/v1/rerank", body=body, timeout=timeout, api_key=api_key))
     latency = time.monotonic() - started
-    results = [_object(item) for item in payload.get("results") or []]
-    scored = [item for item in results if isinstance(item.get("relevance_score"), int | float)]
+    results = payload.get("results")
+    scored = [
+        item
+        for item in map(_object, results if isinstance(results, list) else [])
+        if isinstance(item.get("relevance_score"), int | float) and not isinstance(item.get("relevance_score"), bool)
+    ]
     if not scored:
         raise ValueError("the answer holds no relevance scores")
     best = max(scored, key=lambda item: item["relevance_score"])
@@ -152,12 +153,22 @@ def _rerank(port: int, model: str, *, timeout: float, api_key: str | None) -> An
     document = RERANK_DOCUMENTS[index] if isinstance(index, int) and 0 <= index < len(RERANK_DOCUMENTS) else "?"
     # vLLM counts the tokens in `usage`; a LiteLLM gateway moves them to `meta.billed_units`
     billed = _object(_object(payload.get("meta")).get("billed_units"))
-    tokens = int(_object(payload.get("usage")).get("total_tokens", billed.get("total_tokens", 0)))
+    usage = _object(payload.get("usage"))
+    tokens = _count(usage.get("total_tokens") if "total_tokens" in usage else billed.get("total_tokens"))
     return Answer(latency_s=latency, tokens=tokens, text=f"ranked first ({best['relevance_score']:.2f}): {document}")
 
 
+# An answer is read as far as it has the expected shape: whatever a server sends, `ask` returns or raises ValueError.
 def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def curl_example(port: int, model: str, *, task: Task = "generate", with_key: bool = False) -> str:
