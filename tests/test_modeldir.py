@@ -679,3 +679,240 @@ def test_a_directory_is_read_again_when_anything_it_was_read_from_changes(tmp_pa
     config.unlink()
     with pytest.raises(InputError, match=r"no config\.json"):
         read_model_dir(directory)
+
+
+# ------------------------------------------------------------------ each config.json key, each refusal exactly
+
+
+def refusal(directory: Path) -> str:
+    """The refusal read_model_dir gives, with the directory written as D."""
+    with pytest.raises(InputError) as caught:
+        read_model_dir(directory)
+    return str(caught.value).replace(str(directory), "D")
+
+
+def one_tensor(root: Path, config: dict[str, Any], dtype: str = BF16, name: str = "m") -> Path:
+    return make_model_dir(root / "me" / name, config, {"model.safetensors": {"w": (dtype, [8])}})
+
+
+@pytest.mark.parametrize(
+    ("primary", "alternative", "field"),
+    [
+        ("num_hidden_layers", "num_layers", "num_layers"),
+        ("num_hidden_layers", "n_layer", "num_layers"),
+        ("hidden_size", "n_embd", "hidden_size"),
+        ("hidden_size", "d_model", "hidden_size"),
+        ("num_attention_heads", "n_head", "num_attention_heads"),
+    ],
+)
+def test_each_alternative_key_gives_the_number(tmp_path: Path, primary: str, alternative: str, field: str) -> None:
+    value = qwen3_config()[primary]
+    found = read_model_dir(one_tensor(tmp_path, qwen3_config(**{primary: None, alternative: value})))
+    assert getattr(found.spec, field) == value
+    assert found.provenance[field] == f"config.json {alternative}"
+
+
+@pytest.mark.parametrize("key", ["num_kv_heads", "n_head_kv", "multi_query_group_num"])
+def test_each_kv_head_key_gives_the_kv_heads(tmp_path: Path, key: str) -> None:
+    found = read_model_dir(one_tensor(tmp_path, qwen3_config(num_key_value_heads=None, **{key: 4})))
+    assert found.spec.num_key_value_heads == 4
+    assert found.provenance["num_key_value_heads"] == f"config.json {key}"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"num_hidden_layers": None}, "num_hidden_layers is missing (decoder layers)"),
+        ({"hidden_size": None}, "hidden_size is missing (hidden size)"),
+        ({"num_attention_heads": None}, "num_attention_heads is missing (attention heads)"),
+        ({"vocab_size": None}, "vocab_size is missing (vocabulary size)"),
+    ],
+)
+def test_missing_count_is_refused_word_for_word(tmp_path: Path, changes: dict[str, Any], message: str) -> None:
+    assert refusal(one_tensor(tmp_path, qwen3_config(**changes))) == (
+        f"D/config.json: {message}; ascendgen needs it to size the model"
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"num_hidden_layers": 0}, "num_hidden_layers must be a positive whole number, not 0"),
+        ({"hidden_size": -1}, "hidden_size must be a positive whole number, not -1"),
+        ({"num_hidden_layers": 4.0}, "num_hidden_layers must be a positive whole number, not 4.0"),
+        (
+            {"num_key_value_heads": 32},
+            "num_key_value_heads 32 does not divide num_attention_heads 16: the file contradicts itself",
+        ),
+        ({"num_key_value_heads": 0}, "num_key_value_heads must be a positive whole number, not 0"),
+        (
+            {"head_dim": None, "hidden_size": 1000},
+            "head_dim is missing and hidden_size 1000 is not a multiple of num_attention_heads 16",
+        ),
+        ({"architectures": []}, 'architectures is missing (a list naming the model class, e.g. ["Qwen3ForCausalLM"])'),
+        (
+            {"architectures": [""]},
+            'architectures is missing (a list naming the model class, e.g. ["Qwen3ForCausalLM"])',
+        ),
+        ({"architectures": [7]}, 'architectures is missing (a list naming the model class, e.g. ["Qwen3ForCausalLM"])'),
+        (
+            {"architectures": "Qwen3ForCausalLM"},
+            'architectures is missing (a list naming the model class, e.g. ["Qwen3ForCausalLM"])',
+        ),
+    ],
+)
+def test_bad_numbers_are_refused_word_for_word(tmp_path: Path, changes: dict[str, Any], message: str) -> None:
+    assert refusal(one_tensor(tmp_path, qwen3_config(**changes))) == f"D/config.json: {message}"
+
+
+def test_kv_heads_equal_to_heads_is_mha_and_a_divisor_is_accepted(tmp_path: Path) -> None:
+    mha = read_model_dir(one_tensor(tmp_path, qwen3_config(num_key_value_heads=16), name="a")).spec
+    assert mha.num_key_value_heads == 16
+    one = read_model_dir(one_tensor(tmp_path, qwen3_config(num_key_value_heads=1), name="b")).spec
+    assert one.num_key_value_heads == 1
+    # no head_dim: 1024 / 16 = 64 (a multiple: accepted, and // not /)
+    derived = read_model_dir(one_tensor(tmp_path, qwen3_config(head_dim=None), name="c"))
+    assert derived.spec.head_dim == 64 and isinstance(derived.spec.head_dim, int)
+    assert derived.provenance["head_dim"] == "= hidden_size / num_attention_heads: config.json has no head_dim"
+    assert derived.provenance["attention"] == "config.json has no kv_lora_rank (not MLA)"
+
+
+@pytest.mark.parametrize("text_key", ["text_config", "language_config", "llm_config"])
+def test_each_text_config_key_is_read_first(tmp_path: Path, text_key: str) -> None:
+    config = qwen3_config(num_hidden_layers=2, hidden_size=2048)
+    config[text_key] = {"num_hidden_layers": 6, "hidden_size": None, "max_position_embeddings": 8192}
+    found = read_model_dir(one_tensor(tmp_path, config))
+    # the text config's 6 layers, the top level's hidden size where the text config's is null
+    assert (found.spec.num_layers, found.spec.hidden_size) == (6, 2048)
+    assert found.provenance["num_layers"] == f"config.json {text_key}.num_hidden_layers"
+    assert found.provenance["hidden_size"] == "config.json hidden_size"
+    assert found.spec.max_position_embeddings == 8192
+    assert found.provenance["max_position_embeddings"] == (
+        f"config.json {text_key}.max_position_embeddings (vLLM's default max_model_len)"
+    )
+    assert found.spec.vision is True
+    assert found.provenance["vision"] == f"config.json {text_key}"
+
+
+def test_a_text_config_that_is_not_a_mapping_is_not_one(tmp_path: Path) -> None:
+    found = read_model_dir(one_tensor(tmp_path, qwen3_config(text_config="x", vision_config={"depth": 2})))
+    assert found.spec.vision is True
+    assert found.provenance["vision"] == "config.json vision_config"
+    assert found.provenance["num_layers"] == "config.json num_hidden_layers"
+    plain = read_model_dir(one_tensor(tmp_path, qwen3_config(), name="plain"))
+    assert plain.spec.vision is False and "vision" not in plain.provenance
+
+
+# ----------------------------------------------------------------------------------- max_model_len
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["n_positions", "max_seq_len", "seq_length", "model_max_length", "max_target_positions",
+     "max_sequence_length", "max_seq_length", "seq_len"],
+)  # fmt: skip
+def test_each_length_key_alone_gives_the_context(tmp_path: Path, key: str) -> None:
+    found = read_model_dir(one_tensor(tmp_path, qwen3_config(max_position_embeddings=None, **{key: 6144})))
+    assert found.spec.max_position_embeddings == 6144
+    assert found.provenance["max_position_embeddings"] == f"config.json {key} (vLLM's default max_model_len)"
+
+
+def test_length_as_a_whole_float_is_taken(tmp_path: Path) -> None:
+    found = read_model_dir(one_tensor(tmp_path, qwen3_config(max_position_embeddings=8192.0)))
+    assert found.spec.max_position_embeddings == 8192
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"max_position_embeddings": 8192.5}, "max_position_embeddings must be a positive whole number, not 8192.5"),
+        ({"max_position_embeddings": 0}, "max_position_embeddings must be a positive whole number, not 0"),
+        (
+            {"max_position_embeddings": None},
+            "max_position_embeddings is missing (nor any of n_positions, max_seq_len, "
+            "seq_length, model_max_length, max_target_positions, max_sequence_length, max_seq_length, seq_len): "
+            "ascendgen cannot tell the model's context length",
+        ),
+        ({"rope_scaling": {"type": "dynamic", "factor": 0}}, "rope factor must be a positive number, not 0"),
+        ({"rope_scaling": {"type": "dynamic", "factor": True}}, "rope factor must be a positive number, not True"),
+        ({"rope_scaling": {"type": "dynamic", "factor": "2"}}, "rope factor must be a positive number, not '2'"),
+        ({"rope_scaling": {"type": "yarn", "factor": 4}}, "yarn rope scaling without original_max_position_embeddings"),
+    ],
+)
+def test_bad_lengths_are_refused_word_for_word(tmp_path: Path, changes: dict[str, Any], message: str) -> None:
+    assert refusal(one_tensor(tmp_path, qwen3_config(**changes))) == f"D/config.json: {message}"
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected", "why"),
+    [
+        (4096, 4096, "tokenizer_config.json model_max_length"),
+        (4096.0, 4096, "tokenizer_config.json model_max_length"),
+        (40959, 40959, "tokenizer_config.json model_max_length"),
+        (40960, 40960, "config.json max_position_embeddings"),  # not smaller: config.json's stays
+        (1e30, 40960, "config.json max_position_embeddings"),  # the tokenizer's "no limit"
+        (0, 40960, "config.json max_position_embeddings"),
+        (True, 40960, "config.json max_position_embeddings"),
+        ("4096", 40960, "config.json max_position_embeddings"),
+    ],
+)
+def test_tokenizer_caps_the_length_only_with_a_smaller_number(
+    tmp_path: Path, limit: Any, expected: int, why: str
+) -> None:
+    directory = make_model_dir(
+        tmp_path / "me" / "m", qwen3_config(), {"model.safetensors": {"w": (BF16, [8])}},
+        extra={"tokenizer_config.json": {"model_max_length": limit}},
+    )  # fmt: skip
+    found = read_model_dir(directory)
+    assert found.spec.max_position_embeddings == expected
+    assert found.provenance["max_position_embeddings"] == f"{why} (vLLM's default max_model_len)"
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected", "why"),
+    [
+        ({"max_position_embeddings": 8192, "rope_scaling": {"type": "linear", "factor": 4}}, 32768,
+         "config.json max_position_embeddings x rope factor 4"),
+        ({"max_position_embeddings": 8192, "rope_scaling": {"rope_type": "dynamic", "factor": 1.5}}, 12288,
+         "config.json max_position_embeddings x rope factor 1.5"),
+        # no type: the default scaling still multiplies by its factor
+        ({"max_position_embeddings": 8192, "rope_scaling": {"factor": 2}}, 16384,
+         "config.json max_position_embeddings x rope factor 2"),
+        # factor 1: no change, no 'x rope factor'
+        ({"max_position_embeddings": 8192, "rope_scaling": {"type": "linear", "factor": 1}}, 8192,
+         "config.json max_position_embeddings"),
+        ({"max_position_embeddings": 8192, "rope_scaling": {"type": "su", "factor": 4}}, 8192,
+         "config.json max_position_embeddings"),
+        # rope_parameters, read before rope_scaling
+        ({"max_position_embeddings": 8192, "rope_parameters": {"rope_type": "linear", "factor": 2},
+          "rope_scaling": {"rope_type": "linear", "factor": 8}}, 16384,
+         "config.json max_position_embeddings x rope factor 2"),
+        # transformers 5: one dict per layer type
+        ({"max_position_embeddings": 8192, "rope_parameters": {"full_attention": {"rope_type": "linear", "factor": 2},
+          "sliding_attention": {"rope_type": "default"}}}, 16384,
+         "config.json max_position_embeddings x rope factor 2"),
+        # yarn: the original length x factor
+        ({"max_position_embeddings": 131072, "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
+          "original_max_position_embeddings": 32768.0}}, 131072,
+         "config.json rope original_max_position_embeddings x rope factor 4"),
+        # LongRoPE: the original length (top-level key), factor ignored
+        ({"max_position_embeddings": 131072, "original_max_position_embeddings": 4096,
+          "rope_scaling": {"type": "longrope", "factor": 32}}, 4096, "config.json original_max_position_embeddings"),
+        ({"max_position_embeddings": 131072, "rope_scaling": {"type": "longrope", "factor": 32}}, 131072,
+         "config.json max_position_embeddings"),
+        # an empty dict or a non-dict scales nothing
+        ({"max_position_embeddings": 8192, "rope_scaling": {}}, 8192, "config.json max_position_embeddings"),
+        ({"max_position_embeddings": 8192, "rope_scaling": "linear"}, 8192, "config.json max_position_embeddings"),
+        # model_max_length wins even when larger than the smallest key
+        ({"max_position_embeddings": 8192, "seq_length": 2048, "model_max_length": 4096}, 4096,
+         "config.json model_max_length"),
+        ({"max_position_embeddings": 2048, "seq_length": 8192}, 2048, "config.json max_position_embeddings"),
+        # gemma3 in the model type anywhere: no scaling
+        ({"model_type": "gemma3", "max_position_embeddings": 8192, "rope_scaling": {"type": "linear", "factor": 8}},
+         8192, "config.json max_position_embeddings"),
+    ],
+)  # fmt: skip
+def test_rope_scaling_word_for_word(tmp_path: Path, changes: dict[str, Any], expected: int, why: str) -> None:
+    found = read_model_dir(one_tensor(tmp_path, qwen3_config(**changes)))
+    assert found.spec.max_position_embeddings == expected
+    assert found.provenance["max_position_embeddings"] == f"{why} (vLLM's default max_model_len)"
