@@ -916,3 +916,174 @@ def test_rope_scaling_word_for_word(tmp_path: Path, changes: dict[str, Any], exp
     found = read_model_dir(one_tensor(tmp_path, qwen3_config(**changes)))
     assert found.spec.max_position_embeddings == expected
     assert found.provenance["max_position_embeddings"] == f"{why} (vLLM's default max_model_len)"
+
+
+# ------------------------------------------------------------------------------------------ dtype
+
+
+@pytest.mark.parametrize(
+    ("changes", "tensors", "dtype", "why"),
+    [
+        ({"torch_dtype": None, "dtype": "float16"}, [BF16], "float16", "config.json dtype"),
+        ({"torch_dtype": "bfloat16", "dtype": "float16"}, [BF16], "float16", "config.json dtype"),  # dtype first
+        ({"torch_dtype": "float16"}, [BF16], "float16", "config.json torch_dtype"),
+        ({"torch_dtype": None, "text_config": {"torch_dtype": "float16"}}, [BF16], "float16",
+         "config.json text_config.torch_dtype"),
+        # the top level before the text config
+        ({"torch_dtype": "bfloat16", "text_config": {"torch_dtype": "float16"}}, [BF16], "bfloat16",
+         "config.json torch_dtype"),
+        ({"torch_dtype": None}, [BF16], "bfloat16", "safetensors headers (BF16 tensors; config.json names no dtype)"),
+        ({"torch_dtype": None}, [BF16, "F32"], "bfloat16",
+         "safetensors headers (BF16 tensors; config.json names no dtype)"),
+        ({"torch_dtype": None}, ["F16"], "float16", "safetensors headers (F16 tensors; config.json names no dtype)"),
+        ({"torch_dtype": None}, ["F16", "F32", "I8"], "float16",
+         "safetensors headers (F16 tensors; config.json names no dtype)"),
+        ({"torch_dtype": "float32"}, ["F32"], "bfloat16",
+         "config.json torch_dtype float32, loaded as bfloat16 (vLLM _resolve_auto_dtype)"),
+    ],
+)  # fmt: skip
+def test_dtype_from_config_or_headers(
+    tmp_path: Path, changes: dict[str, Any], tensors: list[str], dtype: str, why: str
+) -> None:
+    shards = {"model.safetensors": {f"t{i}": (t, [8]) for i, t in enumerate(tensors)}}
+    found = read_model_dir(make_model_dir(tmp_path / "me" / "m", qwen3_config(**changes), shards))
+    assert found.spec.dtype == dtype
+    assert found.provenance["dtype"] == why
+
+
+@pytest.mark.parametrize(
+    ("tensors", "named"),
+    [([BF16, "F16"], "BF16, F16"), (["F32"], "F32"), (["I8"], ""), (["F16", BF16, "F32"], "BF16, F16, F32")],
+)
+def test_dtype_the_headers_do_not_settle_is_refused(tmp_path: Path, tensors: list[str], named: str) -> None:
+    shards = {"model.safetensors": {f"t{i}": (t, [8]) for i, t in enumerate(tensors)}}
+    directory = make_model_dir(tmp_path / "me" / "m", qwen3_config(torch_dtype=None), shards)
+    assert refusal(directory) == (
+        f"D/config.json: torch_dtype is missing and the weights' dtypes ({named}) do not settle it"
+    )
+
+
+def test_dtype_not_planned_is_refused_naming_its_key(tmp_path: Path) -> None:
+    directory = one_tensor(tmp_path, qwen3_config(torch_dtype=None, dtype="int8"))
+    assert (
+        refusal(directory) == "D/config.json: dtype 'int8' is not a dtype ascendgen plans (bfloat16, float16, float32)"
+    )
+
+
+def test_float32_tensors_count_two_bytes_only_for_a_float32_checkpoint(tmp_path: Path) -> None:
+    # BF16 [8] = 16 B + F32 [8] = 32 B + I8 [8] = 8 B on disk = 56 B
+    shards = {"model.safetensors": {"a": (BF16, [8]), "b": ("F32", [8]), "c": ("I8", [8])}}
+    f32 = read_model_dir(make_model_dir(tmp_path / "me" / "a", qwen3_config(torch_dtype="float32"), shards))
+    assert f32.spec.weight_bytes == 56 - 16  # the 32 float32 bytes count 16
+    assert f32.provenance["weight_bytes"] == (
+        "safetensors headers of 1 file(s), float32 tensors counted at 2 bytes (loaded as bfloat16)"
+    )
+    bf16 = read_model_dir(make_model_dir(tmp_path / "me" / "b", qwen3_config(), shards))
+    assert bf16.spec.weight_bytes == 56
+    assert bf16.provenance["weight_bytes"] == "safetensors headers of 1 file(s)"
+
+
+# -------------------------------------------------------------------------------------------- MoE
+
+# moe_shards(4, 64, 32): embeddings 1000 x 64 = 64,000 + q_proj 64 x 64 = 4,096 + 4 experts x 3 x 32 x 64 = 24,576
+# + shared 32 x 64 = 2,048 = 94,720 elements -> params_b 9.472e-05
+MOE_ELEMENTS, MOE_EXPERT_ELEMENTS = 94_720, 24_576
+
+
+@pytest.mark.parametrize("experts_key", ["num_experts", "n_routed_experts", "num_local_experts"])
+@pytest.mark.parametrize("active_key", ["num_experts_per_tok", "experts_per_token", "moe_topk"])
+def test_each_expert_key_gives_the_moe(tmp_path: Path, experts_key: str, active_key: str) -> None:
+    config = qwen3_config(**{experts_key: 4, active_key: 1})
+    found = read_model_dir(make_model_dir(tmp_path / "me" / "moe", config, moe_shards(4, 64, 32)))
+    spec = found.spec
+    assert (spec.kind, spec.num_experts, spec.params_b) == ("moe", 4, 9.472e-05)
+    # 94,720 - 24,576 x (1 - 1/4) = 76,288
+    assert spec.active_params_b == 7.629e-05
+    assert found.provenance["kind"] == found.provenance["num_experts"] == f"config.json {experts_key}"
+    assert found.provenance["params_b"] == (
+        "safetensors headers: elements stored (a packed 4-bit weight counts once per byte)"
+    )
+    assert found.provenance["active_params_b"] == (
+        f"safetensors headers: all elements minus the routed experts' x (1 - 1/4) (config.json {active_key})"
+    )
+
+
+@pytest.mark.parametrize(("active", "expected"), [(2, 8.243e-05), (4, 9.472e-05)])
+def test_active_parameters_scale_with_the_experts_used(tmp_path: Path, active: int, expected: float) -> None:
+    # 94,720 - 24,576 x (1 - 2/4) = 82,432; all 4 used: every element active
+    config = qwen3_config(num_experts=4, num_experts_per_tok=active)
+    spec = read_model_dir(make_model_dir(tmp_path / "me" / "moe", config, moe_shards(4, 64, 32))).spec
+    assert spec.active_params_b == expected
+
+
+@pytest.mark.parametrize("experts", [None, 1])
+def test_fewer_than_two_experts_is_dense(tmp_path: Path, experts: int | None) -> None:
+    config = qwen3_config(num_experts=experts, num_experts_per_tok=1)
+    found = read_model_dir(make_model_dir(tmp_path / "me" / "d", config, moe_shards(4, 64, 32)))
+    assert (found.spec.kind, found.spec.num_experts, found.spec.active_params_b) == ("dense", None, None)
+    assert found.spec.params_b == 9.472e-05
+    assert found.provenance["kind"] == "config.json names no routed experts (num_experts, ...)"
+
+
+def test_two_experts_is_moe(tmp_path: Path) -> None:
+    config = qwen3_config(num_experts=2, num_experts_per_tok=1)
+    spec = read_model_dir(make_model_dir(tmp_path / "me" / "m", config, moe_shards(2, 64, 32))).spec
+    assert (spec.kind, spec.num_experts) == ("moe", 2)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"num_experts": 4, "num_experts_per_tok": 5}, "num_experts_per_tok 5 is more than the 4 experts"),
+        ({"num_experts": 4, "moe_topk": 8}, "moe_topk 8 is more than the 4 experts"),
+        ({"num_experts": 4}, "num_experts_per_tok is missing (experts per token); ascendgen needs it to size the "
+         "model"),
+        ({"num_experts": 0}, "num_experts must be a positive whole number, not 0"),
+        ({"num_experts": 4, "num_experts_per_tok": 1, "intermediate_size": None},
+         "moe_intermediate_size is missing and no tensor is named like an expert: ascendgen cannot tell the active "
+         "parameters"),
+    ],
+)  # fmt: skip
+def test_moe_refusals_word_for_word(tmp_path: Path, changes: dict[str, Any], message: str) -> None:
+    assert refusal(one_tensor(tmp_path, qwen3_config(**changes))) == f"D/config.json: {message}"
+
+
+@pytest.mark.parametrize(
+    ("changes", "active", "why"),
+    [
+        # 3 x 1024 x 8 x (4 - 1) idle experts x 4 layers = 294,912: 1,000,000 - 294,912 = 705,088
+        ({"moe_intermediate_size": 8}, 0.0007051, "moe_intermediate_size x idle experts x 4 MoE layers"),
+        ({"intermediate_size": 8}, 0.0007051, "intermediate_size x idle experts x 4 MoE layers"),
+        # moe_intermediate_size before intermediate_size
+        ({"moe_intermediate_size": 8, "intermediate_size": 99}, 0.0007051, "moe_intermediate_size x idle"),
+        # the first dense layer has no experts: 3 x 1024 x 8 x 3 x 3 = 221,184 -> 778,816
+        ({"moe_intermediate_size": 8, "first_k_dense_replace": 1}, 0.0007788, "x 3 MoE layers"),
+        ({"moe_intermediate_size": 8, "first_k_dense_replace": 9}, 0.001, "x 0 MoE layers"),
+        # more idle than stored: one element at least
+        ({"moe_intermediate_size": 1000}, 1e-09, "x 4 MoE layers"),
+    ],
+)
+def test_active_parameters_estimated_without_expert_tensors(
+    tmp_path: Path, changes: dict[str, Any], active: float, why: str
+) -> None:
+    config = qwen3_config(num_experts=4, num_experts_per_tok=1, **changes)
+    shards = {"model.safetensors": {"model.layers.0.mlp.gate.weight": (BF16, [1000, 1000])}}
+    found = read_model_dir(make_model_dir(tmp_path / "me" / "m", config, shards))
+    assert found.spec.params_b == 0.001
+    assert found.spec.active_params_b == active
+    assert found.provenance["active_params_b"].startswith("estimated: elements stored minus 3 x hidden_size x ")
+    assert why in found.provenance["active_params_b"]
+
+
+def test_routed_expert_tensors_are_told_from_shared_ones(tmp_path: Path) -> None:
+    tensors = {
+        "experts.0.w": (BF16, [100]),  # routed, at the start of the name
+        "model.layers.0.mlp.experts.1.w": (BF16, [100]),  # routed
+        "model.layers.0.mlp.shared_experts.w": (BF16, [100]),
+        "model.layers.0.mlp.shared_expert.w": (BF16, [100]),
+        "model.layers.0.mlp.myexperts.w": (BF16, [100]),
+    }
+    config = qwen3_config(num_experts=2, num_experts_per_tok=1)
+    spec = read_model_dir(make_model_dir(tmp_path / "me" / "m", config, {"model.safetensors": tensors})).spec
+    # 500 elements, 200 of them routed experts: 500 - 200 x (1 - 1/2) = 400
+    assert (spec.params_b, spec.active_params_b) == (5e-07, 4e-07)
