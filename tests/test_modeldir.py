@@ -1087,3 +1087,220 @@ def test_routed_expert_tensors_are_told_from_shared_ones(tmp_path: Path) -> None
     spec = read_model_dir(make_model_dir(tmp_path / "me" / "m", config, {"model.safetensors": tensors})).spec
     # 500 elements, 200 of them routed experts: 500 - 200 x (1 - 1/2) = 400
     assert (spec.params_b, spec.active_params_b) == (5e-07, 4e-07)
+
+
+# ------------------------------------------------------------------------------- safetensors headers
+
+
+def with_shard(tmp_path: Path, content: bytes) -> Path:
+    """A model directory whose only shard holds exactly `content`."""
+    directory = one_tensor(tmp_path, qwen3_config())
+    (directory / "model.safetensors").write_bytes(content)
+    return directory
+
+
+def shard_bytes(header: Any, data: int) -> bytes:
+    raw = json.dumps(header).encode()
+    return len(raw).to_bytes(8, "little") + raw + bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "0 bytes is too short for a safetensors file (truncated download?)"),
+        (b"\x01\x00\x00\x00\x00\x00\x00", "7 bytes is too short for a safetensors file (truncated download?)"),
+        ((100).to_bytes(8, "little") + b"{}", "the file ends inside its 100-byte header (truncated download?)"),
+        ((1234).to_bytes(8, "little") + b"{}", "the file ends inside its 1,234-byte header (truncated download?)"),
+        # exactly 100 MiB is not over the limit: read (and found short)
+        ((100 * 1024**2).to_bytes(8, "little"),
+         "the file ends inside its 104,857,600-byte header (truncated download?)"),
+        ((100 * 1024**2 + 1).to_bytes(8, "little"),
+         "header length 104,857,601 bytes is over 100 MiB: the file is corrupt or not safetensors"),
+        ((0).to_bytes(8, "little"), "the safetensors header is not JSON: corrupt, or not safetensors"),
+        ((3).to_bytes(8, "little") + b"{x}", "the safetensors header is not JSON: corrupt, or not safetensors"),
+        ((2).to_bytes(8, "little") + b"\xff\xfe", "the safetensors header is not JSON: corrupt, or not safetensors"),
+        ((3).to_bytes(8, "little") + b"[1]", "the safetensors header is not a JSON object"),
+    ],
+)  # fmt: skip
+def test_broken_header_is_refused_word_for_word(tmp_path: Path, content: bytes, message: str) -> None:
+    assert refusal(with_shard(tmp_path, content)) == f"D/model.safetensors: {message}"
+
+
+U8_2 = {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]}
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        5,
+        {"shape": [2], "data_offsets": [0, 2]},
+        {**U8_2, "dtype": 8},
+        {**U8_2, "shape": "2"},
+        {**U8_2, "shape": [True, 2]},  # a bool is not a dimension (True x 2 would be 2 bytes)
+        {**U8_2, "shape": [2.0]},
+        {**U8_2, "shape": [-2, -1]},  # -2 x -1 = 2 elements: still refused
+        {**U8_2, "data_offsets": [0]},
+        {**U8_2, "data_offsets": [0, 2, 2]},
+        {**U8_2, "data_offsets": "0,2"},
+        {**U8_2, "data_offsets": [False, 2]},
+        {**U8_2, "data_offsets": [0.0, 2]},
+        {**U8_2, "data_offsets": [-1, 1]},
+        {**U8_2, "shape": [0], "data_offsets": [2, 0]},
+    ],
+)
+def test_tensor_entry_without_dtype_shape_and_offsets_is_refused(tmp_path: Path, entry: Any) -> None:
+    directory = with_shard(tmp_path, shard_bytes({"w": entry}, 2))
+    assert refusal(directory) == "D/model.safetensors: tensor 'w': needs dtype, shape and data_offsets [start, end]"
+
+
+@pytest.mark.parametrize(
+    ("header", "data", "weight_bytes"),
+    [
+        ({"__metadata__": {"format": "pt"}, "w": U8_2}, 2, 2),  # the metadata is no tensor
+        ({"w": {"dtype": "U8", "shape": [0], "data_offsets": [2, 2]}, "v": U8_2}, 2, 2),  # an empty tensor
+        ({"w": {"dtype": "F4", "shape": [4], "data_offsets": [0, 2]}}, 2, 2),  # unknown dtype: its offsets count
+        ({"w": U8_2}, 5, 2),  # bytes after the data: not refused
+        ({"w": {"dtype": "U8", "shape": [2, 3], "data_offsets": [0, 6]}}, 6, 6),
+        ({"w": {"dtype": "I64", "shape": [2], "data_offsets": [0, 16]}}, 16, 16),
+    ],
+)
+def test_header_edge_cases_that_are_read(tmp_path: Path, header: dict[str, Any], data: int, weight_bytes: int) -> None:
+    spec = read_model_dir(with_shard(tmp_path, shard_bytes(header, data))).spec
+    assert spec.weight_bytes == weight_bytes
+
+
+def test_truncated_shard_names_both_sizes(tmp_path: Path) -> None:
+    # the data ends at the largest end offset, 4, whichever tensor comes first
+    header = {"b": {"dtype": "U8", "shape": [2], "data_offsets": [2, 4]}, "a": U8_2}
+    content = shard_bytes(header, 3)
+    length = len(content) - 8 - 3
+    assert refusal(with_shard(tmp_path, content)) == (
+        f"D/model.safetensors: truncated: its header promises {8 + length + 4:,} bytes, the file has "
+        f"{8 + length + 3:,} (an unfinished download? fetch it again)"
+    )
+
+
+def test_shape_against_offsets_word_for_word(tmp_path: Path) -> None:
+    header = {"w": {"dtype": "F32", "shape": [1000], "data_offsets": [0, 2000]}}
+    assert refusal(with_shard(tmp_path, shard_bytes(header, 2000))) == (
+        "D/model.safetensors: tensor 'w': shape [1000] of F32 is 4,000 bytes but data_offsets span 2,000"
+    )
+
+
+# ------------------------------------------------------------------------------------- the index
+
+
+def indexed(tmp_path: Path, index: Any) -> Path:
+    directory = one_tensor(tmp_path, qwen3_config())
+    (directory / "model.safetensors.index.json").write_text(json.dumps(index), encoding="utf-8")
+    return directory
+
+
+@pytest.mark.parametrize(
+    "index",
+    [{"metadata": {}}, {"weight_map": {}}, {"weight_map": {"w": 5}}, {"weight_map": ["model.safetensors"]},
+     {"weight_map": {"w": "model.safetensors", "v": None}}],
+)  # fmt: skip
+def test_index_without_a_weight_map_is_refused(tmp_path: Path, index: dict[str, Any]) -> None:
+    assert refusal(indexed(tmp_path, index)) == (
+        "D/model.safetensors.index.json: weight_map is missing (a mapping of tensor names to shard files)"
+    )
+
+
+@pytest.mark.parametrize("shard", ["..", ".", "sub/model.safetensors", "/abs/model.safetensors"])
+def test_index_naming_no_file_of_the_directory_is_refused(tmp_path: Path, shard: str) -> None:
+    assert refusal(indexed(tmp_path, {"weight_map": {"w": shard}})) == (
+        f"D/model.safetensors.index.json: weight_map names {shard!r}, not a file in the model directory"
+    )
+
+
+@pytest.mark.parametrize(
+    ("missing", "listed"),
+    [
+        (["a.safetensors"], "1 of 2 shards are missing: a.safetensors"),
+        (["a", "b", "c"], "3 of 4 shards are missing: a, b, c"),
+        (["a", "b", "c", "d"], "4 of 5 shards are missing: a, b, c and 1 more"),
+        (["e", "d", "c", "b", "a"], "5 of 6 shards are missing: a, b, c and 2 more"),
+    ],
+)
+def test_missing_shards_are_counted(tmp_path: Path, missing: list[str], listed: str) -> None:
+    weight_map = {"w": "model.safetensors", **{f"t{n}": n for n in missing}}
+    assert refusal(indexed(tmp_path, {"weight_map": weight_map})) == (
+        f"D/model.safetensors.index.json: {listed} (an unfinished download? fetch them again)"
+    )
+
+
+@pytest.mark.parametrize("total", [True, 0, -1, "16", 16.0])
+def test_index_total_size_must_be_a_positive_count(tmp_path: Path, total: Any) -> None:
+    index = {"metadata": {"total_size": total}, "weight_map": {"w": "model.safetensors"}}
+    assert refusal(indexed(tmp_path, index)) == (
+        f"D/model.safetensors.index.json: metadata.total_size must be a positive number of bytes, not {total!r}"
+    )
+
+
+@pytest.mark.parametrize("metadata", [{}, {"total_size": None}, "x", None])
+def test_index_without_total_size_is_read(tmp_path: Path, metadata: Any) -> None:
+    found = read_model_dir(indexed(tmp_path, {"metadata": metadata, "weight_map": {"w": "model.safetensors"}}))
+    assert found.spec.weight_bytes == 16  # BF16 [8]
+    assert found.provenance["weight_bytes"] == "safetensors headers of 1 file(s)"
+
+
+# TINY_BYTES = 4,297,015,296: 1% is 42,970,152.96 bytes
+@pytest.mark.parametrize("total", [TINY_BYTES, TINY_BYTES + 42_970_152, TINY_BYTES - 42_970_152])
+def test_index_total_size_within_one_percent_is_accepted(tmp_path: Path, total: int) -> None:
+    directory = tiny_gqa(tmp_path)
+    index = {"metadata": {"total_size": total}, "weight_map": dict.fromkeys(TINY_TENSORS, "model.safetensors")}
+    (directory / "model.safetensors.index.json").write_text(json.dumps(index), encoding="utf-8")
+    found = read_model_dir(directory)
+    assert found.spec.weight_bytes == TINY_BYTES  # the headers' bytes, not the index's
+    assert found.provenance["weight_bytes"] == (
+        "safetensors headers of 1 file(s) (= model.safetensors.index.json metadata.total_size)"
+    )
+
+
+@pytest.mark.parametrize("total", [TINY_BYTES + 42_970_153, TINY_BYTES - 42_970_153])
+def test_index_total_size_beyond_one_percent_is_refused(tmp_path: Path, total: int) -> None:
+    directory = tiny_gqa(tmp_path)
+    index = {"metadata": {"total_size": total}, "weight_map": dict.fromkeys(TINY_TENSORS, "model.safetensors")}
+    (directory / "model.safetensors.index.json").write_text(json.dumps(index), encoding="utf-8")
+    assert refusal(directory) == (
+        f"D/model.safetensors.index.json: metadata.total_size {total:,} bytes disagrees with the 4,297,015,296 "
+        "bytes its shards' headers hold: the index and the shards are from different builds"
+    )
+
+
+def test_only_the_shards_the_index_names_are_loaded(tmp_path: Path) -> None:
+    directory = indexed(tmp_path, {"metadata": {"total_size": 16}, "weight_map": {"w": "model.safetensors"}})
+    write_safetensors(directory / "consolidated.safetensors", {"x": (BF16, [1000])})
+    found = read_model_dir(directory)
+    assert found.spec.weight_bytes == 16
+    assert [Path(f).name for f in found.files_read][1:] == ["model.safetensors.index.json", "model.safetensors"]
+
+
+def test_a_modelslim_index_is_checked_but_every_shard_loads(tmp_path: Path) -> None:
+    # a ModelSlim build's index is named after its weights; vLLM loads every *.safetensors of the directory
+    directory = one_tensor(tmp_path, qwen3_config())
+    write_safetensors(directory / "extra.safetensors", {"x": (BF16, [4])})  # 8 B, not indexed
+    index = {"metadata": {"total_size": 16}, "weight_map": {"w": "model.safetensors"}}
+    (directory / "quant_model_weight.safetensors.index.json").write_text(json.dumps(index), encoding="utf-8")
+    found = read_model_dir(directory)
+    assert found.spec.weight_bytes == 16 + 8  # total_size 16 matches the indexed shard alone
+    names = [Path(f).name for f in found.files_read]
+    assert names[1:] == ["quant_model_weight.safetensors.index.json", "extra.safetensors", "model.safetensors"]
+    assert found.provenance["weight_bytes"] == (
+        "safetensors headers of 2 file(s) (= quant_model_weight.safetensors.index.json metadata.total_size)"
+    )
+    # a second index: neither is taken as the index
+    (directory / "other.safetensors.index.json").write_text(json.dumps({"weight_map": {}}), encoding="utf-8")
+    again = read_model_dir(directory)
+    assert [Path(f).name for f in again.files_read][1:] == ["extra.safetensors", "model.safetensors"]
+
+
+def test_no_weights_word_for_word(tmp_path: Path) -> None:
+    directory = one_tensor(tmp_path, qwen3_config())
+    (directory / "model.safetensors").unlink()
+    (directory / "folder.safetensors").mkdir()  # a directory is no weights file
+    assert refusal(directory) == (
+        "D: no *.safetensors weights (ascendgen reads the weights' sizes from safetensors headers; a .bin or .gguf "
+        "checkpoint is not planned)"
+    )
