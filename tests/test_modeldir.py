@@ -1304,3 +1304,211 @@ def test_no_weights_word_for_word(tmp_path: Path) -> None:
         "D: no *.safetensors weights (ascendgen reads the weights' sizes from safetensors headers; a .bin or .gguf "
         "checkpoint is not planned)"
     )
+
+
+# ------------------------------------------------------------------------------------ quantization
+
+
+def ct_config(*groups: dict[str, Any]) -> dict[str, Any]:
+    config_groups = {f"group_{i}": g for i, g in enumerate(groups)}
+    return qwen3_config(quantization_config={"quant_method": "compressed-tensors", "config_groups": config_groups})
+
+
+INT8 = {"num_bits": 8, "type": "int"}
+INT4 = {"num_bits": 4, "type": "int"}
+
+
+@pytest.mark.parametrize(
+    ("group", "label", "min_image"),
+    [
+        ({"weights": INT8, "input_activations": {**INT8, "dynamic": True}}, "w8a8", "v0.12.0rc1"),
+        ({"weights": INT8, "input_activations": {**INT8, "dynamic": False}}, "w8a8", "v0.12.0rc1"),
+        ({"weights": INT4, "input_activations": {**INT8, "dynamic": True}}, "w4a8", "v0.15.0rc1"),
+        ({"weights": INT4}, "w4a16", "v0.12.0rc1"),
+        ({"weights": INT4, "input_activations": None}, "w4a16", "v0.12.0rc1"),
+    ],
+)
+def test_each_compressed_tensors_scheme(tmp_path: Path, group: dict[str, Any], label: str, min_image: str) -> None:
+    found = read_model_dir(one_tensor(tmp_path, ct_config(group), dtype="I8"))
+    assert (found.spec.quantization, found.spec.serve_flags, found.spec.min_image) == (label, (), min_image)
+    assert found.provenance["quantization"] == "config.json quantization_config (compressed-tensors)"
+    assert "serve_flags" not in found.provenance
+
+
+def test_compressed_tensors_groups_take_the_first_label_and_the_newest_image(tmp_path: Path) -> None:
+    w8a8 = {"weights": INT8, "input_activations": INT8}
+    w4a8 = {"weights": INT4, "input_activations": INT8}
+    spec = read_model_dir(one_tensor(tmp_path, ct_config(w8a8, w4a8), dtype="I8")).spec
+    assert (spec.quantization, spec.min_image) == ("w8a8", "v0.15.0rc1")
+
+
+FP8_REFUSAL = (
+    "quantization_config (W8A8FP8_DYNAMIC, compressed-tensors): FP8 runs on Ascend 950 NPUs only (vllm-ascend PR "
+    "#10236); A2/A3 and 310P have no FP8"
+)
+
+
+@pytest.mark.parametrize(
+    ("quantization_config", "message"),
+    [
+        ({"quant_method": "compressed-tensors"}, "quantization_config.config_groups is missing (compressed-tensors "
+         "schemes)"),
+        ({"quant_method": "compressed-tensors", "config_groups": {}}, "quantization_config.config_groups is missing "
+         "(compressed-tensors schemes)"),
+        ({"quant_method": "compressed-tensors", "config_groups": [INT8]}, "quantization_config.config_groups is "
+         "missing (compressed-tensors schemes)"),
+        ({"quant_method": "compressed-tensors", "config_groups": {"g": 5}},
+         "quantization_config.config_groups.g.weights is missing"),
+        ({"quant_method": "compressed-tensors", "config_groups": {"g": {"input_activations": INT8}}},
+         "quantization_config.config_groups.g.weights is missing"),
+        ({"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": INT8, "input_activations": INT4}}},
+         "quantization_config.config_groups.g: weights of 8 bits with activations of 4 bits is not a "
+         "compressed-tensors scheme vllm-ascend serves (W8A8, W4A8, W4A16)"),
+        ({"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": INT8}}},
+         "quantization_config.config_groups.g: weights of 8 bits with activations of None bits is not a "
+         "compressed-tensors scheme vllm-ascend serves (W8A8, W4A8, W4A16)"),
+        ({"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": INT4, "input_activations": {}}}},
+         "quantization_config.config_groups.g: weights of 4 bits with activations of None bits is not a "
+         "compressed-tensors scheme vllm-ascend serves (W8A8, W4A8, W4A16)"),
+        ({"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {"num_bits": 8, "type": "float"}}}},
+         FP8_REFUSAL),
+        ({"quant_method": "compressed-tensors",
+          "config_groups": {"g": {"weights": INT8, "input_activations": {"num_bits": 8, "type": "float"}}}},
+         FP8_REFUSAL),
+        ("w8a8", "quantization_config must be a JSON object"),
+        ({}, "quantization_config has no quant_method (a ModelSlim build) but quant_model_description.json is "
+         "missing: vllm-ascend cannot load it"),
+        ({"quant_method": ""}, "quantization_config has no quant_method (a ModelSlim build) but "
+         "quant_model_description.json is missing: vllm-ascend cannot load it"),
+        ({"quant_method": "ascend"}, "quantization_config has no quant_method (a ModelSlim build) but "
+         "quant_model_description.json is missing: vllm-ascend cannot load it"),
+        ({"quant_method": 5}, "quantization_config.quant_method must be a name, not 5"),
+        ({"quant_method": "exl2"}, "quantization_config.quant_method 'exl2': not a method vllm-ascend serves "
+         "(vllm_ascend/platform.py supported_quantization: ascend, compressed-tensors); use a BF16 or ModelSlim "
+         "W8A8 / W4A8 build"),
+        ({"quant_method": "modelopt"}, "quantization_config.quant_method 'modelopt': NVIDIA ModelOpt (FP8/NVFP4) "
+         "builds are made for CUDA GPUs; use a BF16 or ModelSlim W8A8 build"),
+    ],
+)  # fmt: skip
+def test_quantization_config_refusals_word_for_word(tmp_path: Path, quantization_config: Any, message: str) -> None:
+    directory = one_tensor(tmp_path, qwen3_config(quantization_config=quantization_config))
+    assert refusal(directory) == f"D/config.json: {message}"
+
+
+def test_modelopt_file_refusal_word_for_word(tmp_path: Path) -> None:
+    directory = one_tensor(tmp_path, qwen3_config())
+    (directory / "hf_quant_config.json").write_text("{}", encoding="utf-8")
+    assert refusal(directory) == (
+        "D/hf_quant_config.json: NVIDIA ModelOpt (FP8/NVFP4) builds are made for CUDA GPUs; use a BF16 or ModelSlim "
+        "W8A8 build"
+    )
+
+
+@pytest.mark.parametrize("quantization_config", [None, {"quant_method": "ascend"}, {}, {"quant_method": ""}])
+def test_modelslim_description_is_read_with_or_without_its_quantization_config(
+    tmp_path: Path, quantization_config: Any
+) -> None:
+    found = read_model_dir(w8a8_build(tmp_path, W8A8_DESCRIPTION, quantization_config=quantization_config))
+    assert found.spec.quantization == "w8a8"
+    assert found.provenance["quantization"] == "quant_model_description.json model_quant_type W8A8_DYNAMIC"
+    assert found.provenance["serve_flags"] == (
+        "quant_model_description.json: a ModelSlim build is served with --quantization ascend"
+    )
+
+
+def test_a_description_beside_another_method_is_not_taken(tmp_path: Path) -> None:
+    directory = w8a8_build(tmp_path, W8A8_DESCRIPTION, quantization_config={"quant_method": "exl2"})
+    assert refusal(directory).startswith("D/config.json: quantization_config.quant_method 'exl2': not a method")
+
+
+@pytest.mark.parametrize(
+    ("description", "label", "min_image", "where"),
+    [
+        # the most common layer type names the build when model_quant_type is absent
+        ({"a.weight": "W8A8_DYNAMIC", "b.weight": "W4A8_DYNAMIC", "c.weight": "W4A8_DYNAMIC"}, "w4a8", "v0.10.0rc1",
+         "layer types W4A8_DYNAMIC, W8A8_DYNAMIC"),
+        # a tie: the later name
+        ({"a.weight": "W4A8_DYNAMIC", "b.weight": "W8A8_DYNAMIC"}, "w8a8", "v0.10.0rc1",
+         "layer types W4A8_DYNAMIC, W8A8_DYNAMIC"),
+        # FLOAT layers, entries that are not weights and values that are not names do not count
+        ({"a.weight": "W8A16", "b.weight": "FLOAT", "c.weight": "FLOAT", "d.bias": "W4A8_DYNAMIC", "e.weight": 5},
+         "w8a16", "v0.13.0rc1", "layer types W8A16"),
+        # model_quant_type names the build, its image counts too
+        ({"model_quant_type": "W4A16", "a.weight": "W8A8"}, "w4a16", "v0.12.0rc1", "model_quant_type W4A16"),
+        ({"model_quant_type": "W8A8"}, "w8a8", None, "model_quant_type W8A8"),
+        ({"model_quant_type": "FLOAT", "a.weight": "W8A8_MIX"}, "w8a8", "v0.12.0rc1", "model_quant_type FLOAT"),
+        # C16 is no int8 cache: no C8 image
+        ({"model_quant_type": "W8A8", "kv_cache_type": "C16"}, "w8a8", None, "model_quant_type W8A8"),
+    ],
+)  # fmt: skip
+def test_modelslim_build_named_by_its_layers(
+    tmp_path: Path, description: dict[str, Any], label: str, min_image: str | None, where: str
+) -> None:
+    found = read_model_dir(w8a8_build(tmp_path, description))
+    assert (found.spec.quantization, found.spec.min_image) == (label, min_image)
+    assert found.provenance["quantization"] == f"quant_model_description.json {where}"
+    assert found.spec.serve_flags == ("--quantization=ascend",)
+    assert found.spec.kv_cache_dtype is None
+
+
+@pytest.mark.parametrize(
+    ("description", "message"),
+    [
+        ({"model_quant_type": 8}, 'model_quant_type must be a name such as "W8A8", not 8'),
+        ({"a.weight": "FLOAT"}, "no layer is quantized (every .weight entry is FLOAT)"),
+        ({"model_quant_type": "FLOAT", "a.weight": "FLOAT"}, "no layer is quantized (every .weight entry is FLOAT)"),
+        ({"a.bias": "W8A8"}, "no layer is quantized (every .weight entry is FLOAT)"),
+        ({"model_quant_type": "W9A9"}, "quantization type 'W9A9' is not one ascendgen knows (architectures.yaml "
+         "quantizations lists the ModelSlim types vllm-ascend serves)"),
+        ({"a.weight": "W8A8S"}, "quantization type 'W8A8S': W8A8S is a sparse format for Atlas 300I Duo "
+         "(vllm_ascend/_310p/quantization) whose weight layout ascendgen does not plan"),
+    ],
+)  # fmt: skip
+def test_modelslim_refusals_word_for_word(tmp_path: Path, description: dict[str, Any], message: str) -> None:
+    directory = w8a8_build(tmp_path, description)
+    assert refusal(directory) == f"D/quant_model_description.json: {message}"
+
+
+def test_c8_counts_each_attention_layer_once(tmp_path: Path) -> None:
+    description = {
+        **W8A8_DESCRIPTION,
+        "kv_cache_type": "C8",
+        # 4 layers, each with a scale and an offset; an entry without a layer number does not count
+        **{f"model.layers.{i}.self_attn.k_proj.kv_cache_scale": "W8A8_DYNAMIC" for i in range(4)},
+        **{f"model.layers.{i}.self_attn.k_proj.kv_cache_scale_offset": "W8A8_DYNAMIC" for i in range(4)},
+        "k_proj.kv_cache_scale": "W8A8_DYNAMIC",
+        "model.layers.9.self_attn.v_proj.kv_cache_scale": "W8A8_DYNAMIC",
+    }
+    found = read_model_dir(w8a8_build(tmp_path, description))
+    assert found.spec.kv_cache_dtype == "int8"
+    assert found.provenance["kv_cache_dtype"] == (
+        "quant_model_description.json kv_cache_type C8 on 4 attention layers (int8 KV cache)"
+    )
+
+
+def test_c8_on_fewer_layers_than_the_model_is_a_note_word_for_word(tmp_path: Path) -> None:
+    description = {
+        **W8A8_DESCRIPTION,
+        "kv_cache_type": "C8",
+        **{f"model.layers.{i}.self_attn.k_proj.kv_cache_scale": "x" for i in range(3)},
+    }
+    found = read_model_dir(w8a8_build(tmp_path, description))
+    assert found.spec.kv_cache_dtype is None and "kv_cache_dtype" not in found.provenance
+    assert found.spec.min_image == "v0.19.1rc1"
+    assert found.notes == (
+        "the build quantizes the KV cache (C8) of 3 of 4 layers; planned with the KV cache in the model dtype "
+        "(conservative)",
+    )
+
+
+def test_c8_covers_the_attention_layers_of_a_hybrid_model(tmp_path: Path) -> None:
+    # layer_types: 2 of 4 layers keep a KV cache; C8 on those 2 is all of them
+    description = {
+        **W8A8_DESCRIPTION,
+        "kv_cache_type": "C8",
+        **{f"model.layers.{i}.self_attn.k_proj.kv_cache_scale": "x" for i in (1, 3)},
+    }
+    layer_types = ["linear_attention", "full_attention", "linear_attention", "full_attention"]
+    found = read_model_dir(w8a8_build(tmp_path, description, layer_types=layer_types))
+    assert found.spec.kv_cache_layers == 2
+    assert found.spec.kv_cache_dtype == "int8"
