@@ -1512,3 +1512,192 @@ def test_c8_covers_the_attention_layers_of_a_hybrid_model(tmp_path: Path) -> Non
     found = read_model_dir(w8a8_build(tmp_path, description, layer_types=layer_types))
     assert found.spec.kv_cache_layers == 2
     assert found.spec.kv_cache_dtype == "int8"
+
+
+# ------------------------------------------------------------------------- the directory, attention, resolution
+
+
+def test_directory_named_dot_takes_its_real_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = one_tensor(tmp_path, qwen3_config(), name="Dot-Model")
+    monkeypatch.chdir(directory)
+    found = read_model_dir(Path("."))
+    assert (found.spec.name, found.spec.hub_id) == ("Dot-Model", "me/Dot-Model")
+    (directory / "sub").mkdir()
+    monkeypatch.chdir(directory / "sub")
+    assert read_model_dir(Path("..")).spec.name == "Dot-Model"
+
+
+@pytest.mark.parametrize("name", ["my model", "_hidden", "-dash", "naïve"])
+def test_directory_name_that_cannot_name_a_model_is_refused(tmp_path: Path, name: str) -> None:
+    directory = make_model_dir(tmp_path / "me" / name, qwen3_config(), {"model.safetensors": {"w": (BF16, [8])}})
+    assert refusal(directory) == (
+        f"D: the directory name {name!r} cannot name a model (letters, digits, '.', '_', '-', starting with a letter "
+        "or digit): rename the directory"
+    )
+
+
+def test_hub_id_is_the_name_alone_under_an_odd_parent(tmp_path: Path) -> None:
+    directory = make_model_dir(
+        tmp_path / "my models" / "M-1", qwen3_config(), {"model.safetensors": {"w": (BF16, [8])}}
+    )
+    found = read_model_dir(directory)
+    assert (found.spec.name, found.spec.hub_id, found.spec.served_name) == ("M-1", "M-1", None)
+    assert found.directory == directory
+    assert found.provenance["architecture"] == "config.json architectures[0]"
+    named = read_model_dir(directory, hub_id="org/M-1", served_name="m1")
+    assert (named.spec.hub_id, named.spec.served_name) == ("org/M-1", "m1")
+
+
+def test_spec_the_catalog_refuses_names_the_field(tmp_path: Path) -> None:
+    directory = one_tensor(tmp_path, qwen3_config())
+    with pytest.raises(InputError) as caught:
+        read_model_dir(directory, served_name="")
+    assert str(caught.value) == f"{directory}/config.json: served_name: String should have at least 1 character"
+
+
+def test_unknown_architecture_note_word_for_word(tmp_path: Path) -> None:
+    found = read_model_dir(one_tensor(tmp_path, qwen3_config(architectures=["NewForCausalLM"])))
+    assert found.notes[0] == (
+        "NewForCausalLM is not in ascendgen's architecture table (architectures.yaml): vllm-ascend's support matrix "
+        "does not list it, so it may not load"
+    )
+
+
+def test_attention_provenance_word_for_word(tmp_path: Path) -> None:
+    mha = read_model_dir(one_tensor(tmp_path, qwen3_config(num_key_value_heads=None), name="mha"))
+    assert mha.provenance["num_key_value_heads"] == (
+        "= num_attention_heads: config.json has no num_key_value_heads (vLLM get_total_num_kv_heads and "
+        "transformers LlamaConfig take the attention heads)"
+    )
+    assert mha.provenance["head_dim"] == "config.json head_dim"
+    mla = read_model_dir(make_model_dir(tmp_path / "ds" / "mla", deepseek_config(), moe_shards(4, 64, 32)))
+    assert mla.provenance["attention"] == "config.json kv_lora_rank (multi-head latent attention)"
+    assert mla.provenance["head_dim"] == "config.json qk_nope_head_dim + qk_rope_head_dim"
+    assert mla.provenance["mla.v_head_dim"] == "config.json v_head_dim"
+    assert mla.provenance["num_key_value_heads"] == "config.json num_key_value_heads"
+
+
+@pytest.mark.parametrize("key", ["kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim"])
+def test_mla_dimension_refusal_word_for_word(tmp_path: Path, key: str) -> None:
+    config = deepseek_config(**{key: 0}) if key == "kv_lora_rank" else deepseek_config(**{key: None})
+    directory = make_model_dir(tmp_path / "ds" / "mla", config, moe_shards(4, 64, 32))
+    expected = (
+        "kv_lora_rank must be a positive whole number, not 0"
+        if key == "kv_lora_rank"
+        else f"{key} is missing (multi-head latent attention); ascendgen needs it to size the model"
+    )
+    assert refusal(directory) == f"D/config.json: {expected}"
+
+
+@pytest.mark.parametrize(
+    ("changes", "layers", "why"),
+    [
+        ({"layer_types": ["linear_attention", "full_attention", "mamba", "sliding_attention"]}, 2,
+         "config.json layer_types: 2 of 4 layers are attention layers"),
+        ({"full_attention_interval": 2}, 2, "config.json full_attention_interval: every 2th of 4 layers is full "
+         "attention"),
+        ({"model_type": "qwen3_next", "num_hidden_layers": 8}, 2,
+         "Qwen3NextConfig's default full_attention_interval 4: every 4th of 8 layers is full attention"),
+    ],
+)  # fmt: skip
+def test_kv_cache_layers_word_for_word(tmp_path: Path, changes: dict[str, Any], layers: int, why: str) -> None:
+    found = read_model_dir(one_tensor(tmp_path, qwen3_config(**changes)))
+    assert found.spec.kv_cache_layers == layers
+    assert found.provenance["kv_cache_layers"] == (
+        f"{why} (linear-attention layers keep a fixed-size state, no KV cache)"
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"full_attention_interval": 1}, {"layer_types": ["full_attention"] * 4}, {"model_type": "qwen3"}],
+)
+def test_every_layer_with_a_kv_cache_is_no_hybrid(tmp_path: Path, changes: dict[str, Any]) -> None:
+    found = read_model_dir(one_tensor(tmp_path, qwen3_config(**changes)))
+    assert found.spec.kv_cache_layers is None and "kv_cache_layers" not in found.provenance
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"layer_types": "linear_attention"}, "layer_types must be a list of layer type names"),
+        ({"layer_types": ["full_attention"] * 3 + [4]}, "layer_types must be a list of layer type names"),
+        ({"layer_types": ["linear_attention"] * 4}, "no layer is an attention layer; ascendgen plans models with a KV "
+         "cache"),
+        ({"full_attention_interval": 5}, "no layer is an attention layer; ascendgen plans models with a KV cache"),
+        ({"full_attention_interval": 0}, "full_attention_interval must be a positive whole number, not 0"),
+        ({"layer_types": ["full_attention"] * 3}, "layer_types lists 3 layers but num_hidden_layers is 4: the file "
+         "contradicts itself"),
+    ],
+)  # fmt: skip
+def test_layer_refusals_word_for_word(tmp_path: Path, changes: dict[str, Any], message: str) -> None:
+    assert refusal(one_tensor(tmp_path, qwen3_config(**changes))) == f"D/config.json: {message}"
+
+
+SLIDING_NOTE = (
+    "sliding-window layers are counted with a full-length KV cache (conservative: whether an image's vLLM shrinks "
+    "them depends on its hybrid KV cache manager)"
+)
+
+
+@pytest.mark.parametrize(
+    ("changes", "noted"),
+    [
+        ({"sliding_window": 4096}, True),
+        ({"sliding_window": 4096, "use_sliding_window": True}, True),
+        ({"sliding_window": 4096, "use_sliding_window": None}, True),
+        ({"sliding_window": 4096, "use_sliding_window": False}, False),  # Qwen2/3 ship it switched off
+        ({"use_sliding_window": True}, False),
+        ({"layer_types": ["sliding_attention", "full_attention"] * 2}, True),
+        ({"layer_types": ["full_attention"] * 4}, False),
+    ],
+)
+def test_sliding_window_note(tmp_path: Path, changes: dict[str, Any], noted: bool) -> None:
+    found = read_model_dir(one_tensor(tmp_path, qwen3_config(**changes)))
+    assert found.notes == ((SLIDING_NOTE,) if noted else ())
+
+
+def test_directory_deep_below_the_models_dir_is_served_under_its_name(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    directory = make_model_dir(models / "a" / "b" / "Deep-1", qwen3_config(), {"model.safetensors": {"w": (BF16, [8])}})
+    found = resolve_model(str(directory), load_catalog(), str(models))
+    assert (found.source, found.spec.hub_id, found.spec.served_name) == ("files", "a/b/Deep-1", "Deep-1")
+    assert found.files_read and found.notes == ()
+    shallow = make_model_dir(models / "org" / "Flat-1", qwen3_config(), {"model.safetensors": {"w": (BF16, [8])}})
+    flat = resolve_model(str(shallow), load_catalog(), str(models))
+    assert (flat.spec.hub_id, flat.spec.served_name) == ("org/Flat-1", None)
+
+
+def test_directory_at_a_catalog_hub_id_keeps_the_catalogs_entry(tmp_path: Path) -> None:
+    # the catalog's Qwen3-8B at models/qwen/qwen3-8b (another case): its name, serve flags and NPU counts stay
+    models = tmp_path / "models"
+    config = qwen3_config(num_hidden_layers=28, hidden_size=4096, num_attention_heads=32, vocab_size=151936)
+    directory = make_model_dir(models / "qwen" / "qwen3-8b", config, {"model.safetensors": {"w": (BF16, [8])}})
+    entry = load_catalog().get("Qwen3-8B")
+    found = resolve_model(str(directory), load_catalog(), str(models))
+    assert (found.source, found.spec.name, found.spec.num_layers) == ("files", "Qwen3-8B", 28)
+    assert found.spec.npus == entry.npus
+
+
+def test_catalog_model_read_from_the_models_dir_keeps_its_hub_id(tmp_path: Path) -> None:
+    catalog = load_catalog()
+    entry = catalog.get("Qwen3-8B")
+    config = qwen3_config(num_hidden_layers=28, hidden_size=4096, num_attention_heads=32, vocab_size=151936)
+    make_model_dir(tmp_path / "Qwen" / "Qwen3-8B", config, {"model.safetensors": {"w": (BF16, [8_200_000, 1000])}})
+    config2 = qwen3_config(num_hidden_layers=28, hidden_size=1024, num_attention_heads=32, vocab_size=151936)
+    (tmp_path / "Qwen" / "Qwen3-8B" / "config.json").write_text(json.dumps(config2))
+    found = resolve_model("Qwen3-8B", catalog, str(tmp_path))
+    assert (found.spec.hub_id, found.spec.served_name) == (entry.hub_id, entry.served_name)
+    (note,) = found.notes
+    assert note == (
+        f"planned from the files in {tmp_path}/Qwen/Qwen3-8B, which differ from the catalog's Qwen3-8B: "
+        "num_layers 28 (catalog 36); hidden_size 1024 (catalog 4096)"
+    )
+
+
+def test_unreadable_catalog_directory_note_has_no_files(tmp_path: Path) -> None:
+    directory = tmp_path / "Qwen" / "Qwen3-8B"
+    directory.mkdir(parents=True)
+    (directory / "config.json").write_text(json.dumps(qwen3_config()))
+    found = resolve_model("Qwen3-8B", load_catalog(), str(tmp_path))
+    assert found.files_read == ()
