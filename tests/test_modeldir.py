@@ -1701,3 +1701,73 @@ def test_unreadable_catalog_directory_note_has_no_files(tmp_path: Path) -> None:
     (directory / "config.json").write_text(json.dumps(qwen3_config()))
     found = resolve_model("Qwen3-8B", load_catalog(), str(tmp_path))
     assert found.files_read == ()
+
+
+def test_folder_that_cannot_be_served_is_refused_word_for_word(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    directory = make_model_dir(models / "my org" / "M-1", qwen3_config(), {"model.safetensors": {"w": (BF16, [8])}})
+    with pytest.raises(InputError) as caught:
+        served_path_in(directory, str(models))
+    assert str(caught.value) == (
+        f"{directory}: the folder name 'my org' cannot be part of a served path (letters, digits, '.', '_', '-', "
+        "starting with a letter or digit): rename it"
+    )
+
+
+def test_models_dir_named_through_a_link_finds_the_real_place(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    directory = make_model_dir(models / "org" / "M-1", qwen3_config(), {"model.safetensors": {"w": (BF16, [8])}})
+    (tmp_path / "link").symlink_to(models)
+    assert served_path_in(directory, str(tmp_path / "link")) == "org/M-1"
+    with pytest.raises(InputError, match="is not inside --models-dir"):
+        served_path_in(models, str(tmp_path / "link"))  # the models directory itself holds no model
+
+
+@pytest.mark.parametrize(
+    ("changes", "wanted", "why", "note"),
+    [
+        # a known architecture: its table's version (Qwen3ForCausalLM 4.51.0), config.json's ignored
+        ({"transformers_version": "9.0"}, "4.51.0", "architectures.yaml Qwen3ForCausalLM", None),
+        # an unknown one: config.json's
+        ({"architectures": ["NewForCausalLM"], "transformers_version": "4.51.0"}, "4.51.0",
+         "config.json transformers_version", None),
+        ({"architectures": ["NewForCausalLM"], "transformers_version": "99.1"}, "99.1",
+         "config.json transformers_version",
+         "no image in images.yaml is known to ship transformers >= 99.1 (config.json transformers_version)"),
+        ({"architectures": ["NewForCausalLM"], "transformers_version": "dev"}, None, None, None),
+        ({"architectures": ["NewForCausalLM"], "transformers_version": 4}, None, None, None),
+        ({"architectures": ["NewForCausalLM"], "transformers_version": None}, None, None, None),
+    ],
+)  # fmt: skip
+def test_transformers_needed_and_where_from(
+    tmp_path: Path, changes: dict[str, Any], wanted: str | None, why: str | None, note: str | None
+) -> None:
+    found = read_model_dir(one_tensor(tmp_path, qwen3_config(**changes)))
+    assert found.spec.min_transformers == wanted
+    assert found.provenance.get("min_transformers") == why
+    assert (note in found.notes) if note else all("transformers >=" not in n for n in found.notes)
+    if wanted in ("4.51.0", None):
+        assert found.spec.min_image is None  # the oldest image ships 4.51: no constraint
+
+
+def test_catalog_differences_word_for_word() -> None:
+    from ascendgen.modeldir import catalog_differences
+
+    catalog = load_catalog()
+    entry = catalog.get("Qwen3-8B")
+    assert catalog_differences(entry, entry) == []
+    hybrid = entry.model_copy(update={"kv_cache_layers": 9})
+    assert catalog_differences(entry, hybrid) == ["kv_cache_layers 9 (catalog none)"]
+    # Qwen3-8B: 8.2e9 x 2 B = 15.27 GiB; 6% more weights is a difference, 4% is not
+    heavier = entry.model_copy(update={"weight_bytes": int(8.2e9 * 2 * 1.06)})
+    assert catalog_differences(entry, heavier) == ["weights 16.2 GiB (catalog 15.3 GiB)"]
+    assert catalog_differences(entry, entry.model_copy(update={"weight_bytes": int(8.2e9 * 2 * 1.04)})) == []
+    mla = next(m for m in catalog.models if m.mla is not None)
+    assert mla.mla is not None
+    smaller = mla.model_copy(update={"mla": mla.mla.model_copy(update={"kv_lora_rank": 256})})
+    d = mla.mla
+    assert catalog_differences(mla, smaller) == [
+        f"mla kv_lora_rank 256, qk_rope_head_dim {d.qk_rope_head_dim}, qk_nope_head_dim {d.qk_nope_head_dim}, "
+        f"v_head_dim {d.v_head_dim} (catalog kv_lora_rank {d.kv_lora_rank}, qk_rope_head_dim {d.qk_rope_head_dim}, "
+        f"qk_nope_head_dim {d.qk_nope_head_dim}, v_head_dim {d.v_head_dim})"
+    ]
