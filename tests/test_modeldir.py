@@ -1771,3 +1771,25 @@ def test_catalog_differences_word_for_word() -> None:
         f"v_head_dim {d.v_head_dim} (catalog kv_lora_rank {d.kv_lora_rank}, qk_rope_head_dim {d.qk_rope_head_dim}, "
         f"qk_nope_head_dim {d.qk_nope_head_dim}, v_head_dim {d.v_head_dim})"
     ]
+
+
+def test_merge_adds_the_builds_serve_flags_and_drops_moe_fields_for_dense_files(tmp_path: Path) -> None:
+    catalog = load_catalog()
+    # a ModelSlim build where the catalog's Qwen3-8B sits: the catalog's entry plus --quantization=ascend
+    qwen = catalog.get("Qwen3-8B")
+    tensors = {"model.layers.0.self_attn.q_proj.weight": ("I8", [8_200_000, 1000])}
+    make_model_dir(
+        tmp_path / "Qwen" / "Qwen3-8B",
+        qwen3_config(num_hidden_layers=36, hidden_size=4096, num_attention_heads=32, vocab_size=151936),
+        {"model.safetensors": tensors},
+        extra={"quant_model_description.json": {"model_quant_type": "W8A8"}},
+    )
+    quantized = resolve_model("Qwen3-8B", catalog, str(tmp_path)).spec
+    assert quantized.serve_flags == (*qwen.serve_flags, "--quantization=ascend")
+    assert (quantized.quantization, quantized.min_transformers) == ("w8a8", "4.51.0")
+    # dense files where the catalog has a MoE model: no experts left over
+    moe = catalog.get("Qwen3-30B-A3B")
+    assert moe.kind == "moe"
+    make_model_dir(tmp_path / "Qwen" / "Qwen3-30B-A3B", qwen3_config(), {"model.safetensors": {"w": (BF16, [8])}})
+    dense = resolve_model("Qwen3-30B-A3B", catalog, str(tmp_path)).spec
+    assert (dense.kind, dense.num_experts, dense.active_params_b) == ("dense", None, None)
