@@ -306,7 +306,7 @@ class _Config:
         self.text: dict[str, Any] = data[self.text_key] if self.text_key else {}
 
     def where(self, key: str) -> str:
-        if self.text_key and key in self.text:
+        if self.text_key and self.text.get(key) is not None:  # as get(): a null in the text config is absent
             return f"{CONFIG_FILE} {self.text_key}.{key}"
         return f"{CONFIG_FILE} {key}"
 
