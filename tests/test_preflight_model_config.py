@@ -82,3 +82,12 @@ def test_other_names_for_the_same_numbers(tmp_path: Path, config: dict[str, int]
     (model,) = [m for m in WITH_CONFIG if m.name == "bge-m3"]  # 16 heads, 16 KV heads, 24 layers
     folder(tmp_path, model, config)
     assert len(list(_model_problems(service_for(model, tmp_path)))) == problems
+
+
+def test_a_config_that_is_not_an_object_is_named(tmp_path: Path) -> None:
+    (model,) = [m for m in WITH_CONFIG if m.name == "bge-m3"]
+    path = tmp_path / model.hub_id
+    path.mkdir(parents=True)
+    (path / "config.json").write_text("[1, 2]", encoding="utf-8")
+    (problem,) = _model_problems(service_for(model, tmp_path))
+    assert problem.endswith(f"config.json is not a JSON object: {path} does not hold a Hugging Face model")

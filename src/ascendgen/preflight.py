@@ -177,10 +177,14 @@ def _model_problems(service: ServiceConfig) -> Iterable[str]:
         return
     expected = _expected_config(service)
     try:
-        actual = _config_counts(_text_config(json.loads(config.read_text(encoding="utf-8"))))
+        data = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         yield f"{service.name}: {config} is not valid JSON ({exc})"
         return
+    if not isinstance(data, dict):
+        yield f"{service.name}: {config} is not a JSON object: {host} does not hold a Hugging Face model"
+        return
+    actual = _config_counts(_text_config(data))
     for key, want in expected.items():
         got = actual.get(key)
         if got != want:
