@@ -9,6 +9,7 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -223,6 +224,12 @@ class ComposeConfig:
     @property
     def names(self) -> list[str]:
         return [s.name for s in self.services]
+
+
+def served_tasks(services: Iterable[ServiceConfig]) -> dict[str | None, Task]:
+    """What each model an instance serves is for, by served name: a gateway routes by these names, so what it
+    answers for a name is what the instance behind it is for."""
+    return {svc.served_model_name: svc.task for svc in services if not svc.is_gateway}
 
 
 def compose_available() -> str | None:

@@ -52,7 +52,9 @@ def smoke(
 def _endpoints(services: list[ServiceConfig]) -> list[tuple[ServiceConfig, str, Task]]:
     """(service, model name, task) to ask: each model a gateway routes, through the gateway's port, and each
     instance not behind a gateway among `services` on its own port."""
-    tasks = {svc.served_model_name: svc.task for svc in services if not svc.is_gateway}
+    from ascendgen.composeconfig import served_tasks
+
+    tasks = served_tasks(services)
     gateways = [svc for svc in services if svc.is_gateway and svc.port is not None]
     endpoints: list[tuple[ServiceConfig, str, Task]] = [
         (svc, name, tasks.get(name, "generate")) for svc in gateways for name in svc.served_names

@@ -210,11 +210,12 @@ def _up(project: Project) -> str:
 def _report_ready(outcome: UpOutcome, elapsed: float, services: list[ServiceConfig]) -> None:
     from rich.markup import escape
 
+    from ascendgen.composeconfig import served_tasks
     from ascendgen.endpoint import base_url, curl_example
 
     if not outcome.created:
         termui.success("already up and unchanged: nothing to do")
-    tasks = {svc.served_model_name: svc.task for svc in services if not svc.is_gateway}
+    tasks = served_tasks(services)
     for svc in services:
         if svc.port is None:
             termui.success(f"{svc.name} running ({elapsed:.0f} s)")
