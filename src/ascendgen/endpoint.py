@@ -115,19 +115,15 @@ def chat(
 ) -> Answer:
     """One chat completion, as the seeds' curl does. Raises OSError / ValueError when it fails."""
     body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens}
-    started = time.monotonic()
-    payload = _object(_request(f"{base_url(port)}/v1/chat/completions", body=body, timeout=timeout, api_key=api_key))
-    latency = time.monotonic() - started
+    payload, latency = _post(port, "/v1/chat/completions", body, timeout=timeout, api_key=api_key)
     text = _object(_object(_first(payload.get("choices"))).get("message")).get("content") or ""
     tokens = _count(_object(payload.get("usage")).get("completion_tokens"))
     return Answer(latency_s=latency, tokens=tokens, text=str(text))
 
 
 def _embed(port: int, model: str, text: str, *, timeout: float, api_key: str | None) -> Answer:
-    started = time.monotonic()
     body = {"model": model, "input": text}
-    payload = _object(_request(f"{base_url(port)}/v1/embeddings", body=body, timeout=timeout, api_key=api_key))
-    latency = time.monotonic() - started
+    payload, latency = _post(port, "/v1/embeddings", body, timeout=timeout, api_key=api_key)
     vector = _object(_first(payload.get("data"))).get("embedding")
     if not isinstance(vector, list) or not vector:
         raise ValueError("the answer holds no embedding")
@@ -137,9 +133,7 @@ def _embed(port: int, model: str, text: str, *, timeout: float, api_key: str | N
 
 def _rerank(port: int, model: str, *, timeout: float, api_key: str | None) -> Answer:
     body = {"model": model, "query": RERANK_QUERY, "documents": list(RERANK_DOCUMENTS)}
-    started = time.monotonic()
-    payload = _object(_request(f"{base_url(port)}/v1/rerank", body=body, timeout=timeout, api_key=api_key))
-    latency = time.monotonic() - started
+    payload, latency = _post(port, "/v1/rerank", body, timeout=timeout, api_key=api_key)
     results = payload.get("results")
     scored = [
         item
@@ -156,6 +150,15 @@ def _rerank(port: int, model: str, *, timeout: float, api_key: str | None) -> An
     usage = _object(payload.get("usage"))
     tokens = _count(usage.get("total_tokens") if "total_tokens" in usage else billed.get("total_tokens"))
     return Answer(latency_s=latency, tokens=tokens, text=f"ranked first ({best['relevance_score']:.2f}): {document}")
+
+
+def _post(
+    port: int, path: str, body: dict[str, Any], *, timeout: float, api_key: str | None
+) -> tuple[dict[str, Any], float]:
+    """POST `body` to the endpoint; its answer (an object, else {}) and the seconds it took."""
+    started = time.monotonic()
+    payload = _object(_request(f"{base_url(port)}{path}", body=body, timeout=timeout, api_key=api_key))
+    return payload, time.monotonic() - started
 
 
 # An answer is read as far as it has the expected shape: whatever a server sends, `ask` returns or raises ValueError.
