@@ -27,7 +27,7 @@ from ascendgen.errors import InputError
 from ascendgen.images import ImageSpec, load_images, tag_key
 from ascendgen.planner import weights_gib
 from ascendgen.safetext import one_line
-from ascendgen.yamlfile import load_merged_sections
+from ascendgen.yamlfile import file_identity, load_merged_sections
 
 __all__ = [
     "CONFIG_FILE",
@@ -197,10 +197,9 @@ def _state(directory: Path, files: Iterable[str]) -> tuple[tuple[int, ...] | Non
 
     def identity(path: Path | str) -> tuple[int, ...] | None:
         try:
-            info = os.stat(path)
+            return file_identity(path)
         except OSError:
             return None
-        return info.st_mtime_ns, info.st_size, info.st_ino
 
     return (identity(directory), *(identity(name) for name in files))
 

@@ -399,14 +399,15 @@ def load_merged_sections(
     --catalog validates it once, and a recipe naming another file, or the file changed, is loaded anew."""
     keys = {key: key_field if isinstance(key_field, str) else key_field[key] for key in sections}
     try:
-        files = tuple((path, *_identity(path)) for path in paths)
+        files = tuple((path, *file_identity(path)) for path in paths)
     except OSError:  # not there (or not readable): the loading below says so, as it always did
         return _load_merged(tuple(paths), sections, singular, keys)
     loaded = _load_merged_cached(files, tuple(sections.items()), tuple(singular.items()), tuple(keys.items()))
     return {key: list(entries) for key, entries in loaded}
 
 
-def _identity(path: Path) -> tuple[int, int, int]:
+def file_identity(path: Path | str) -> tuple[int, int, int]:
+    """A file as it is now: modification time, size, inode (a rewrite in place changes the first; raises OSError)."""
     info = os.stat(path)
     return info.st_mtime_ns, info.st_size, info.st_ino
 
