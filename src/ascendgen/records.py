@@ -316,6 +316,8 @@ def _value(annotation: Any, value: Any) -> Any:
     if annotation in (str, int, bool):
         return value if type(value) is annotation else _UNSURE
     if annotation is float:
+        if type(value) is int and abs(value) < 2**53:  # pydantic takes a whole number for a float, as a float
+            return float(value)
         return value if type(value) is float and math.isfinite(value) else _UNSURE
     if isinstance(annotation, type) and issubclass(annotation, Record):
         return value if type(value) is annotation else plain(annotation, value)
