@@ -17,12 +17,11 @@ import argparse
 import statistics
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ascendgen.catalog import Catalog, ModelSpec, load_catalog
 from ascendgen.errors import AscendgenError
@@ -30,54 +29,52 @@ from ascendgen.hardware import Hardware, load_hardware
 from ascendgen.images import ImageSpec, choose_image, load_images, tag_key
 from ascendgen.planner import BLOCK_TOKENS, EP_FLAG, GIB, Plan, PlanOptions, kv_bytes_per_token, plan_deployment
 from ascendgen.plans import resolve_server
+from ascendgen.records import Record, RecordError, Rule, validate
 from ascendgen.yamlfile import Items
 
 OBSERVATIONS = Path(__file__).with_name("observations.yaml")
 GOAL_MEDIAN_ERROR_PERCENT = 3.0
 GOAL_WORST_OVERESTIMATE_PERCENT = 1.0
 
-_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-Count = Annotated[int, Field(gt=0)]
-Bytes = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Rule(gt=0)]
+Bytes = Annotated[int, Rule(ge=0)]
 
 
-class Observation(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Observation(Record):
     """One published start-up log: where, the lines as published, what was deployed and what the log shows."""
 
-    model_config = _STRICT
-
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    id: Annotated[str, Rule(pattern=r"^[a-z0-9][a-z0-9.-]*$")]
     role: Literal["fit", "test", "unused"]
     unused_because: str | None = None
-    url: str = Field(pattern=r"^https://\S+$")
-    lines: str = Field(min_length=1)
+    url: Annotated[str, Rule(pattern=r"^https://\S+$")]
+    lines: Annotated[str, Rule(min_length=1)]
     model: str | ModelSpec | None = None  # a models.yaml name, or the model's facts inline
     model_evidence: str | None = None
     dtype: Literal["bfloat16", "float16"] | None = None  # --dtype served with, when not the model's
     npu_type: str | None = None
     hardware_evidence: str | None = None
     total_memory_bytes: Bytes | None = None  # "total memory: N" (vllm-ascend up to v0.14)
-    total_memory_gib: float | None = Field(default=None, gt=0)  # "Free memory on device (free/TOTAL GiB)"
+    total_memory_gib: Annotated[float, Rule(gt=0)] | None = None  # "Free memory on device (free/TOTAL GiB)"
     tp: Count = 1
     pp: Count = 1
     dp: Count = 1
     expert_parallel: bool = False
-    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)  # None: the image's default
+    gpu_memory_utilization: Annotated[float, Rule(gt=0, le=1)] | None = None  # None: the image's default
     max_model_len: Count | None = None
     image: str | None = None  # the images.yaml tag planned with
     version_evidence: str | None = None
     kv_cache_tokens: Count | None = None  # "GPU KV cache size: N tokens"
     available_memory_bytes: Items[Bytes] = ()  # "Available memory: N" of the ranks shown
     available_kv_cache_gib: float | None = None  # "Available KV cache memory: X GiB" / "Current KV cache memory"
-    weights_gib: float | None = Field(default=None, gt=0)  # "Loading model weights took X GB" (GiB)
+    weights_gib: Annotated[float, Rule(gt=0)] | None = None  # "Loading model weights took X GB" (GiB)
     notes: str = ""
 
-    @model_validator(mode="after")
-    def _scored_entries_are_complete(self) -> Observation:
+    def _check(self) -> None:
         if self.role == "unused":
             if not self.unused_because:
                 raise ValueError("an unused observation says why in unused_because")
-            return self
+            return
         if self.unused_because is not None:
             raise ValueError("unused_because is only for role: unused")
         missing = [
@@ -89,30 +86,27 @@ class Observation(BaseModel):
             missing.append("kv_cache_tokens or available_kv_cache_gib")
         if missing:
             raise ValueError(f"a scored observation needs {', '.join(missing)}")
-        return self
 
 
-class ObservationFile(BaseModel):
-    model_config = _STRICT
-    observations: Items[Observation] = Field(min_length=1)
+@dataclass(frozen=True, kw_only=True)
+class ObservationFile(Record):
+    observations: Annotated[Items[Observation], Rule(min_length=1)]
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> ObservationFile:
+    def _check(self) -> None:
         ids = [o.id for o in self.observations]
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         if repeated:
             raise ValueError(f"observation ids must be unique: {', '.join(repeated)}")
-        return self
 
 
 def load_observations(path: Path = OBSERVATIONS) -> tuple[Observation, ...]:
     """The observations, validated; a ValueError names the first problem."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return ObservationFile.model_validate(data).observations
+        return validate(ObservationFile, data).observations
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"{path}: {exc}") from None
-    except ValidationError as exc:
+    except RecordError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise ValueError(f"{path}: {where}: {error['msg']}") from None
@@ -144,7 +138,7 @@ def model_of(observation: Observation, catalog: Catalog) -> ModelSpec:
         update["dtype"] = observation.dtype
     if observation.expert_parallel and EP_FLAG not in found.serve_flags:
         update["serve_flags"] = (*found.serve_flags, EP_FLAG)
-    return found.model_copy(update=update)
+    return replace(found, **update)
 
 
 def observed_tokens(observation: Observation, model: ModelSpec) -> int:
@@ -285,7 +279,7 @@ def margin_problems(results: Sequence[Result], hardware: Hardware) -> list[str]:
     (a2 and a3 share one), to 0.1%, and cover it."""
     problems = []
     margins = {platform.name: platform.kv_cache_margin for platform in hardware.platforms}
-    for margin in {m.model_dump_json(): m for m in margins.values()}.values():
+    for margin in dict.fromkeys(margins.values()):
         names = sorted(name for name, m in margins.items() if m == margin)
         errors = [r.error_percent for r in results if r.platform in names]
         if not errors:

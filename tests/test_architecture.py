@@ -31,8 +31,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # vllmlog/observations: what vLLM measured at start, kept in the user's cache; replan: up --replan
     "write": ("render", "render_cluster", "gpustack", "gateway", "generated", "catalogfile"),
     "plan": ("plans", "planner", "placement", "cluster", "request", "deployfile", "modeldir"),
-    "data": ("__init__", "prevalidated", "catalog", "hardware", "images", "yamlfile", "datafiles", "envfile",
-             "npuset", "errors", "safetext"),
+    "data": ("__init__", "prevalidated", "records", "catalog", "hardware", "images", "yamlfile", "datafiles",
+             "envfile", "npuset", "errors", "safetext"),
 }  # fmt: skip
 ORDER = ("data", "plan", "write", "run", "cli")  # lowest first: a module may import its own layer and those below
 
@@ -49,6 +49,9 @@ ONLY_IN = {
     "subprocess": ("composeconfig", "runtime", "npusmi", "hostnet"),
     "typer": ("cli",),
     "rich": ("cli",),  # all terminal output through cli/termui.py and cli/tables.py
+    # validation through ascendgen.records, which imports pydantic only when a value is not plainly valid
+    "pydantic": ("records",),
+    "pydantic_core": ("records",),
 }
 # Peers of the run layer that share through npusmi / dockerengine, never through each other.
 KEPT_APART = (("doctor", "preflight"), ("preflight", "doctor"))

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from ascendgen.catalog import ModelSpec, load_catalog
+from ascendgen.records import dump
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 CATALOG = load_catalog(())
@@ -170,7 +171,7 @@ def expected_from_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def catalog_fields(model: ModelSpec) -> dict[str, Any]:
-    data = model.model_dump()
+    data = dump(model)
     return {key: data[key] for key in FIELDS}
 
 

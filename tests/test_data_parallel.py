@@ -36,9 +36,7 @@ Run = Callable[..., Result]
 NODES = ["--node", "192.168.0.147:enp1s0", "--node", "192.168.0.35:enp1s0"]
 B3 = NpuType(name="910B3", memory_gib=64, visible_gib=60.96, platform="a2")
 # v0.9.2rc1 as images.yaml has it: its vLLM 0.9.2 runs `vllm serve --headless` (the test image's flags are defaults)
-HEADLESS = replace(
-    IMAGE, spec=IMAGE.spec.model_copy(update={"flags": IMAGE.spec.flags.model_copy(update={"headless": True})})
-)
+HEADLESS = replace(IMAGE, spec=replace(IMAGE.spec, flags=replace(IMAGE.spec.flags, headless=True)))
 A2_64 = ServerProfile(name="atlas-800t-a2", npu_type="910B3", npu_count=8)
 
 

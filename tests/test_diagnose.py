@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from ascendgen.diagnose import Rule, _tail_start, diagnose, last_error_lines, load_rules
+from ascendgen.records import validate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "failures.yaml"
 
@@ -436,19 +437,15 @@ def test_the_last_error_lines_leave_out_frames_and_repeats() -> None:
 
 def test_a_rule_whose_message_needs_what_its_pattern_does_not_capture_is_refused() -> None:
     with pytest.raises(ValueError, match="message uses fit"):
-        Rule.model_validate(
-            {"kind": "kv", "patterns": [r"max seq len \((?P<len>\d+)\)"], "message": "{len} > {fit}",
-             "source": "https://example.org"}
-        )  # fmt: skip
+        validate(Rule, {"kind": "kv", "patterns": [r"max seq len \((?P<len>\d+)\)"], "message": "{len} > {fit}",
+             "source": "https://example.org"})  # fmt: skip
     with pytest.raises(ValueError, match="not a regular expression"):
-        Rule.model_validate({"kind": "kv", "patterns": ["("], "message": "x", "source": "https://example.org"})
+        validate(Rule, {"kind": "kv", "patterns": ["("], "message": "x", "source": "https://example.org"})
     with pytest.raises(ValueError, match="not a regular expression"):
-        Rule.model_validate(
-            {"kind": "kv", "patterns": ["x"], "after": "[", "message": "x", "source": "https://example.org"}
-        )
+        validate(Rule, {"kind": "kv", "patterns": ["x"], "after": "[", "message": "x", "source": "https://example.org"})
     with pytest.raises(ValueError, match="less than or equal to 2"):
-        Rule.model_validate(
-            {"kind": "kv", "patterns": ["x"], "priority": 5, "message": "x", "source": "https://example.org"}
+        validate(
+            Rule, {"kind": "kv", "patterns": ["x"], "priority": 5, "message": "x", "source": "https://example.org"}
         )
 
 

@@ -5,6 +5,7 @@ test, so the comparison is tested whatever the data says."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,8 @@ def known(monkeypatch: pytest.MonkeyPatch) -> tuple[ImageSpec, ...]:
     monkeypatch.setattr(images, "min_driver_for", MIN_DRIVER.get)
     specs = {spec.tag: spec for spec in load_images()}
     for tag in ("v0.13.0", "v0.23.0"):  # in case images.yaml no longer lists them: copies of a listed one
-        specs.setdefault(tag, next(iter(specs.values())).model_copy(update={"tag": tag}))
-    return tuple(spec.model_copy(update={"cann": CANN.get(spec.tag)}) for spec in specs.values())
+        specs.setdefault(tag, replace(next(iter(specs.values())), tag=tag))
+    return tuple(replace(spec, cann=CANN.get(spec.tag)) for spec in specs.values())
 
 
 @pytest.mark.parametrize(
@@ -127,7 +128,7 @@ def test_unknown_minimum_or_cann_is_said_not_refused(known: tuple[ImageSpec, ...
     no_minimum = check_driver_for_image("quay.io/ascend/vllm-ascend:v0.9.2rc1", "23.0.3", known)
     assert no_minimum is not None and no_minimum.status == "unknown"
     assert "holds CANN 8.1.RC1, for which no minimum Ascend driver is published" in no_minimum.message
-    without_cann = tuple(spec.model_copy(update={"cann": None}) for spec in known)
+    without_cann = tuple(replace(spec, cann=None) for spec in known)
     no_cann = check_driver_for_image("quay.io/ascend/vllm-ascend:v0.9.2rc1", "23.0.3", without_cann)
     assert no_cann is not None and no_cann.status == "unknown"
     assert "does not record which CANN v0.9.2rc1 holds" in no_cann.message

@@ -13,7 +13,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from ascendgen.gpustack import (
     worker_secrets,
 )
 from ascendgen.hardware import load_hardware
+from ascendgen.records import validate
 from ascendgen.render import yaml_quote
 
 from helpers import REPO, Run, Write, compose_config, only_service
@@ -552,7 +553,7 @@ def test_every_flag_of_each_table_reads_back_as_written(tmp_path: Path) -> None:
         assert "../hw/mine.yaml" in command or not request.hardware_files
         back = request_from_recipe(shlex.split(command), tmp_path / "deploy")
         resolved = tuple(str(Path(path).resolve()) for path in back.hardware_files)
-        assert back.model_copy(update={"hardware_files": resolved}) == request
+        assert replace(back, hardware_files=resolved) == request
     assert written == {flag.option for flag in (*SERVER_FLAGS, *WORKER_FLAGS)}
 
 
@@ -565,7 +566,7 @@ def test_every_flag_of_each_table_reads_back_as_written(tmp_path: Path) -> None:
         (ServerRequest(gpustack_version="2", port=8080), "ascendgen gpustack server --port 8080"),  # "2": left out
         (ServerRequest(gpustack_version="0.7", cpu_only=True, bootstrap_password=True),
          "ascendgen gpustack server --gpustack-version 0.7 --cpu-only --bootstrap-password-from-env"),
-        (WorkerRequest(server_url=SEED_URL + "/"),
+        (validate(WorkerRequest, {"server_url": SEED_URL + "/"}),
          f"ascendgen gpustack worker --server-url {SEED_URL} --token-from-env"),
     ],
 )  # fmt: skip

@@ -5,12 +5,13 @@ validation of a user's hardware file merged over hardware.yaml."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
-from pydantic import ValidationError
 
 from ascendgen.errors import CatalogError, InputError
 from ascendgen.hardware import DEFAULT_SERVER, Platform, ServerProfile, load_hardware, npu_mounts
+from ascendgen.records import RecordError, dump, validate
 
 from helpers import Write
 
@@ -221,7 +222,7 @@ def test_a_user_file_changes_only_the_fields_it_gives(write: Write) -> None:
     hardware, builtin = load_hardware([path]), load_hardware()
     a2 = hardware.platform("a2")
     assert a2.kv_budget_factor == 0.75
-    assert a2.model_copy(update={"kv_budget_factor": 1.0}) == builtin.platform("a2")  # nothing else changed
+    assert replace(a2, kv_budget_factor=1.0) == builtin.platform("a2")  # nothing else changed
     assert hardware.server("my-box").npu_count == 4
     assert len(hardware.servers) == len(builtin.servers) + 1
 
@@ -304,16 +305,16 @@ def test_unknown_names_list_the_known_ones_exactly() -> None:
 @pytest.mark.parametrize("field", ["control_devices", "driver_mounts", "multinode_mounts"])
 def test_platform_paths_are_absolute_without_colons_or_newlines(field: str, path: str) -> None:
     a2 = load_hardware().platform("a2")
-    assert Platform.model_validate({**a2.model_dump(), field: ["/usr/local/x"]})  # the same entry, a good path
-    with pytest.raises(ValidationError, match=re.escape(f"path {path!r} must be absolute, without ':' or newlines")):
-        Platform.model_validate({**a2.model_dump(), field: [path]})
+    assert validate(Platform, {**dump(a2), field: ["/usr/local/x"]})  # the same entry, a good path
+    with pytest.raises(RecordError, match=re.escape(f"path {path!r} must be absolute, without ':' or newlines")):
+        validate(Platform, {**dump(a2), field: [path]})
 
 
 @pytest.mark.parametrize(("bad", "count"), [(2, 2), (-1, 2), (8, 8)])
 def test_groups_stay_within_the_server(bad: int, count: int) -> None:
     assert ServerProfile(name="s", npu_type="910B4", npu_count=2, groups=((0, 1),)).groups == ((0, 1),)
-    with pytest.raises(ValidationError, match=f"group NPU {bad} is outside 0-{count - 1}"):
-        ServerProfile(name="s", npu_type="910B4", npu_count=count, groups=((0, bad),))
+    with pytest.raises(RecordError, match=f"group NPU {bad} is outside 0-{count - 1}"):
+        validate(ServerProfile, {"name": "s", "npu_type": "910B4", "npu_count": count, "groups": [[0, bad]]})
 
 
 def test_a_hardware_file_error_names_the_kind_of_entry(write: Write) -> None:
@@ -330,10 +331,8 @@ def test_a_hardware_file_error_names_the_kind_of_entry(write: Write) -> None:
 def test_a_host_root_keeps_its_own_name() -> None:
     # only the trailing "/" goes: a root ending in other characters (here "X") keeps them
     server = load_hardware().server("atlas-800i-a2")
-    assert server.model_copy(update={"host_root": "/mnt/X/"}).host_path("/dev/davinci0") == "/mnt/X/dev/davinci0"
-    assert (
-        server.model_copy(update={"host_root": "/host"}).mount("/etc/hccn.conf") == "/host/etc/hccn.conf:/etc/hccn.conf"
-    )
+    assert replace(server, host_root="/mnt/X/").host_path("/dev/davinci0") == "/mnt/X/dev/davinci0"
+    assert replace(server, host_root="/host").mount("/etc/hccn.conf") == "/host/etc/hccn.conf:/etc/hccn.conf"
 
 
 # ---- the pre-validated copy of hardware.yaml that a wheel carries (ascendgen.prevalidated) ---------------------

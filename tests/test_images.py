@@ -12,6 +12,7 @@ import pytest
 
 from ascendgen.errors import InputError
 from ascendgen.images import REPOSITORY, ImageSpec, choose_image, load_images, parse_image_reference, tag_key
+from ascendgen.records import validate
 
 from helpers import Run
 
@@ -352,14 +353,11 @@ def test_a_tag_never_built_for_the_platform_is_refused(
 
 
 def test_an_image_without_flags_has_the_flags_imageflags_gives() -> None:
-    """The default is built without validation (no validator at import); it is what ImageFlags() is."""
     from ascendgen.images import ImageFlags, ImageSpec
 
-    default = ImageSpec.model_fields["flags"].default
-    assert type(default) is ImageFlags and default == ImageFlags() and default.model_fields_set == set()
-    spec = ImageSpec.model_validate({"tag": "v0.9.2rc1", "vllm": "0.9.2", "gpu_memory_utilization_default": 0.9,
+    spec = validate(ImageSpec, {"tag": "v0.9.2rc1", "vllm": "0.9.2", "gpu_memory_utilization_default": 0.9,
                                      "source": "x"})  # fmt: skip
-    assert spec.flags == ImageFlags() and "flags" not in spec.model_fields_set
+    assert spec.flags == ImageFlags() and spec.flags.max_model_len_auto is False
 
 
 # ---- ordering and choosing, on a small list of images (mutation-tested: tests/README.md) ------------------------

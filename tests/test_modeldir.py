@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -1756,15 +1757,15 @@ def test_catalog_differences_word_for_word() -> None:
     catalog = load_catalog()
     entry = catalog.get("Qwen3-8B")
     assert catalog_differences(entry, entry) == []
-    hybrid = entry.model_copy(update={"kv_cache_layers": 9})
+    hybrid = replace(entry, kv_cache_layers=9)
     assert catalog_differences(entry, hybrid) == ["kv_cache_layers 9 (catalog none)"]
     # Qwen3-8B: 8.2e9 x 2 B = 15.27 GiB; 6% more weights is a difference, 4% is not
-    heavier = entry.model_copy(update={"weight_bytes": int(8.2e9 * 2 * 1.06)})
+    heavier = replace(entry, weight_bytes=int(8.2e9 * 2 * 1.06))
     assert catalog_differences(entry, heavier) == ["weights 16.2 GiB (catalog 15.3 GiB)"]
-    assert catalog_differences(entry, entry.model_copy(update={"weight_bytes": int(8.2e9 * 2 * 1.04)})) == []
+    assert catalog_differences(entry, replace(entry, weight_bytes=int(8.2e9 * 2 * 1.04))) == []
     mla = next(m for m in catalog.models if m.mla is not None)
     assert mla.mla is not None
-    smaller = mla.model_copy(update={"mla": mla.mla.model_copy(update={"kv_lora_rank": 256})})
+    smaller = replace(mla, mla=replace(mla.mla, kv_lora_rank=256))
     d = mla.mla
     assert catalog_differences(mla, smaller) == [
         f"mla kv_lora_rank 256, qk_rope_head_dim {d.qk_rope_head_dim}, qk_nope_head_dim {d.qk_nope_head_dim}, "

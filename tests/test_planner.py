@@ -9,6 +9,7 @@ Model numbers come from the catalog (each checked against the model's config.jso
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -34,6 +35,7 @@ from ascendgen.planner import (
     valid_tp_sizes,
     weights_gib,
 )
+from ascendgen.records import dump, validate
 
 A2 = Platform(
     name="a2",
@@ -47,9 +49,7 @@ A2 = Platform(
     ),
     kv_cache_margin=KvCacheMargin(percent=1.0, worst_overestimate_percent=0.5, source="test"),
 )
-P310 = A2.model_copy(
-    update={"name": "310p", "dtypes": ("float16",), "kv_budget_factor": 0.5, "kv_budget_factor_since": "v0.18.0rc1"}
-)
+P310 = replace(A2, name="310p", dtypes=("float16",), kv_budget_factor=0.5, kv_budget_factor_since="v0.18.0rc1")
 B4 = NpuType(name="910B4", memory_gib=32, visible_gib=29.49, platform="a2")
 SERVER = ServerProfile(name="atlas-800i-a2", npu_type="910B4", npu_count=8)
 IMAGE = ImageChoice(
@@ -148,7 +148,7 @@ def test_kv_heads_replicate_when_fewer_than_tp() -> None:
 
 def test_tp_that_does_not_split_kv_heads_is_invalid() -> None:
     # a made-up model with 24 heads and 3 KV heads: TP 2 divides 24 but not 3, and 2 % 3 != 0
-    m = model("Qwen3-8B").model_copy(update={"num_attention_heads": 24, "num_key_value_heads": 3})
+    m = replace(model("Qwen3-8B"), num_attention_heads=24, num_key_value_heads=3)
     assert not tp_is_valid(m, 2)
     assert tp_is_valid(m, 1)
 
@@ -191,7 +191,7 @@ def test_the_margin_also_decides_whether_the_full_context_fits() -> None:
     # Qwen3-8B on one 910B4 holds 71,040 tokens (test_qwen3_8b_on_one_910b4). A context of 70,912 (one block less)
     # fits the planned KV cache but not with the margin: 1% of 71,040 = 710.4 tokens -> 6 blocks = 768 kept back,
     # 71,040 - 768 = 70,272 < 70,912, so max-model-len is 70,272
-    near = model("Qwen3-8B").model_copy(update={"max_position_embeddings": 70_912})
+    near = replace(model("Qwen3-8B"), max_position_embeddings=70_912)
     p = plan_deployment(near, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
     assert (p.kv_cache_tokens, p.kv_cache_margin_tokens, p.max_model_len) == (71_040, 768, 70_272)
     assert p.max_model_len_reason == (
@@ -200,9 +200,7 @@ def test_the_margin_also_decides_whether_the_full_context_fits() -> None:
     )
     assert p.to_json()["max_model_len"] == 70_272 and p.to_json()["kv_cache_margin"] == 768
     # a 2% margin over logs that showed no over-estimate: 1,420.8 tokens -> 12 blocks = 1,536 kept, 69,504
-    wider = A2.model_copy(
-        update={"kv_cache_margin": KvCacheMargin(percent=2.0, worst_overestimate_percent=-0.3, source="test")}
-    )
+    wider = replace(A2, kv_cache_margin=KvCacheMargin(percent=2.0, worst_overestimate_percent=-0.3, source="test"))
     p2 = plan_deployment(near, npu=B4, platform=wider, server=SERVER, image=IMAGE, options=PlanOptions())
     assert (p2.kv_cache_margin_tokens, p2.max_model_len) == (1_536, 69_504)
     assert p2.max_model_len_reason.endswith(
@@ -210,9 +208,7 @@ def test_the_margin_also_decides_whether_the_full_context_fits() -> None:
         "kept for the models and versions no log covers)"
     )
     # no margin: the context fits as planned; and Qwen3-8B's own 40,960 fits with the margin, none kept
-    none = A2.model_copy(
-        update={"kv_cache_margin": KvCacheMargin(percent=0.0, worst_overestimate_percent=-0.3, source="test")}
-    )
+    none = replace(A2, kv_cache_margin=KvCacheMargin(percent=0.0, worst_overestimate_percent=-0.3, source="test"))
     p0 = plan_deployment(near, npu=B4, platform=none, server=SERVER, image=IMAGE, options=PlanOptions())
     assert (p0.max_model_len, p0.kv_cache_margin_tokens) == (70_912, 0)
     assert (plan("Qwen3-8B").max_model_len, plan("Qwen3-8B").kv_cache_margin_tokens) == (40_960, 0)
@@ -229,17 +225,14 @@ def test_kv_cache_kept_back_rounds_up_to_blocks_and_leaves_one() -> None:
 def test_the_reserves_follow_the_image_version() -> None:
     # images up to v0.14 count all non-torch memory (1.0 activation, 0.5 runtime), from v0.15.0rc1 only what the
     # profiling run adds (0.5, 0.3); HCCL 0.25 per group both. Qwen3-30B-A3B at TP 4 with EP joins 2 groups.
-    two = A2.model_copy(
-        update={
-            "memory_reserves": (
-                MemoryReserves(
-                    since="v0.9.1", activation_gib=1.0, vision_extra_gib=1.5, runtime_gib=0.5, hccl_gib=0.25
-                ),
-                MemoryReserves(
-                    since="v0.15.0rc1", activation_gib=0.5, vision_extra_gib=3.1, runtime_gib=0.3, hccl_gib=0.25
-                ),
-            )
-        }
+    two = replace(
+        A2,
+        memory_reserves=(
+            MemoryReserves(since="v0.9.1", activation_gib=1.0, vision_extra_gib=1.5, runtime_gib=0.5, hccl_gib=0.25),
+            MemoryReserves(
+                since="v0.15.0rc1", activation_gib=0.5, vision_extra_gib=3.1, runtime_gib=0.3, hccl_gib=0.25
+            ),
+        ),
     )
     moe = model("Qwen3-30B-A3B")
     old = memory_per_npu(moe, B4, two, 4, 0.9, "v0.14.0rc1")
@@ -257,13 +250,12 @@ def test_the_reserves_follow_the_image_version() -> None:
 def test_a_moe_model_takes_the_moe_extra_of_its_image_a_dense_one_does_not() -> None:
     # images up to v0.14 profile MoE layers with more than the dense reserves (bench/observations.yaml
     # vllm-ascend-6250); moe_extra_gib is added to the activation of kind: moe models only, per image version
-    two = A2.model_copy(
-        update={
-            "memory_reserves": (
-                MemoryReserves(since="v0.9.1", activation_gib=1.0, moe_extra_gib=0.8, runtime_gib=0.5, hccl_gib=0.25),
-                MemoryReserves(since="v0.15.0rc1", activation_gib=0.5, runtime_gib=0.3, hccl_gib=0.25),
-            )
-        }
+    two = replace(
+        A2,
+        memory_reserves=(
+            MemoryReserves(since="v0.9.1", activation_gib=1.0, moe_extra_gib=0.8, runtime_gib=0.5, hccl_gib=0.25),
+            MemoryReserves(since="v0.15.0rc1", activation_gib=0.5, runtime_gib=0.3, hccl_gib=0.25),
+        ),
     )
     moe, dense = model("Qwen3-30B-A3B"), model("Qwen3-32B")
     assert memory_per_npu(moe, B4, two, 4, 0.9, "v0.11.0").activation_gib == pytest.approx(1.8)
@@ -295,7 +287,7 @@ def test_w8a8_keeps_embeddings_in_bf16() -> None:
 
 
 def test_310p_halves_the_kv_budget_only_from_v0_18() -> None:
-    m = model("Qwen3-8B").model_copy(update={"dtype": "float16"})
+    m = replace(model("Qwen3-8B"), dtype="float16")
     p310 = NpuType(name="310P3", memory_gib=43.24, visible_gib=43.24, platform="310p")
     old = memory_per_npu(m, p310, P310, 1, 0.9, "v0.9.2rc1")
     new = memory_per_npu(m, p310, P310, 1, 0.9, "v0.18.0rc1")
@@ -312,7 +304,7 @@ def test_bf16_model_on_310p_is_served_as_float16() -> None:
     # The 310P runs float16 (hardware.yaml serve_dtype); vLLM casts the bf16 weights as it loads them, 2 bytes each
     # either way, so the numbers are the bf16 model's: 43.24 x 0.9 - 15.2737 weights - 1.0 - 0.5 = 22.1423 GiB of
     # KV cache (v0.9.2rc1: not yet halved); 22.1423 GiB / (147,456 B x 128) = 1259.65 -> 1,259 blocks = 161,152 tokens
-    p310 = P310.model_copy(update={"serve_dtype": "float16"})
+    p310 = replace(P310, serve_dtype="float16")
     p = plan_deployment(model("Qwen3-8B"), npu=P310_NPU, platform=p310, server=DUO, image=IMAGE, options=PlanOptions())
     assert p.memory.kv_cache_gib == pytest.approx(22.1423, abs=1e-4) and p.kv_cache_tokens == 161_152
     args = list(p.serve_args)
@@ -320,7 +312,7 @@ def test_bf16_model_on_310p_is_served_as_float16() -> None:
     assert not any(arg.startswith("--kv-cache-mem") for arg in args)
     assert any(w.startswith("Qwen3-8B is a bfloat16 checkpoint and 310P3 runs float16: served with --dtype float16")
                for w in p.warnings)  # fmt: skip
-    fp16 = model("Qwen3-8B").model_copy(update={"dtype": "float16"})  # already float16: no flag, no warning
+    fp16 = replace(model("Qwen3-8B"), dtype="float16")  # already float16: no flag, no warning
     same = plan_deployment(fp16, npu=P310_NPU, platform=p310, server=DUO, image=IMAGE, options=PlanOptions())
     assert "--dtype" not in same.serve_args and not any("checkpoint" in w for w in same.warnings)
     assert same.kv_cache_tokens == p.kv_cache_tokens
@@ -329,8 +321,8 @@ def test_bf16_model_on_310p_is_served_as_float16() -> None:
 
 
 def test_a_catalogs_own_dtype_flag_is_not_doubled() -> None:
-    p310 = P310.model_copy(update={"serve_dtype": "float16"})
-    mine = model("Qwen3-8B").model_copy(update={"serve_flags": ("--dtype=half",)})
+    p310 = replace(P310, serve_dtype="float16")
+    mine = replace(model("Qwen3-8B"), serve_flags=("--dtype=half",))
     p = plan_deployment(mine, npu=P310_NPU, platform=p310, server=DUO, image=IMAGE, options=PlanOptions())
     assert [a for a in p.serve_args if a.startswith("--dtype")] == ["--dtype"]
     assert p.serve_args[p.serve_args.index("--dtype") + 1] == "half"
@@ -358,7 +350,7 @@ def test_kv_cache_memory_bytes_is_honoured_only_by_a2_a3_workers_from_v0_19_1rc1
     from ascendgen.planner import kv_cache_memory_honoured
 
     images = {i.tag: i for i in load_images()}
-    p310 = P310.model_copy(update={"honours_kv_cache_memory_bytes": False})
+    p310 = replace(P310, honours_kv_cache_memory_bytes=False)
     for tag, spec in images.items():
         choice = ImageChoice(reference=f"x:{tag}", spec=spec)
         assert kv_cache_memory_honoured(choice, p310) is False, tag
@@ -371,8 +363,8 @@ def test_a_catalog_kv_cache_memory_flag_is_refused_where_it_is_ignored(flag: str
 
     newest = next(i for i in load_images() if i.tag == "v0.23.0.post1")
     image = ImageChoice(reference="quay.io/ascend/vllm-ascend:v0.23.0.post1-310p", spec=newest)
-    mine = model("Qwen3-8B").model_copy(update={"serve_flags": (flag,)})
-    p310 = P310.model_copy(update={"serve_dtype": "float16", "honours_kv_cache_memory_bytes": False})
+    mine = replace(model("Qwen3-8B"), serve_flags=(flag,))
+    p310 = replace(P310, serve_dtype="float16", honours_kv_cache_memory_bytes=False)
     with pytest.raises(PlanError) as on_310p:
         plan_deployment(mine, npu=P310_NPU, platform=p310, server=DUO, image=image, options=PlanOptions())
     assert str(on_310p.value) == (
@@ -410,7 +402,7 @@ HF_OVERRIDES = (
     ],
 )
 def test_pooling_serve_flag_follows_the_images_vllm(name: str, pooling_runner: bool, flags: list[str]) -> None:
-    spec = IMAGE.spec.model_copy(update={"flags": ImageFlags(pooling_runner=pooling_runner)})
+    spec = replace(IMAGE.spec, flags=ImageFlags(pooling_runner=pooling_runner))
     p = plan_deployment(
         model(name),
         npu=B4,
@@ -591,22 +583,25 @@ def test_quantized_builds_are_found_by_hub_repository_and_shape() -> None:
     assert quantized_builds(model("Qwen3-8B"), ()) == ()  # none in this catalog
     assert quantized_builds(model("DeepSeek-R1-W8A8"), catalog) == ()  # already quantized
     # a build of another shape under a matching name is not offered
-    odd = model("DeepSeek-R1-W8A8").model_copy(update={"name": "odd", "num_layers": 2})
+    odd = replace(model("DeepSeek-R1-W8A8"), name="odd", num_layers=2)
     assert quantized_builds(model("DeepSeek-R1"), (odd,)) == ()
     # a user catalog's hub id without an organisation is its own repository name
-    plain = model("DeepSeek-R1").model_copy(update={"hub_id": "DeepSeek-R1"})
-    build = model("DeepSeek-R1-W8A8").model_copy(update={"hub_id": "DeepSeek-R1-W8A8"})
+    plain = replace(model("DeepSeek-R1"), hub_id="DeepSeek-R1")
+    build = replace(model("DeepSeek-R1-W8A8"), hub_id="DeepSeek-R1-W8A8")
     assert quantized_builds(plain, (build,)) == (build,)
-    assert quantized_builds(model("Qwen3-8B").model_copy(update={"hub_id": "Qwen3-8B"}), catalog) == ()
+    assert quantized_builds(replace(model("Qwen3-8B"), hub_id="Qwen3-8B"), catalog) == ()
     # a hub id of one folder name (a model directory, a user catalog: hub_id: 1e400) has no organisation part
-    folder = model("DeepSeek-R1").model_copy(update={"hub_id": "DeepSeek-R1"})
+    folder = replace(model("DeepSeek-R1"), hub_id="DeepSeek-R1")
     assert [m.name for m in quantized_builds(folder, catalog)] == ["DeepSeek-R1-W8A8"]
-    assert quantized_builds(model("Qwen3-8B").model_copy(update={"hub_id": "1e400"}), catalog) == ()
+    assert quantized_builds(replace(model("Qwen3-8B"), hub_id="1e400"), catalog) == ()
 
 
 def qwen3_235b_w8a8() -> ModelSpec:
-    return model("Qwen3-235B-A22B").model_copy(
-        update={"name": "Qwen3-235B-A22B-W8A8", "hub_id": "vllm-ascend/Qwen3-235B-A22B-W8A8", "quantization": "w8a8"}
+    return replace(
+        model("Qwen3-235B-A22B"),
+        name="Qwen3-235B-A22B-W8A8",
+        hub_id="vllm-ascend/Qwen3-235B-A22B-W8A8",
+        quantization="w8a8",
     )
 
 
@@ -638,7 +633,7 @@ def test_a_kv_cache_short_of_a_useful_length_is_named_in_tokens() -> None:
     # KV = 26.541 - 24.4939 - 1.0 - 0.5 (no HCCL group at TP 1) = 0.5471 GiB
     # = 587,460,... B / (147,456 B x 128) = 31.1 -> 31 blocks -> 3,968 tokens, short of 8,192
     # (8,192 x 147,456 B = 1.125 GiB). TP 2: 12.2469 + 1.0 + 0.75, 12.54 GiB of KV cache: the smallest.
-    small = model("Qwen3-8B").model_copy(update={"params_b": 13.15})
+    small = replace(model("Qwen3-8B"), params_b=13.15)
 
     def plan_small(**options: object):  # type: ignore[no-untyped-def]
         return plan_deployment(
@@ -676,7 +671,7 @@ def test_max_model_len_below_the_context_says_why_and_what_would_serve_it() -> N
     asked = plan("Qwen3-8B", max_model_len=32_768)
     assert "max-model-len 32,768 (set with --max-model-len) is below Qwen3-8B's context of 40,960" in asked.warnings
     # a context of 10 M: TP 8 holds 22.9 GiB / 18,432 B per token = 1.33 M tokens at most
-    huge = model("Qwen3-8B").model_copy(update={"max_position_embeddings": 10_000_000})
+    huge = replace(model("Qwen3-8B"), max_position_embeddings=10_000_000)
     p = plan_deployment(huge, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
     assert p.warnings[0].endswith(f"tokens at TP 1; no TP on {SERVER.name} holds the full context")
 
@@ -691,7 +686,7 @@ def test_every_planner_warning_has_its_numbers() -> None:
         "gpu-memory-utilization 0.98 leaves 0.59 GiB outside vLLM's budget; graph capture needs up to ~1 GiB there, "
         "so NPU out-of-memory is likely"
     ) in plan("Qwen3-8B", gpu_memory_utilization=0.98).warnings
-    recorded = model("Qwen3-8B").model_copy(update={"npus": {"910B4": 2}})
+    recorded = replace(model("Qwen3-8B"), npus={"910B4": 2})
     p = plan_deployment(recorded, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
     assert "the catalog records 2 x 910B4 for Qwen3-8B, the planner's minimum is 1" in p.warnings
     vl = plan("Qwen3-VL-8B-Instruct")  # min_image v0.11.0rc3 on the test's v0.9.2rc1
@@ -705,7 +700,7 @@ def test_fits_on_one_server_counts_npus_as_a_plan_on_one_server_would() -> None:
     # With EP (TP and EP groups, runtime 1.0): KV = 26.541 - 24.4472 - 1.0 - 1.0 = 0.0938 GiB = 31 blocks,
     # 3,968 tokens < 8,192: `ascendgen plan` alone takes TP 8. The tp layout across servers drops EP (runtime
     # 0.75, 0.3438 GiB = 117 blocks = 14,976 tokens at TP 4), but the advice is about the plan on one server.
-    big = model("Qwen3-30B-A3B").model_copy(update={"params_b": 52.5})
+    big = replace(model("Qwen3-30B-A3B"), params_b=52.5)
     alone = plan_deployment(big, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
     assert alone.tensor_parallel_size == 8
     across = PlanOptions(nodes=2, tp=16, expert_parallel=False)
@@ -718,7 +713,7 @@ def test_exact_weight_bytes_beat_params_times_bytes() -> None:
     # Qwen3-8B from the catalog: 8.2e9 x 2 B = 16.4e9 B = 15.2737 GiB; with the files' 16,381,470,720 B = 15.2564 GiB
     entry = model("Qwen3-8B")
     assert weights_gib(entry) == pytest.approx(15.2737, abs=1e-4)
-    exact = entry.model_copy(update={"weight_bytes": 16_381_470_720})
+    exact = replace(entry, weight_bytes=16_381_470_720)
     assert weights_gib(exact) == pytest.approx(16_381_470_720 / GIB)
     assert weights_gib(exact) == pytest.approx(15.2564, abs=1e-4)
 
@@ -738,31 +733,31 @@ def test_w4a8_moe_build_has_4_bit_experts_and_8_bit_other_layers() -> None:
     assert weights_gib(build) == pytest.approx(191.44, abs=0.005)
     # without experts_per_token the routed experts are all - active = 379e9, a lower bound, so more bytes:
     # 379e9 x 0.5 + (396.8e9 - 2.0342e9 - 379e9) x 1 + 4.0685e9 = 209.3343e9 B = 194.96 GiB
-    unknown_k = build.model_copy(update={"experts_per_token": None})
+    unknown_k = replace(build, experts_per_token=None)
     assert routed_expert_params(unknown_k) == pytest.approx(379e9)
     assert weights_gib(unknown_k) == pytest.approx(209.3343e9 / GIB, rel=1e-5)
     # the W8A8 build of the same model: every linear layer 1 byte, experts or not:
     # (396.8e9 - 2.0342e9) x 1 + 4.0685e9 = 398.8342e9 B = 371.44 GiB
-    w8a8 = build.model_copy(update={"quantization": "w8a8"})
+    w8a8 = replace(build, quantization="w8a8")
     assert weights_gib(w8a8) == pytest.approx(398.8342e9 / GIB, rel=1e-5)
     # a dense W4A8 build keeps 4 bits for its linear layers (no experts): Qwen3-8B, 8.2e9 params, vocab 151,936,
     # hidden 4,096: (8.2e9 - 1.2446e9) x 0.5 + 1.2446e9 x 2 = 5.9669e9 B
-    dense = model("Qwen3-8B").model_copy(update={"quantization": "w4a8"})
+    dense = replace(model("Qwen3-8B"), quantization="w4a8")
     assert routed_expert_params(dense) == 0.0
     assert weights_gib(dense) == pytest.approx(5.9669e9 / GIB, rel=1e-4)
 
 
 def test_experts_per_token_is_for_moe_models_with_fewer_than_all_experts() -> None:
-    moe = model("Qwen3-30B-A3B").model_dump()  # 128 experts
+    moe = dump(model("Qwen3-30B-A3B"))  # 128 experts
     for update, message in [
         ({"experts_per_token": 128}, "fewer than"),
         ({"experts_per_token": 0}, "experts_per_token"),
     ]:
         with pytest.raises(ValueError, match=message):
-            ModelSpec.model_validate({**moe, **update})
-    assert ModelSpec.model_validate({**moe, "experts_per_token": 8}).experts_per_token == 8
+            validate(ModelSpec, {**moe, **update})
+    assert validate(ModelSpec, {**moe, "experts_per_token": 8}).experts_per_token == 8
     with pytest.raises(ValueError, match="only for kind 'moe'"):
-        ModelSpec.model_validate({**model("Qwen3-8B").model_dump(), "experts_per_token": 8})
+        validate(ModelSpec, {**dump(model("Qwen3-8B")), "experts_per_token": 8})
 
 
 # The W4A8 builds' NPU counts by hand (910B3: 60.96 x 0.92 = 56.0832 GiB usable; 910B4: 27.1308; a2 reserves as
@@ -800,20 +795,20 @@ def test_hybrid_and_int8_kv_caches() -> None:
     # all 36 layers: 2 x 36 x 8 x 128 x 2 B = 147,456 B per token
     assert kv_bytes_per_token(entry, 1) == 147_456
     # 9 of them with a growing KV cache (the others linear attention): 2 x 9 x 8 x 128 x 2 B = 36,864 B
-    hybrid = entry.model_copy(update={"kv_cache_layers": 9})
+    hybrid = replace(entry, kv_cache_layers=9)
     assert kv_bytes_per_token(hybrid, 1) == 36_864
     # PP 2: a stage holds ceil(9 / 2) = 5 of them: 2 x 5 x 8 x 128 x 2 B = 20,480 B
     assert kv_bytes_per_token(hybrid, 1, pp=2) == 20_480
     # C8: one byte per element: 2 x 36 x 8 x 128 x 1 B = 73,728 B
-    assert kv_bytes_per_token(entry.model_copy(update={"kv_cache_dtype": "int8"}), 1) == 73_728
+    assert kv_bytes_per_token(replace(entry, kv_cache_dtype="int8"), 1) == 73_728
 
 
 def test_new_model_fields_are_strict() -> None:
-    base = model("Qwen3-8B").model_dump()
+    base = dump(model("Qwen3-8B"))
     for field, value in [("weight_bytes", True), ("weight_bytes", 1.5), ("weight_bytes", 0), ("kv_cache_layers", 37),
                          ("kv_cache_layers", "9"), ("kv_cache_dtype", "fp8")]:  # fmt: skip
         with pytest.raises(ValueError, match=field):
-            ModelSpec.model_validate({**base, field: value})
+            validate(ModelSpec, {**base, field: value})
 
 
 def test_plan_json_says_where_the_numbers_came_from() -> None:
@@ -954,7 +949,7 @@ def test_tp_and_npus_refusals_say_what_to_change() -> None:
 def test_npus_given_too_few_for_the_smallest_tp_say_what_they_lack() -> None:
     # the made-up 13.15 B Qwen3-8B of test_a_kv_cache_short_of_a_useful_length_is_named_in_tokens: TP 1 fits the
     # weights with 3,968 tokens of KV cache, short of 8,192; TP 2 is the smallest that holds them
-    small = model("Qwen3-8B").model_copy(update={"params_b": 13.15})
+    small = replace(model("Qwen3-8B"), params_b=13.15)
     p = plan_deployment(small, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions(npus=(0,)))
     assert p.tp_reason == (
         "one rank per NPU given with --npus 0; the weights (24.5 GiB per NPU) and reserves (1.0 GiB activation, "
@@ -967,7 +962,7 @@ def test_a_length_no_tp_holds_names_the_most_the_server_holds() -> None:
     # Qwen3-8B with a context of 10 M: TP 8 holds the most. Weights 15.2737 / 8 = 1.90921 GiB; runtime 0.5 + 0.25;
     # KV = 26.541 - 1.90921 - 1.0 - 0.75 = 22.88179 GiB; 2 x 36 x (8 KV heads / 8) x 128 x 2 B = 18,432 B per token
     # 22.88179 x 2**30 / (18,432 x 128) = 10,413.x -> 10,413 blocks -> 1,332,864 tokens
-    huge = model("Qwen3-8B").model_copy(update={"max_position_embeddings": 10_000_000})
+    huge = replace(model("Qwen3-8B"), max_position_embeddings=10_000_000)
     with pytest.raises(PlanError) as refused:
         plan_deployment(
             huge, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions(max_model_len=5_000_000)
@@ -982,7 +977,7 @@ def test_a_model_with_a_short_kv_cache_at_every_tp_of_one_server_names_the_serve
     # A made-up 106.1 B Qwen3-8B: 212.2e9 B = 197.626 GiB; TP 8: 24.7033 GiB per NPU; runtime 0.5 + 0.25;
     # KV = 26.541 - 24.7033 - 1.0 - 0.75 = 0.0877 GiB = 94,1xx,xxx B / (18,432 x 128) = 39.9 -> 39 blocks = 4,992
     # tokens, short of 8,192 (8,192 x 18,432 B = 0.1406 GiB). TP 16 (two servers): 12.35 GiB per NPU, fits.
-    big = model("Qwen3-8B").model_copy(update={"params_b": 106.1})
+    big = replace(model("Qwen3-8B"), params_b=106.1)
     with pytest.raises(PlanError) as refused:
         plan_deployment(big, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
     assert str(refused.value) == (
@@ -1055,10 +1050,10 @@ def test_an_image_not_in_the_list_warns_with_its_note() -> None:
 
 
 def test_a_min_image_at_or_below_the_image_does_not_warn() -> None:
-    at = model("Qwen3-8B").model_copy(update={"min_image": "v0.9.2rc1", "min_transformers": None})
+    at = replace(model("Qwen3-8B"), min_image="v0.9.2rc1", min_transformers=None)
     p = plan_deployment(at, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
     assert not any("needs image" in w for w in p.warnings)
-    newer = at.model_copy(update={"min_image": "v0.9.2"})  # the release comes after its rc
+    newer = replace(at, min_image="v0.9.2")  # the release comes after its rc
     p = plan_deployment(newer, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions())
     assert "Qwen3-8B needs image v0.9.2 or newer; v0.9.2rc1 will not load it" in p.warnings
 
@@ -1104,7 +1099,7 @@ def test_cluster_refusals_word_for_word() -> None:
         "TP 16 does not divide Qwen2.5-7B-Instruct's 28 attention heads and 4 KV heads; valid sizes: 1, 2, 4"
     )
     # 1e14 parameters: 2e14 B / 16 ranks = 11,641.5 GiB per NPU; no layout of up to 64 NPUs holds it
-    huge = model("Qwen3-8B").model_copy(update={"params_b": 100_000})
+    huge = replace(model("Qwen3-8B"), params_b=100_000)
     with pytest.raises(PlanError) as refused:
         plan_deployment(huge, npu=B4, platform=A2, server=SERVER, image=IMAGE, options=PlanOptions(nodes=2, tp=8, pp=2))
     assert str(refused.value) == (
@@ -1114,7 +1109,7 @@ def test_cluster_refusals_word_for_word() -> None:
 
 
 def test_pp_stages_at_most_the_layers() -> None:
-    two_layers = model("Qwen3-8B").model_copy(update={"num_layers": 2})
+    two_layers = replace(model("Qwen3-8B"), num_layers=2)
 
     def spanned(nodes: int, pp: int):  # type: ignore[no-untyped-def]
         options = PlanOptions(nodes=nodes, tp=8, pp=pp)
@@ -1153,26 +1148,26 @@ def test_a_cluster_plan_serves_with_ray_and_keeps_every_warning() -> None:
 
 def test_mla_models_ignore_kv_heads_when_choosing_tp() -> None:
     # MLA keeps one latent, not KV heads: a KV-head count that TP could not split does not matter
-    odd = model("DeepSeek-V3").model_copy(update={"num_key_value_heads": 3})
+    odd = replace(model("DeepSeek-V3"), num_key_value_heads=3)
     assert valid_tp_sizes(odd, 8) == (1, 2, 4, 8) and tp_is_valid(odd, 8)
-    gqa = odd.model_copy(update={"attention": "gqa", "mla": None})
+    gqa = replace(odd, attention="gqa", mla=None)
     assert valid_tp_sizes(gqa, 8) == (1,) and not tp_is_valid(gqa, 2)
 
 
 def test_the_platform_drops_image_variables_it_does_not_take() -> None:
-    spec = IMAGE.spec.model_copy(update={"env": {"KEEP": "1", "DROP": "2"}})
+    spec = replace(IMAGE.spec, env={"KEEP": "1", "DROP": "2"})
     image = ImageChoice(reference=IMAGE.reference, spec=spec)
-    platform = A2.model_copy(update={"drop_env": ("DROP",)})
+    platform = replace(A2, drop_env=("DROP",))
     p = plan_deployment(model("Qwen3-8B"), npu=B4, platform=platform, server=SERVER, image=image, options=PlanOptions())
     assert p.environment == (("VLLM_USE_MODELSCOPE", "True"), ("KEEP", "1"))
 
 
 def test_a_plan_on_310p_halves_the_kv_budget_with_the_image_that_does() -> None:
     # test_310p_halves_the_kv_budget_only_from_v0_18, through plan_deployment: the image's tag decides
-    m = model("Qwen3-8B").model_copy(update={"dtype": "float16"})
+    m = replace(model("Qwen3-8B"), dtype="float16")
     p310 = NpuType(name="310P3", memory_gib=43.24, visible_gib=43.24, platform="310p")
     for tag, factor in (("v0.9.2rc1", 1.0), ("v0.18.0rc1", 0.5)):
-        image = ImageChoice(reference=f"x:{tag}", spec=IMAGE.spec.model_copy(update={"tag": tag}))
+        image = ImageChoice(reference=f"x:{tag}", spec=replace(IMAGE.spec, tag=tag))
         p = plan_deployment(m, npu=p310, platform=P310, server=SERVER, image=image, options=PlanOptions())
         assert p.memory.kv_budget_factor == factor
 

@@ -8,7 +8,7 @@ import dataclasses
 import ipaddress
 import json
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -388,9 +388,7 @@ def cann_data(monkeypatch: pytest.MonkeyPatch) -> None:
 
     cann = {"v0.23.0": "9.1.0", "v0.13.0": "8.5.0", "v0.9.2rc1": "8.1.RC1"}
     real = images.load_images()
-    monkeypatch.setattr(
-        images, "load_images", lambda *a: tuple(s.model_copy(update={"cann": cann.get(s.tag)}) for s in real)
-    )
+    monkeypatch.setattr(images, "load_images", lambda *a: tuple(replace(s, cann=cann.get(s.tag)) for s in real))
     monkeypatch.setattr(images, "min_driver_for", {"9.1.0": "25.2.X", "8.5.0": "25.0.X"}.get)
 
 

@@ -315,7 +315,7 @@ def test_a_header_without_a_hash_still_gives_its_recipe() -> None:
 def test_service_names_follow_the_model_and_stay_apart() -> None:
     assert service_name(plan("Qwen2.5-VL-32B-Instruct")) == "vllm-qwen2-5-vl-32b-instruct"
     odd = qwen3_8b()
-    odd = replace(odd, model=odd.model.model_copy(update={"name": "--My__Model.."}))
+    odd = replace(odd, model=replace(odd.model, name="--My__Model.."))
     assert service_name(odd) == "vllm-my-model"
     assert unique_service_names([qwen3_8b(), qwen3_8b(), qwen3_8b(), plan("Qwen3-4B")]) == [
         "vllm-qwen3-8b", "vllm-qwen3-8b-2", "vllm-qwen3-8b-3", "vllm-qwen3-4b"
@@ -371,7 +371,7 @@ def test_a_template_that_does_not_read_back_is_an_internal_error(monkeypatch: py
 def test_node_services_get_the_multinode_mounts_and_labels_list_every_npu() -> None:
     p = qwen3_8b(tp=2, npus=(4, 5))
     tools = ("/usr/local/Ascend/driver/tools/hccn_tool", "/etc/hccn.conf")
-    p = replace(p, platform=p.platform.model_copy(update={"multinode_mounts": tools}))
+    p = replace(p, platform=replace(p.platform, multinode_mounts=tools))
     single = build_service(p)
     assert dict(single.labels)["io.ascendgen.npus"] == "4,5"
     assert single.devices[-2:] == ("/dev/davinci4", "/dev/davinci5")
@@ -385,7 +385,7 @@ def test_node_services_get_the_multinode_mounts_and_labels_list_every_npu() -> N
 
 def test_a_dollar_in_a_value_passes_the_round_trip_check() -> None:
     p = qwen3_8b()
-    odd = replace(p, model=p.model.model_copy(update={"served_name": "a$b $$c"}))
+    odd = replace(p, model=replace(p.model, served_name="a$b $$c"))
     text = render_compose([odd], regenerate="ascendgen plan Qwen3-8B")
     labels = yaml.safe_load(text)["services"]["vllm-qwen3-8b"]["labels"]
     assert labels["io.ascendgen.served-model-name"] == "a$$b $$$$c"  # compose reads it back as a$b $$c

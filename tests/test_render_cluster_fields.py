@@ -20,11 +20,9 @@ from ascendgen.planner import Plan, PlanOptions, plan_deployment
 from ascendgen.render import read_generated
 from ascendgen.render_cluster import dp_node_args, render_cluster, render_dp_cluster
 
-A2_NODES = A2.model_copy(update={"multinode_mounts": ("/usr/local/Ascend/driver/tools/hccn_tool", "/etc/hccn.conf")})
+A2_NODES = replace(A2, multinode_mounts=("/usr/local/Ascend/driver/tools/hccn_tool", "/etc/hccn.conf"))
 # v0.9.2rc1 as images.yaml has it: its vLLM 0.9.2 runs `vllm serve --headless` (tests/test_data_parallel.py)
-HEADLESS = replace(
-    IMAGE, spec=IMAGE.spec.model_copy(update={"flags": IMAGE.spec.flags.model_copy(update={"headless": True})})
-)
+HEADLESS = replace(IMAGE, spec=replace(IMAGE.spec, flags=replace(IMAGE.spec.flags, headless=True)))
 # an IPv6 head (its address goes in brackets where a port follows), workers on other interfaces
 NODES = tuple(parse_node(text) for text in ("[fd00::1]:enp1s0", "10.0.0.2:bond0.100", "10.0.0.3:ib_1"))
 VOLUMES = [
@@ -39,7 +37,7 @@ HEALTH = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/h
 
 
 def cluster_plan(image: Any = IMAGE, served_name: str | None = None, name: str = "Qwen3-8B", **options: Any) -> Plan:
-    spec = model(name).model_copy(update={"served_name": served_name} if served_name else {})
+    spec = replace(model(name), **{"served_name": served_name} if served_name else {})
     return plan_deployment(spec, npu=B4, platform=A2_NODES, server=SERVER, image=image, options=PlanOptions(**options))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ascendgen.errors import InputError
+from ascendgen.records import validate
 from ascendgen.request import (
     PLAN_FLAGS,
     InstanceRequest,
@@ -163,18 +164,18 @@ def test_zero_is_a_value_not_an_absent_flag() -> None:
 )
 def test_instances_are_strict(raw: dict[str, object], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
-        InstanceRequest.model_validate(raw)
+        validate(InstanceRequest, raw)
 
 
 def test_npus_are_read_from_text_lists_and_single_numbers() -> None:
-    assert InstanceRequest.model_validate({"model": "m", "npus": "4-7"}).npus == (4, 5, 6, 7)
-    assert InstanceRequest.model_validate({"model": "m", "npus": [6, 4]}).npus == (4, 6)
-    assert InstanceRequest.model_validate({"model": "m", "npus": 3}).npus == (3,)
+    assert validate(InstanceRequest, {"model": "m", "npus": "4-7"}).npus == (4, 5, 6, 7)
+    assert validate(InstanceRequest, {"model": "m", "npus": [6, 4]}).npus == (4, 6)
+    assert validate(InstanceRequest, {"model": "m", "npus": 3}).npus == (3,)
 
 
 def test_a_request_needs_an_instance() -> None:
     with pytest.raises(ValueError, match="instances"):
-        PlanRequest.model_validate({"instances": []})
+        validate(PlanRequest, {"instances": []})
 
 
 # ---- the flag table's corners, exactly -----------------------------------------------------------------------
@@ -217,7 +218,7 @@ def test_refusals_exactly(models: list[str], given: dict[str, object], message: 
 
 
 def test_a_request_with_a_first_port_and_one_model_records_it_as_the_port() -> None:
-    request = PlanRequest.model_validate({"instances": [{"model": "Qwen3-8B"}], "first_port": 8001})
+    request = validate(PlanRequest, {"instances": [{"model": "Qwen3-8B"}], "first_port": 8001})
     assert recipe_command(request) == "ascendgen plan Qwen3-8B --port 8001"
     assert recipe_command(request_from_flags(["Qwen3-8B", "Qwen3-4B"], {"port": 8000})) == (
         "ascendgen plan Qwen3-8B Qwen3-4B"
@@ -229,7 +230,7 @@ def test_a_deployment_file_is_the_whole_recipe(tmp_path: Path) -> None:
     deployment.parent.mkdir()
     (tmp_path / "out").mkdir()
     deployment.write_text("instances:\n  - model: Qwen3-8B\n    port: 8005\n")
-    request = PlanRequest.model_validate({"instances": [{"model": "Qwen3-8B"}], "deployment_file": str(deployment)})
+    request = validate(PlanRequest, {"instances": [{"model": "Qwen3-8B"}], "deployment_file": str(deployment)})
     command = recipe_command(request, relative_to=tmp_path / "out")
     assert command == "ascendgen plan -f ../conf/ascendgen.yaml"
     found: list[tuple[str, str]] = []

@@ -6,20 +6,16 @@ name changes only the fields it gives, a new name adds a model."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
-
-from pydantic import BaseModel, Field, PositiveFloat, PositiveInt, model_validator
 
 from ascendgen.datafiles import data_file
 from ascendgen.errors import InputError
 from ascendgen.prevalidated import builtin
-from ascendgen.yamlfile import STRICT_MODEL, Items, did_you_mean, load_merged_sections
+from ascendgen.records import PositiveFloat, PositiveInt, Record, Rule
+from ascendgen.yamlfile import Items, did_you_mean, load_merged_sections
 
-_STRICT = STRICT_MODEL
-# A whole number read from a file: no bool, no float, no numeric string.
-_StrictPositiveInt = Annotated[int, Field(strict=True, gt=0)]
 # Quantized builds vllm-ascend serves, named after their weight / activation bits (ModelSlim's W8A8, W4A8_DYNAMIC,
 # ... and compressed-tensors int schemes; see architectures.yaml `quantizations`).
 Quantization = Literal["w8a8", "w4a8", "w4a4", "w8a16", "w4a16"]
@@ -27,26 +23,25 @@ Quantization = Literal["w8a8", "w4a8", "w4a4", "w8a16", "w4a16"]
 Task = Literal["generate", "embed", "rerank"]
 
 
-class MlaDims(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class MlaDims(Record):
     """Multi-head latent attention (DeepSeek V2/V3): the KV cache holds one latent per token and layer."""
 
-    model_config = _STRICT
     kv_lora_rank: PositiveInt
     qk_rope_head_dim: PositiveInt
     qk_nope_head_dim: PositiveInt
     v_head_dim: PositiveInt
 
 
-class ModelSpec(BaseModel):
-    model_config = _STRICT
-
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec(Record):
+    name: Annotated[str, Rule(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     # org/name on the hub, which is also the model's directory below the models directory (served from
     # /models/<hub_id>); a model planned from a directory of another shape (one folder, or several levels) keeps
     # that path here
-    hub_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
-    served_name: str | None = Field(default=None, min_length=1)
-    architecture: str = Field(min_length=1)
+    hub_id: Annotated[str, Rule(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")]
+    served_name: Annotated[str, Rule(min_length=1)] | None = None
+    architecture: Annotated[str, Rule(min_length=1)]
     kind: Literal["dense", "moe"]
     attention: Literal["gqa", "mla"]
     num_layers: PositiveInt
@@ -61,10 +56,10 @@ class ModelSpec(BaseModel):
     quantization: Quantization | None = None
     # Bytes of all weights as loaded (read from the safetensors headers); when set, the planner uses it instead of
     # params_b x bytes per parameter.
-    weight_bytes: _StrictPositiveInt | None = None
+    weight_bytes: PositiveInt | None = None
     # Layers that keep a KV cache growing with the context (None: every layer). Hybrid models (Qwen3-Next, Qwen3.5)
     # have linear-attention layers with a fixed-size state instead.
-    kv_cache_layers: _StrictPositiveInt | None = None
+    kv_cache_layers: PositiveInt | None = None
     # None: the KV cache is in the model dtype; int8: a C8 build (ModelSlim kv_cache_type C8) stores K and V as int8.
     kv_cache_dtype: Literal["int8"] | None = None
     max_position_embeddings: PositiveInt
@@ -79,11 +74,10 @@ class ModelSpec(BaseModel):
     serve_flags: Items[str] = ()
     min_image: str | None = None
     min_transformers: str | None = None
-    npus: dict[str, PositiveInt] = Field(default_factory=dict)
-    source: str = Field(min_length=1)
+    npus: dict[str, PositiveInt] = field(default_factory=dict)
+    source: Annotated[str, Rule(min_length=1)]
 
-    @model_validator(mode="after")
-    def _consistent(self) -> ModelSpec:
+    def _check(self) -> None:
         if self.attention == "mla" and self.mla is None:
             raise ValueError("attention 'mla' needs the 'mla' dimensions (kv_lora_rank, ...)")
         if self.attention == "gqa" and self.mla is not None:
@@ -108,7 +102,6 @@ class ModelSpec(BaseModel):
         for flag in self.serve_flags:
             if not flag.startswith("--") or any(c.isspace() for c in flag.split("=", 1)[0]):
                 raise ValueError(f"serve flag {flag!r} must be a --flag (with an optional =value)")
-        return self
 
     @property
     def served_model_name(self) -> str:

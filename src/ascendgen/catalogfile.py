@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
 from ascendgen.catalog import ModelSpec, load_catalog
 from ascendgen.errors import InputError
 from ascendgen.generated import write_file
 from ascendgen.modeldir import ModelFromFiles, read_model_dir, served_path_in
+from ascendgen.records import Record, RecordError, dump, validate
 from ascendgen.request import DEFAULT_MODELS_DIR
 from ascendgen.safetext import one_line
 from ascendgen.yamlfile import read_yaml
@@ -55,8 +55,8 @@ def add_to_catalog(
 
 def _renamed(spec: ModelSpec, name: str) -> ModelSpec:
     try:
-        return ModelSpec.model_validate({**spec.model_dump(), "name": name})
-    except ValidationError:
+        return validate(ModelSpec, {**dump(spec), "name": name})
+    except RecordError:
         raise InputError(
             f"--name {name!r}: a model name has letters, digits, '.', '_', '-', starting with a letter or digit"
         ) from None
@@ -128,7 +128,7 @@ def _models_node(node: yaml.Node | None, catalog: Path) -> yaml.Node | None:
 
 def entry_text(spec: ModelSpec, provenance: Mapping[str, str], *, indent: str) -> str:
     """One catalog entry as YAML text, each value with a comment naming the file and key it came from."""
-    data = spec.model_dump(exclude_defaults=True)
+    data = dump(spec, exclude_defaults=True)
     lines = [f"{indent}- name: {_scalar(spec.name)}"]
     for field in _FIELDS:
         if field not in data:
@@ -148,8 +148,8 @@ def _nested_provenance(field: str, provenance: Mapping[str, str]) -> str:
 
 
 def _yaml_value(value: Any) -> str:
-    if isinstance(value, BaseModel):
-        value = value.model_dump()
+    if isinstance(value, Record):
+        value = dump(value)
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{_scalar(k)}: {_yaml_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
@@ -170,8 +170,8 @@ def _check_reads_back(text: str, catalog: Path, spec: ModelSpec) -> None:
     try:
         data = yaml.safe_load(text)
         entry = data["models"][-1]
-        again = ModelSpec.model_validate(entry)
-    except (yaml.YAMLError, KeyError, TypeError, IndexError, ValidationError) as exc:
+        again = validate(ModelSpec, entry)
+    except (yaml.YAMLError, KeyError, TypeError, IndexError, RecordError) as exc:
         problem = one_line(str(exc))
         raise InputError(f"{catalog}: the new entry would not read back ({problem}); nothing written") from None
     if again != spec:

@@ -4,6 +4,7 @@ recipe its compose file is regenerated from."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ascendgen.errors import CatalogError
@@ -22,10 +23,9 @@ def load_deployment(path: Path) -> PlanRequest:
         raise CatalogError(f"{path}:{located.key_line('deployment_file')}: deployment: deployment_file: unknown field")
     request = validate_entry(PlanRequest, data, path=path, located=located, loc_prefix=[], what="deployment")
     base = path.parent
-    return request.model_copy(
-        update={
-            "catalogs": tuple(str(base / p) for p in request.catalogs),
-            "hardware": tuple(str(base / p) for p in request.hardware),
-            "deployment_file": str(path),
-        }
+    return replace(
+        request,
+        catalogs=tuple(str(base / p) for p in request.catalogs),
+        hardware=tuple(str(base / p) for p in request.hardware),
+        deployment_file=str(path),
     )

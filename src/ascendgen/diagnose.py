@@ -15,11 +15,11 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
+from ascendgen import records
 from ascendgen.planner import tp_sizes_for_heads
+from ascendgen.yamlfile import Items
 
 RULES_FILE = "diagnoses.yaml"
 TP_LIMIT = 32  # the largest TP a hint suggests: four A2 servers
@@ -57,33 +57,29 @@ def _compile(pattern: str) -> re.Pattern[str]:
         raise ValueError(f"pattern {pattern!r} is not a regular expression: {exc}") from None
 
 
-class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _compiles(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    for pattern in patterns:
+        _compile(pattern)
+    return patterns
 
-    kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    patterns: tuple[str, ...] = Field(min_length=1)
-    message: str = Field(min_length=1)
+
+def _one_compiles(pattern: str) -> str:
+    _compile(pattern)
+    return pattern
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule(records.Record):
+    kind: Annotated[str, records.Rule(pattern=r"^[a-z][a-z0-9_]*$")]
+    patterns: Annotated[Items[str], records.Rule(min_length=1), records.After(_compiles)]
+    message: Annotated[str, records.Rule(min_length=1)]
     hint: Literal["tp_sizes"] | None = None
-    source: str = Field(pattern=r"^https://")
-    priority: int = Field(default=0, ge=-2, le=2)
-    after: str | None = None  # must match earlier in the log for the rule to apply
+    source: Annotated[str, records.Rule(pattern=r"^https://")]
+    priority: Annotated[int, records.Rule(ge=-2, le=2)] = 0
+    # must match earlier in the log for the rule to apply
+    after: Annotated[str, records.After(_one_compiles)] | None = None
 
-    @field_validator("patterns")
-    @classmethod
-    def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in patterns:
-            _compile(pattern)
-        return patterns
-
-    @field_validator("after")
-    @classmethod
-    def _after_compiles(cls, after: str | None) -> str | None:
-        if after is not None:
-            _compile(after)
-        return after
-
-    @model_validator(mode="after")
-    def _placeholders_are_filled(self) -> Rule:
+    def _check(self) -> None:
         wanted = {name for _, name, _, _ in string.Formatter().parse(self.message) if name}
         hinted = HINT_FIELDS.get(self.hint or "", set())
         for pattern in self.patterns:
@@ -92,16 +88,15 @@ class Rule(BaseModel):
                 raise ValueError(
                     f"message uses {', '.join(sorted(missing))}, which pattern {pattern!r} does not capture"
                 )
-        return self
 
     @property
     def compiled(self) -> tuple[re.Pattern[str], ...]:
         return tuple(re.compile(p) for p in self.patterns)
 
 
-class RuleFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    rules: tuple[Rule, ...] = Field(min_length=1)
+@dataclass(frozen=True, kw_only=True)
+class RuleFile(records.Record):
+    rules: Annotated[Items[Rule], records.Rule(min_length=1)]
 
 
 @dataclass(frozen=True)

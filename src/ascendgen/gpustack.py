@@ -67,13 +67,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, field_validator, model_validator
-
 from ascendgen.envfile import EnvRef
 from ascendgen.errors import AscendgenError, InputError
 from ascendgen.hardware import Hardware, Platform, ServerProfile, load_hardware, npu_mounts
 from ascendgen.npuset import format_npus
 from ascendgen.plans import check_models_dir, resolve_server
+from ascendgen.records import After, Record
 from ascendgen.render import check_round_trip, header_lines, jinja_environment, with_header
 from ascendgen.request import (
     FileLocator,
@@ -84,7 +83,7 @@ from ascendgen.request import (
     recipe_args,
     validate_flags,
 )
-from ascendgen.yamlfile import STRICT_MODEL, Items
+from ascendgen.yamlfile import Items
 
 __all__ = [
     "BOOTSTRAP_PASSWORD_ENV",
@@ -185,34 +184,38 @@ def _check_models_dir(path: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-ImageTag = Annotated[str, AfterValidator(_check_tag)]
-ModelsDir = Annotated[str, AfterValidator(_check_models_dir)]
+ImageTag = Annotated[str, After(_check_tag)]
+ModelsDir = Annotated[str, After(_check_models_dir)]
 
 
-class ServerRequest(BaseModel):
+def _tcp_port(port: int) -> int:
+    if not 1 <= port <= 65535:
+        raise ValueError(f"--port {port}: a TCP port is 1-65535")
+    return port
+
+
+def _url(url: str) -> str:
+    try:
+        return check_server_url(url)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerRequest(Record):
     """What the user chose for `ascendgen gpustack server`: the recipe compose.yml is regenerated from."""
-
-    model_config = STRICT_MODEL
 
     gpustack_version: GpustackVersion = DEFAULT_VERSION
     npus: Npus | None = None  # None: every NPU of the server profile
     image_tag: ImageTag | None = None  # None: the version's pinned tag
     models_dir: ModelsDir | None = None  # 0.7 only; None: DEFAULT_MODELS_DIR
-    port: int | None = None  # None: the version's port (PORTS)
+    port: Annotated[int, After(_tcp_port)] | None = None  # None: the version's port (PORTS)
     cpu_only: bool = False
     bootstrap_password: bool = False  # the container takes GPUSTACK_BOOTSTRAP_PASSWORD from .env
     server: str | None = None
     hardware_files: Items[str] = ()
 
-    @field_validator("port")
-    @classmethod
-    def _tcp_port(cls, port: int | None) -> int | None:
-        if port is not None and not 1 <= port <= 65535:
-            raise ValueError(f"--port {port}: a TCP port is 1-65535")
-        return port
-
-    @model_validator(mode="after")
-    def _cpu_only_takes_no_npus(self) -> ServerRequest:
+    def _check(self) -> None:
         if self.cpu_only and (self.npus is not None or self.server is not None or self.hardware_files):
             raise ValueError("--cpu-only runs no worker and uses no NPUs: drop --npus, --server and --hardware")
         if self.gpustack_version == "2":
@@ -233,37 +236,25 @@ class ServerRequest(BaseModel):
                     "(its workers do); drop them, or add --gpustack-version 0.7 for the v0.7 layout"
                 )
         _check_version_tag(self.gpustack_version, self.image_tag)
-        return self
 
 
-class WorkerRequest(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class WorkerRequest(Record):
     """What the user chose for `ascendgen gpustack worker`. The token is not part of it: whether it came as
     `--token` (now in .env) or comes from the environment, compose.yml is the same, and the recipe always says
     `--token-from-env`, so that it holds no secret."""
 
-    model_config = STRICT_MODEL
-
     gpustack_version: GpustackVersion = DEFAULT_VERSION
     npus: Npus | None = None
-    server_url: str
+    server_url: Annotated[str, After(_url)]
     image_tag: ImageTag | None = None  # None: the version's pinned tag
     models_dir: ModelsDir = DEFAULT_MODELS_DIR
     server: str | None = None
     hardware_files: Items[str] = ()
     token_from_env: Literal[True] = True
 
-    @field_validator("server_url")
-    @classmethod
-    def _url(cls, url: str) -> str:
-        try:
-            return check_server_url(url)
-        except InputError as exc:
-            raise ValueError(str(exc)) from None
-
-    @model_validator(mode="after")
-    def _tag_fits_version(self) -> WorkerRequest:
+    def _check(self) -> None:
         _check_version_tag(self.gpustack_version, self.image_tag)
-        return self
 
 
 GpustackRequest = ServerRequest | WorkerRequest

@@ -7,49 +7,38 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Literal, TypeVar
-
-from pydantic import (
-    BaseModel,
-    Field,
-    NonNegativeFloat,
-    PositiveFloat,
-    PositiveInt,
-    model_validator,
-)
+from typing import Annotated, Literal, TypeVar
 
 from ascendgen.datafiles import data_file
 from ascendgen.errors import InputError
 from ascendgen.images import tag_key
 from ascendgen.prevalidated import builtin
-from ascendgen.yamlfile import STRICT_MODEL, Items, did_you_mean, load_merged_sections
+from ascendgen.records import NonNegativeFloat, PositiveFloat, PositiveInt, Record, Rule
+from ascendgen.yamlfile import Items, did_you_mean, load_merged_sections
 
-_STRICT = STRICT_MODEL
 _ABSOLUTE = r"^/[^\n:]*$"
 
 
-class NpuType(BaseModel):
-    model_config = _STRICT
-    name: str = Field(min_length=1)
+@dataclass(frozen=True, kw_only=True)
+class NpuType(Record):
+    name: Annotated[str, Rule(min_length=1)]
     memory_gib: PositiveFloat  # HBM as npu-smi reports it
     visible_gib: PositiveFloat  # the total torch_npu sees, which vLLM's gpu_memory_utilization applies to
     platform: str
     description: str = ""
 
-    @model_validator(mode="after")
-    def _visible_within_hbm(self) -> NpuType:
+    def _check(self) -> None:
         if self.visible_gib > self.memory_gib:
             raise ValueError("visible_gib cannot exceed memory_gib")
-        return self
 
 
-class MemoryReserves(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class MemoryReserves(Record):
     """What a vLLM worker takes on each NPU besides the weights and the KV cache, as the worker of the images from
     `since` on measures it: the peak activation of the profiling run, and non-torch memory (the CANN runtime, and an
     HCCL buffer for each process group the rank joins)."""
 
-    model_config = _STRICT
-    since: str = Field(pattern=r"^v\d+\.\d+\.\d+")  # the first vllm-ascend image tag these apply to
+    since: Annotated[str, Rule(pattern=r"^v\d+\.\d+\.\d+")]  # the first vllm-ascend image tag these apply to
     activation_gib: NonNegativeFloat
     vision_extra_gib: NonNegativeFloat = 0.0  # more activation when a vision encoder is profiled too
     moe_extra_gib: NonNegativeFloat = 0.0  # more a mixture-of-experts model's profiling run takes (kind: moe)
@@ -57,28 +46,26 @@ class MemoryReserves(BaseModel):
     hccl_gib: NonNegativeFloat  # per HCCL process group
 
 
-class KvCacheMargin(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class KvCacheMargin(Record):
     """The KV cache kept back when the plan sets max-model-len from the KV capacity: the planner's prediction can be
     above what vLLM measures at start-up, and a max-model-len above the real capacity does not start."""
 
-    model_config = _STRICT
-    percent: float = Field(ge=0, le=50)
+    percent: Annotated[float, Rule(ge=0, le=50)]
     # the largest over-estimate of KV cache tokens the accuracy bench (bench/accuracy.py) found in the published logs
     # of this platform; at or below `percent`, which the bench checks
-    worst_overestimate_percent: float = Field(ge=-100, le=50)
-    source: str = Field(min_length=1)
+    worst_overestimate_percent: Annotated[float, Rule(ge=-100, le=50)]
+    source: Annotated[str, Rule(min_length=1)]
 
-    @model_validator(mode="after")
-    def _covers_worst(self) -> KvCacheMargin:
+    def _check(self) -> None:
         if self.worst_overestimate_percent > self.percent:
             raise ValueError("percent must cover worst_overestimate_percent")
-        return self
 
 
-class Platform(BaseModel):
-    model_config = _STRICT
+@dataclass(frozen=True, kw_only=True)
+class Platform(Record):
     name: str
-    image_suffix: str = Field(default="", pattern=r"^(-[a-z0-9][a-z0-9.-]*)?$")
+    image_suffix: Annotated[str, Rule(pattern=r"^(-[a-z0-9][a-z0-9.-]*)?$")] = ""
     dtypes: Items[Literal["bfloat16", "float16"]]
     # A checkpoint in a dtype outside `dtypes` is served in this one (`vllm serve --dtype`; vLLM casts the weights as
     # it loads them). None: such a checkpoint is refused.
@@ -86,14 +73,14 @@ class Platform(BaseModel):
     # False: the platform's vllm-ascend worker ignores --kv-cache-memory-bytes, whatever the image's vLLM accepts.
     honours_kv_cache_memory_bytes: bool = True
     control_devices: Items[str]
-    npu_device: str = Field(pattern=r"^/.*\{index\}")
+    npu_device: Annotated[str, Rule(pattern=r"^/.*\{index\}")]
     driver_mounts: Items[str]
     multinode_mounts: Items[str] = ()
-    kv_budget_factor: float = Field(gt=0, le=1)
+    kv_budget_factor: Annotated[float, Rule(gt=0, le=1)]
     kv_budget_factor_since: str | None = None  # the first image tag that applies kv_budget_factor
     # by image version, oldest first: an image takes the last entry whose `since` is at or below its tag (the first
     # entry for older tags)
-    memory_reserves: Items[MemoryReserves] = Field(min_length=1)
+    memory_reserves: Annotated[Items[MemoryReserves], Rule(min_length=1)]
     kv_cache_margin: KvCacheMargin
     drop_env: Items[str] = ()
     dies_per_npu: PositiveInt = 1
@@ -104,29 +91,28 @@ class Platform(BaseModel):
         applicable = [r for r in self.memory_reserves if tag_key(r.since) <= key]
         return applicable[-1] if applicable else self.memory_reserves[0]
 
-    @model_validator(mode="after")
-    def _reserves_in_order(self) -> Platform:
+    def _check(self) -> None:
+        self._reserves_in_order()
+        self._serve_dtype_runs()
+        self._absolute_paths()
+
+    def _reserves_in_order(self) -> None:
         keys = [tag_key(r.since) for r in self.memory_reserves]
         if any(a >= b for a, b in pairwise(keys)):
             raise ValueError("memory_reserves must be ordered by 'since', oldest first, each tag once")
-        return self
 
-    @model_validator(mode="after")
-    def _serve_dtype_runs(self) -> Platform:
+    def _serve_dtype_runs(self) -> None:
         if self.serve_dtype is not None and self.serve_dtype not in self.dtypes:
             raise ValueError(f"serve_dtype {self.serve_dtype} must be one of the platform's dtypes")
-        return self
 
-    @model_validator(mode="after")
-    def _absolute_paths(self) -> Platform:
+    def _absolute_paths(self) -> None:
         for path in (*self.control_devices, *self.driver_mounts, *self.multinode_mounts):
             if not path.startswith("/") or ":" in path or "\n" in path:
                 raise ValueError(f"path {path!r} must be absolute, without ':' or newlines")
-        return self
 
 
-class ServerProfile(BaseModel):
-    model_config = _STRICT
+@dataclass(frozen=True, kw_only=True)
+class ServerProfile(Record):
     name: str
     description: str = ""
     npu_type: str
@@ -134,7 +120,7 @@ class ServerProfile(BaseModel):
     groups: Items[Items[int]] = ()
     # Where the host's / is, seen from where compose runs: "/" on a real server. A profile may point it
     # elsewhere (e.g. a host filesystem mounted at /host) and the device and driver paths follow.
-    host_root: str = Field(default="/", pattern=_ABSOLUTE)
+    host_root: Annotated[str, Rule(pattern=_ABSOLUTE)] = "/"
 
     def host_path(self, path: str) -> str:
         """Where the host's `path` is, seen from where compose runs (under host_root)."""
@@ -145,13 +131,11 @@ class ServerProfile(BaseModel):
         host = self.host_path(path)
         return f"{host}:{path}{suffix}" if (host != path or suffix) else path
 
-    @model_validator(mode="after")
-    def _groups_within_server(self) -> ServerProfile:
+    def _check(self) -> None:
         for group in self.groups:
             for index in group:
                 if not 0 <= index < self.npu_count:
                     raise ValueError(f"group NPU {index} is outside 0-{self.npu_count - 1}")
-        return self
 
 
 def npu_mounts(

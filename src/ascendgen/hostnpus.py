@@ -12,6 +12,7 @@ from ascendgen import npusmi
 from ascendgen.errors import InputError
 from ascendgen.hardware import Hardware, NpuType, ServerProfile
 from ascendgen.npusmi import INFO_TIMEOUT_S, NpuSmiFailed, npu_smi_info
+from ascendgen.records import validate
 
 HOST_SERVER = "this-host"
 
@@ -89,9 +90,10 @@ def host_server(hardware: Hardware, host: HostNpus) -> ServerProfile:
     for profile in hardware.servers:
         if profile.npu_type == host.npu_type.name and profile.npu_count == host.count:
             return profile
-    return ServerProfile(
-        name=HOST_SERVER,
-        description=f"this machine: {host.count} x {host.npu_type.name} (npu-smi)",
-        npu_type=host.npu_type.name,
-        npu_count=host.count,
-    )
+    about = {
+        "name": HOST_SERVER,
+        "description": f"this machine: {host.count} x {host.npu_type.name} (npu-smi)",
+        "npu_type": host.npu_type.name,
+        "npu_count": host.count,
+    }
+    return validate(ServerProfile, about)

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, Field
+from typing import Annotated, Any
 
 from ascendgen.datafiles import data_file
 from ascendgen.errors import InputError
 from ascendgen.prevalidated import builtin
-from ascendgen.yamlfile import STRICT_MODEL, Items, load_merged_sections
+from ascendgen.records import Record, Rule
+from ascendgen.yamlfile import Items, load_merged_sections
 
-_STRICT = STRICT_MODEL
 REPOSITORY = "quay.io/ascend/vllm-ascend"
 _TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:\.post(\d+))?(?:rc(\d+))?")
 
@@ -47,10 +45,10 @@ _REFERENCE_HELP = (
 )
 
 
-class ImageFlags(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ImageFlags(Record):
     """vLLM serve flags whose presence or spelling differs between the vLLM versions inside the images."""
 
-    model_config = _STRICT
     expert_parallel: str = "--enable-expert-parallel"
     max_model_len_auto: bool = False
     kv_cache_memory: bool = False
@@ -63,19 +61,18 @@ class ImageFlags(BaseModel):
 _CANN = r"^\d+\.\d+\.(\d+|rc\d+)(-beta\.\d+)?$"
 
 
-class ImageSpec(BaseModel):
-    model_config = _STRICT
-    tag: str = Field(pattern=r"^v\d+\.\d+\.\d+")
+@dataclass(frozen=True, kw_only=True)
+class ImageSpec(Record):
+    tag: Annotated[str, Rule(pattern=r"^v\d+\.\d+\.\d+")]
     vllm: str
     transformers: str | None = None
     released: str | None = None
     variants: Items[str] = ()  # the tag suffixes built besides the plain tag: openeuler, a3, 310p, ... (no '-')
-    gpu_memory_utilization_default: float = Field(gt=0, le=1)
-    cann: str | None = Field(default=None, pattern=_CANN)  # the CANN inside (None: not known)
-    cann_310p: str | None = Field(default=None, pattern=_CANN)  # the -310p images' CANN where it differs
-    env: dict[str, str] = Field(default_factory=dict)
-    # model_construct: the defaults as ImageFlags() gives them, without building its validator at import
-    flags: ImageFlags = ImageFlags.model_construct()
+    gpu_memory_utilization_default: Annotated[float, Rule(gt=0, le=1)]
+    cann: Annotated[str, Rule(pattern=_CANN)] | None = None  # the CANN inside (None: not known)
+    cann_310p: Annotated[str, Rule(pattern=_CANN)] | None = None  # the -310p images' CANN where it differs
+    env: dict[str, str] = field(default_factory=dict)
+    flags: ImageFlags = ImageFlags()
     source: str
 
     @property
@@ -93,14 +90,15 @@ class ImageSpec(BaseModel):
         return self.cann
 
 
-class CannVersion(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class CannVersion(Record):
     """The host driver (Ascend HDK) a CANN version needs, from Huawei's CANN release notes."""
 
-    model_config = _STRICT
-    cann: str = Field(pattern=_CANN)
-    min_driver: str | None = Field(default=None, pattern=r"^\d+\.\d+\.(X|\d+|RC\d+)$")  # "25.2.X": the 25.2 line on
+    cann: Annotated[str, Rule(pattern=_CANN)]
+    # the oldest host driver; "25.2.X": the 25.2 line on
+    min_driver: Annotated[str, Rule(pattern=r"^\d+\.\d+\.(X|\d+|RC\d+)$")] | None = None
     recommended_driver: str | None = None
-    source: str = Field(min_length=1)
+    source: Annotated[str, Rule(min_length=1)]
 
 
 def tag_key(tag: str) -> tuple[int, ...]:

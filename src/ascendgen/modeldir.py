@@ -17,15 +17,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from typing import Annotated, Any, Literal
 
 from ascendgen.catalog import Catalog, ModelSpec, Quantization
 from ascendgen.datafiles import data_file
 from ascendgen.errors import InputError
 from ascendgen.images import ImageSpec, load_images, tag_key
 from ascendgen.planner import weights_gib
+from ascendgen.records import Record, RecordError, Rule, dump, validate
 from ascendgen.safetext import one_line
 from ascendgen.yamlfile import file_identity, load_merged_sections
 
@@ -73,46 +72,41 @@ _MAX_LEN_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_l
 # Layer types with a fixed-size state per request instead of a KV cache growing with the context.
 _NO_KV_LAYER_TYPES = frozenset({"linear_attention", "mamba"})
 _TEXT_CONFIG_KEYS = ("text_config", "language_config", "llm_config")
-_STRICT = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # validators built on first use, not at import
 _TAG = r"^v\d+\.\d+\.\d+"
 
 
 # ------------------------------------------------------------------------------- architectures.yaml
 
 
-class ArchitectureSpec(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ArchitectureSpec(Record):
     """One config.json architecture: whether vllm-ascend runs it and from which image."""
 
-    model_config = _STRICT
-    name: str = Field(min_length=1)
+    name: Annotated[str, Rule(min_length=1)]
     supported: bool
     reason: str | None = None
-    min_image: str | None = Field(default=None, pattern=_TAG)
-    min_transformers: str | None = Field(default=None, pattern=r"^\d+\.\d+")
-    source: str = Field(min_length=1)
+    min_image: Annotated[str, Rule(pattern=_TAG)] | None = None
+    min_transformers: Annotated[str, Rule(pattern=r"^\d+\.\d+")] | None = None
+    source: Annotated[str, Rule(min_length=1)]
 
-    @model_validator(mode="after")
-    def _reason_when_refused(self) -> ArchitectureSpec:
+    def _check(self) -> None:
         if not self.supported and not self.reason:
             raise ValueError("an architecture vllm-ascend does not run needs a 'reason'")
-        return self
 
 
-class QuantizationSpec(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class QuantizationSpec(Record):
     """One quantized format: planned (with a label) or refused (with a reason)."""
 
-    model_config = _STRICT
-    name: str = Field(min_length=1)
+    name: Annotated[str, Rule(min_length=1)]
     label: Quantization | None = None
     reason: str | None = None
-    min_image: str | None = Field(default=None, pattern=_TAG)
-    source: str = Field(min_length=1)
+    min_image: Annotated[str, Rule(pattern=_TAG)] | None = None
+    source: Annotated[str, Rule(min_length=1)]
 
-    @model_validator(mode="after")
-    def _label_or_reason(self) -> QuantizationSpec:
+    def _check(self) -> None:
         if (self.label is None) == (self.reason is None):
             raise ValueError("give a 'label' (planned) or a 'reason' (refused), one of the two")
-        return self
 
 
 @dataclass(frozen=True)
@@ -253,8 +247,8 @@ def _read_model_dir(directory: Path, *, hub_id: str | None, served_name: str | N
     _image_needs(config, known, quant, values, provenance, notes)
     values["source"] = config_path.resolve().as_uri()
     try:
-        spec = ModelSpec.model_validate(values)
-    except ValidationError as exc:
+        spec = validate(ModelSpec, values)
+    except RecordError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"]) or "the model"
         raise InputError(f"{config_path}: {where}: {error['msg']}") from None
@@ -1047,8 +1041,8 @@ def catalog_differences(catalog: ModelSpec, files: ModelSpec) -> list[str]:
 
 
 def _shown(value: Any) -> str:
-    if isinstance(value, BaseModel):
-        return one_line(", ".join(f"{k} {v}" for k, v in value.model_dump().items()))
+    if isinstance(value, Record):
+        return one_line(", ".join(f"{k} {v}" for k, v in dump(value).items()))
     return "none" if value is None else one_line(str(value))
 
 
@@ -1059,7 +1053,7 @@ def _merge(base: ModelSpec, found: ModelFromFiles) -> ModelSpec:
     taken = {name: getattr(spec, name) for name in (*_COMPARED, "params_b", "active_params_b", "weight_bytes")}
     flags = (*base.serve_flags, *(f for f in spec.serve_flags if f not in base.serve_flags))
     data = {
-        **base.model_dump(),
+        **dump(base),
         **taken,
         "serve_flags": flags,
         "min_image": _newest_tag([base.min_image, spec.min_image]),
@@ -1069,7 +1063,7 @@ def _merge(base: ModelSpec, found: ModelFromFiles) -> ModelSpec:
     if spec.kind == "dense":
         data["active_params_b"] = data["num_experts"] = None
     try:
-        return ModelSpec.model_validate(data)
-    except ValidationError as exc:
+        return validate(ModelSpec, data)
+    except RecordError as exc:
         message = exc.errors()[0]["msg"]
         raise InputError(f"{found.directory}: merged with the catalog's {base.name}: {message}") from None

@@ -394,7 +394,7 @@ def plan_deployment(
     _check_host(options.host)
     one_server = Sizing(model, npu, platform, util, image.spec.tag)  # as `ascendgen plan MODEL` plans it alone
     if options.expert_parallel is False:
-        model = model.model_copy(update={"serve_flags": tuple(f for f in model.serve_flags if f != EP_FLAG)})
+        model = replace(model, serve_flags=tuple(f for f in model.serve_flags if f != EP_FLAG))
     sizing = Sizing(model, npu, platform, util, image.spec.tag, quantized)
     pp, dp, dp_reason = options.pp, 1, ""
     if options.nodes > 1 and options.fill:

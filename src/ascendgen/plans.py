@@ -40,7 +40,7 @@ def resolve_server(hardware: Hardware, server: str | None, npu_type: str | None)
     if server is not None:
         profile = hardware.server(server)
         if npu_type is not None:
-            profile = profile.model_copy(update={"npu_type": hardware.npu_type(npu_type).name})
+            profile = replace(profile, npu_type=hardware.npu_type(npu_type).name)
         return profile
     if npu_type is None:
         return hardware.server(DEFAULT_SERVER)
@@ -48,7 +48,7 @@ def resolve_server(hardware: Hardware, server: str | None, npu_type: str | None)
     for profile in hardware.servers:
         if profile.npu_type == wanted:
             return profile
-    return hardware.server(DEFAULT_SERVER).model_copy(update={"npu_type": wanted})
+    return replace(hardware.server(DEFAULT_SERVER), npu_type=wanted)
 
 
 def make_plans(request: PlanRequest) -> list[Plan]:
@@ -90,7 +90,7 @@ def make_plans(request: PlanRequest) -> list[Plan]:
         if expert_parallel and EP_FLAG not in model.serve_flags:
             if model.kind != "moe":
                 raise InputError(f"--layout {request.layout or 'ep'} is for MoE models; {model.name} is dense")
-            model = model.model_copy(update={"serve_flags": (*model.serve_flags, EP_FLAG)})
+            model = replace(model, serve_flags=(*model.serve_flags, EP_FLAG))
         image = choose_image(
             images, requested=request.image, min_tag=model.min_image, suffix=platform.image_suffix, npu=npu.name
         )
@@ -225,7 +225,7 @@ def _with_served_name(model: ModelSpec, served_name: str | None) -> ModelSpec:
         check_served_name(model.served_model_name)  # a catalog's served_name
         return model
     check_served_name(served_name)
-    return model.model_copy(update={"served_name": served_name})
+    return replace(model, served_name=served_name)
 
 
 def check_served_name(name: str) -> None:

@@ -2,9 +2,9 @@
 
 Reading models.yaml, hardware.yaml and images.yaml and validating every entry is most of what a plan costs
 after the imports. So the wheel carries ascendgen/_prevalidated_data.py, which hatch_build.py writes from the
-objects the validated path returns: each one rebuilt with pydantic's `model_construct`, which sets the fields
-as they are, without validating again. A run takes them only when the data file it would read is the one they
-were made from (same sha256) and ascendgen is the same version; otherwise, and in a source checkout (which has
+objects the validated path returns: each record (ascendgen.records) rebuilt by its constructor, which sets the
+fields as they are, without validating again. A run takes them only when the data file it would read is the one
+they were made from (same sha256) and ascendgen is the same version; otherwise, and in a source checkout (which has
 no such module), the data is read and validated as before. A user's --catalog / --hardware file is merged over
 the built-in entries' YAML and validated, so it always takes the validated path.
 
@@ -12,16 +12,16 @@ tests/test_prevalidated.py checks that both paths give equal objects, entry by e
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from ascendgen import __version__
 from ascendgen.datafiles import data_file
+from ascendgen.records import Record
 
 MODULE = "ascendgen._prevalidated_data"
 # what each data file holds, as the loaders return it: (file, section) -> the tuple in the generated module
@@ -96,16 +96,13 @@ def module_source() -> str:
 
 
 def _literal(value: Any, classes: dict[str, str]) -> str:
-    """Python source that evaluates to `value`: a model as Class.model_construct(...) of its fields and the
-    fields it was given (so that exclude_unset and model_copy see what they saw), containers and scalars as
+    """Python source that evaluates to `value`: a record as Class(...) of its fields, containers and scalars as
     their repr (which reads back exactly, floats included)."""
-    if isinstance(value, BaseModel):
+    if isinstance(value, Record):
         cls = type(value)
         classes[cls.__name__] = cls.__module__
-        fields = ", ".join(f"{name}={_literal(getattr(value, name), classes)}" for name in type(value).model_fields)
-        given = ", ".join(repr(name) for name in sorted(value.model_fields_set))
-        given = f"{{{given}}}" if given else "set()"
-        return f"{cls.__name__}.model_construct(_fields_set={given}, {fields})"
+        fields = ", ".join(f"{f.name}={_literal(getattr(value, f.name), classes)}" for f in dataclasses.fields(value))
+        return f"{cls.__name__}({fields})"
     if isinstance(value, tuple):
         items = "".join(f"{_literal(item, classes)}, " for item in value)
         return f"({items})"

@@ -6,7 +6,7 @@ replaced, planned again and written through the same all-or-nothing, hash-checke
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ascendgen.composeconfig import DEFAULT_FILES, Project
@@ -107,8 +107,8 @@ def replan_for(project: Project, shortfall: KvShortfall) -> Replan:
             f"{fits} for this one, and plan with -f"
         )
     (instance,) = request.instances
-    changed = instance.model_copy(update={"max_model_len": fits})
-    return Replan(base, request.model_copy(update={"instances": (changed,)}), fits)
+    changed = replace(instance, max_model_len=fits)
+    return Replan(base, replace(request, instances=(changed,)), fits)
 
 
 def _compose_file(project: Project) -> Path:

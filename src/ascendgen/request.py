@@ -14,21 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
-
 from ascendgen.cluster import Node, parse_node
 from ascendgen.errors import InputError
 from ascendgen.modeldir import is_model_dir
 from ascendgen.npuset import format_npus, parse_npus
 from ascendgen.planner import DEFAULT_PORT
+from ascendgen.records import After, Before, Record, RecordError, Rule, defaults, validate
 from ascendgen.safetext import has_control_chars
-from ascendgen.yamlfile import STRICT_MODEL, Items
+from ascendgen.yamlfile import Items
 
 DEFAULT_MODELS_DIR = "/models"
 
-Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
-Count = Annotated[int, Field(strict=True, gt=0)]
-Share = Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)]
+Port = Annotated[int, Rule(ge=1, le=65535)]
+Count = Annotated[int, Rule(gt=0)]
+Share = Annotated[float, Rule(gt=0, le=1)]
 
 
 def _npus_from_text(value: object) -> object:
@@ -47,46 +46,65 @@ def _npus_from_text(value: object) -> object:
 
 
 # NPU indices, written as '0-3' or '4,5,6,7' (or a YAML list of ints)
-Npus = Annotated[tuple[int, ...], BeforeValidator(_npus_from_text)]
-
-_STRICT = STRICT_MODEL
+Npus = Annotated[tuple[int, ...], Before(_npus_from_text)]
 
 
-class InstanceRequest(BaseModel):
+def _one_line(value: str) -> str:
+    if not value.strip() or has_control_chars(value):
+        raise ValueError("must be one line of printable text")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstanceRequest(Record):
     """One vLLM server to run: a model and what the user fixed for it (None: the planner decides)."""
 
-    model_config = _STRICT
-
-    model: str = Field(min_length=1)
+    model: Annotated[str, Rule(min_length=1), After(_one_line)]
     tp: Count | None = None
     npus: Npus | None = None
     port: Port | None = None
     max_model_len: Count | None = None
-    served_name: str | None = None
+    served_name: Annotated[str, After(_one_line)] | None = None
     gpu_memory_utilization: Share | None = None
     dp: Count | None = None  # data-parallel ranks behind the instance's one port (vllm serve --data-parallel-size)
     fill: bool = False  # as many data-parallel ranks as fit its NPUs (--npus, else what the server has left)
 
-    @model_validator(mode="after")
-    def _dp_or_fill(self) -> InstanceRequest:
+    def _check(self) -> None:
         if self.fill and self.dp is not None:
             raise ValueError("--dp and --fill: give a number of data-parallel ranks, or --fill for as many as fit")
-        return self
-
-    @field_validator("model", "served_name")
-    @classmethod
-    def _one_line(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or has_control_chars(value)):
-            raise ValueError("must be one line of printable text")
-        return value
 
 
-class PlanRequest(BaseModel):
+def _nodes_from_text(value: object) -> object:
+    if isinstance(value, list | tuple):
+        try:
+            return tuple(parse_node(v) if isinstance(v, str) else v for v in value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+def _paths_as_text(value: object) -> object:
+    if isinstance(value, list | tuple):
+        return tuple(str(v) if isinstance(v, Path) else v for v in value)
+    return value
+
+
+def _recordable_paths(value: tuple[str, ...]) -> tuple[str, ...]:
+    for path in value:
+        if not path or has_control_chars(path):
+            raise ValueError(f"{path!r}: a file path with control characters cannot be recorded in the recipe")
+    return value
+
+
+# file paths a recipe records: given as text or Path, each one line of text
+RecordedPaths = Annotated[Items[str], Before(_paths_as_text), After(_recordable_paths)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanRequest(Record):
     """Everything a user chose for one deployment: the recipe its compose file is regenerated from."""
 
-    model_config = _STRICT
-
-    instances: Items[InstanceRequest] = Field(min_length=1)
+    instances: Annotated[Items[InstanceRequest], Rule(min_length=1)]
     server: str | None = None
     npu_type: str | None = None
     image: str | None = None
@@ -94,51 +112,21 @@ class PlanRequest(BaseModel):
     first_port: Port = DEFAULT_PORT
     host: str | None = None
     api_key_env: bool = False  # the API requires the key kept in the deployment directory's .env
-    nodes: tuple[Node, ...] = ()  # several servers (Ray); the first is the head
+    nodes: Annotated[tuple[Node, ...], Before(_nodes_from_text)] = ()  # several servers (Ray); the first is the head
     layout: str | None = None  # with nodes: tp, tp-pp, ep (Ray) or dp, dp-ep (vLLM's multi-node data parallel)
     # one OpenAI-compatible endpoint (LiteLLM) on first_port for every instance, routing by model name; the
     # instances move to the ports after it and listen on 127.0.0.1
     gateway: bool = False
-    catalogs: Items[str] = ()
-    hardware: Items[str] = ()
-    deployment_file: str | None = Field(default=None, exclude=True)  # set when read from an ascendgen.yaml
+    catalogs: RecordedPaths = ()
+    hardware: RecordedPaths = ()
+    deployment_file: str | None = None  # set when read from an ascendgen.yaml (which may not set it)
 
-    @field_validator("nodes", mode="before")
-    @classmethod
-    def _nodes_from_text(cls, value: object) -> object:
-        if isinstance(value, list | tuple):
-            try:
-                return tuple(parse_node(v) if isinstance(v, str) else v for v in value)
-            except InputError as exc:
-                raise ValueError(str(exc)) from None
-        return value
-
-    @field_validator("catalogs", "hardware", mode="before")
-    @classmethod
-    def _paths_as_text(cls, value: object) -> object:
-        if isinstance(value, list | tuple):
-            return tuple(str(v) if isinstance(v, Path) else v for v in value)
-        return value
-
-    @field_validator("catalogs", "hardware")
-    @classmethod
-    def _recordable_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for path in value:
-            if not path or has_control_chars(path):
-                raise ValueError(f"{path!r}: a file path with control characters cannot be recorded in the recipe")
-        return value
-
-    @model_validator(mode="after")
-    def _layout_needs_nodes(self) -> PlanRequest:
+    def _check(self) -> None:
         if self.layout is not None and not self.nodes:
             raise ValueError(
                 f"--layout {self.layout} spreads one model over several servers: add --node ADDRESS:INTERFACE for "
                 "each server (two or more), or drop --layout"
             )
-        return self
-
-    @model_validator(mode="after")
-    def _gateway_needs_a_key(self) -> PlanRequest:
         if self.gateway and self.nodes:
             raise ValueError(
                 "--gateway puts several models on one server behind one endpoint; a multi-node plan (--node) serves "
@@ -149,7 +137,6 @@ class PlanRequest(BaseModel):
                 "--gateway enforces the API key at the one endpoint it opens: add --generate-api-key (or --api-key "
                 "KEY, or --api-key-env with VLLM_API_KEY already in .env)"
             )
-        return self
 
 
 @dataclass(frozen=True)
@@ -192,9 +179,9 @@ PLAN_FLAGS: tuple[Flag, ...] = (
     Flag("--hardware", "hardware", repeated=True, path=True),
 )
 _BY_FIELD = {flag.field: flag for flag in PLAN_FLAGS}
-RequestT = TypeVar("RequestT", bound=BaseModel)
-_REQUEST_DEFAULTS = {name: info.default for name, info in PlanRequest.model_fields.items()}
-_INSTANCE_DEFAULTS = {name: info.default for name, info in InstanceRequest.model_fields.items()}
+RequestT = TypeVar("RequestT", bound=Record)
+_REQUEST_DEFAULTS = defaults(PlanRequest)
+_INSTANCE_DEFAULTS = defaults(InstanceRequest)
 
 
 def flag_for(field: str, flags: Sequence[Flag] = PLAN_FLAGS) -> str:
@@ -233,12 +220,12 @@ def _unset(value: object) -> bool:
 def validate_flags(model: type[RequestT], raw: Mapping[str, Any], flags: Sequence[Flag]) -> RequestT:
     """`raw` (fields as the flags gave them) validated as `model`; a refusal is an InputError naming the flag."""
     try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
+        return validate(model, raw)
+    except RecordError as exc:
         raise InputError(flag_message(exc, flags)) from None
 
 
-def flag_message(exc: ValidationError, flags: Sequence[Flag]) -> str:
+def flag_message(exc: RecordError, flags: Sequence[Flag]) -> str:
     """A validation error as one line naming the flag that set the field (and the value, when it is short)."""
     error = exc.errors()[0]
     loc = [part for part in error["loc"] if not isinstance(part, int)]
@@ -286,15 +273,15 @@ def _recipe_flags(request: PlanRequest, relative_to: Path | None) -> Iterator[st
             yield from flag_words(flag, value, relative_to)
 
 
-def recipe_args(request: BaseModel, flags: Sequence[Flag], *, relative_to: Path | None = None) -> list[str]:
+def recipe_args(request: Record, flags: Sequence[Flag], *, relative_to: Path | None = None) -> list[str]:
     """The words that reproduce `request`, a model whose fields `flags` set: in the table's order, each switch
     that is on and each other flag whose field is neither None nor its default, file paths relative to
     `relative_to`."""
-    defaults = {name: info.default for name, info in type(request).model_fields.items()}
+    unset = defaults(type(request))
     words: list[str] = []
     for flag in flags:
         value = getattr(request, flag.field)
-        if value is not None and (flag.switch or value != defaults[flag.field]):
+        if value is not None and (flag.switch or flag.field not in unset or value != unset[flag.field]):
             words += flag_words(flag, value, relative_to)
     return words
 

@@ -16,15 +16,14 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
-
 from ascendgen.errors import CatalogError
+from ascendgen.records import Before, Record, RecordError, record_fields, validate
 
 if TYPE_CHECKING:
     import yaml
 # PyYAML is imported where a file is parsed: a plan of the built-in data (ascendgen.prevalidated) reads no YAML.
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=Record)
 T = TypeVar("T")
 
 # The built-in models.yaml is ~22 KiB and a compose file a few KiB; 1 MiB of YAML already takes ~200 MB
@@ -33,11 +32,8 @@ MAX_INPUT_BYTES = 1024 * 1024
 MAX_INPUT_TEXT = "1 MiB"
 _CHUNK_BYTES = 64 * 1024
 
-# Every YAML model: no unknown fields, frozen, and strict types: `port: yes` (a YAML boolean), `"8"` (text)
-# or `1.0` are not an integer, and `.inf` / `.nan` are not a number (pydantic still takes an int for a float).
-# The validator is built on the first validation, not when the class is defined (defer_build): a run that takes
-# the built-in data pre-validated (ascendgen.prevalidated) never validates a catalog entry and never pays for it.
-STRICT_MODEL = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, defer_build=True)
+# Every record read from YAML is strict (ascendgen.records): `port: yes` (a YAML boolean), `"8"` (text) or `1.0` are
+# not an integer, and `.inf` / `.nan` are not a number (pydantic still takes an int for a float).
 
 
 def _list_as_tuple(value: Any) -> Any:
@@ -45,7 +41,7 @@ def _list_as_tuple(value: Any) -> Any:
 
 
 # A YAML list read into a tuple (a strict tuple field refuses the list YAML gives); its items stay strict.
-Items = Annotated[tuple[T, ...], BeforeValidator(_list_as_tuple)]
+Items = Annotated[tuple[T, ...], Before(_list_as_tuple)]
 
 
 class UnreadableFileError(CatalogError):
@@ -290,8 +286,8 @@ def validate_entry(
 ) -> M:
     """Validate one entry; on failure raise a CatalogError naming file, line, entry and field."""
     try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
+        return validate(model, raw)
+    except RecordError as exc:
         err = exc.errors()[0]
         field_path = [p for p in err["loc"] if p != "__root__"]
         field = ".".join(str(p) for p in field_path) or "(entry)"
@@ -322,6 +318,7 @@ _TYPE_MESSAGES = {
     "tuple_type": "must be a list",
     "dict_type": "must be a mapping",
     "model_type": "must be a mapping",
+    "dataclass_type": "must be a mapping",
     "finite_number": "must be a finite number",
 }
 
@@ -348,24 +345,24 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def _field_names(model: type[BaseModel], field_path: Sequence[str | int]) -> list[str]:
-    current: Any = model
+def _field_names(model: type[Record], field_path: Sequence[str | int]) -> list[str]:
+    current: type[Record] | None = model
     for part in field_path[:-1]:
         if isinstance(part, int):
-            continue  # an index into a list: the item's model is the list's
-        info = getattr(current, "model_fields", {}).get(part)
-        annotation = getattr(info, "annotation", None)
-        current = _unwrap_model(annotation)
+            continue  # an index into a list: the item's record is the list's
+        assert current is not None
+        current = _unwrap_record(record_fields(current).get(str(part)))
         if current is None:
             return []
-    return list(getattr(current, "model_fields", {}))
+    assert current is not None
+    return list(record_fields(current))
 
 
-def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+def _unwrap_record(annotation: Any) -> type[Record] | None:
+    if isinstance(annotation, type) and issubclass(annotation, Record):
         return annotation
     for arg in getattr(annotation, "__args__", ()):
-        found = _unwrap_model(arg)
+        found = _unwrap_record(arg)
         if found:
             return found
     return None
@@ -385,7 +382,7 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
 
 def load_merged_sections(
     paths: Sequence[Path],
-    sections: Mapping[str, type[BaseModel]],
+    sections: Mapping[str, type[Record]],
     *,
     singular: Mapping[str, str],
     key_field: str | Mapping[str, str] = "name",
@@ -415,7 +412,7 @@ def file_identity(path: Path | str) -> tuple[int, int, int]:
 @lru_cache(maxsize=16)
 def _load_merged_cached(
     files: tuple[tuple[Path, int, int, int], ...],
-    sections: tuple[tuple[str, type[BaseModel]], ...],
+    sections: tuple[tuple[str, type[Record]], ...],
     singular: tuple[tuple[str, str], ...],
     keys: tuple[tuple[str, str], ...],
 ) -> tuple[tuple[str, tuple[Any, ...]], ...]:
@@ -425,7 +422,7 @@ def _load_merged_cached(
 
 def _load_merged(
     paths: Sequence[Path],
-    sections: Mapping[str, type[BaseModel]],
+    sections: Mapping[str, type[Record]],
     singular: Mapping[str, str],
     keys: Mapping[str, str],
 ) -> dict[str, list[Any]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from ascendgen.catalog import load_catalog
+from ascendgen.records import dump
 
 from helpers import Run, Write
 
@@ -110,7 +111,7 @@ def test_kv_shortfall_and_a_w8a8_build_from_a_user_catalog(run: Run, write: Writ
     # = 1,408 tokens; 8,192 tokens x 48,128 B (2 x 94 layers x 1 KV head x 128 x 2 B) = 0.3672 GiB. TP 16 = 2
     # servers. A user's W8A8 build (220.02 GiB, see test_planner): TP 4 55.01 + 1.3 > 56.08; TP 8: 27.5 + 1.3,
     # 27.3 GiB of KV cache: fits on this server.
-    entry = load_catalog().get("Qwen3-235B-A22B").model_dump(mode="json", exclude_none=True)
+    entry = dump(load_catalog().get("Qwen3-235B-A22B"), json=True, exclude_none=True)
     entry.update(name="Qwen3-235B-A22B-W8A8", hub_id="someone/Qwen3-235B-A22B-W8A8", quantization="w8a8", npus={})
     catalog = write("mine.yaml", yaml.safe_dump({"models": [entry]}))
     result = run("plan", "Qwen3-235B-A22B", "--npu-type", "910B3", "--catalog", str(catalog), "--out", str(tmp_path))

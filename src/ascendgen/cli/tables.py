@@ -209,7 +209,9 @@ def fit_table(fits: list[ModelFit], server: ServerProfile) -> FitWidth:
 
 
 def model_json(model: ModelSpec) -> dict[str, Any]:
-    data = model.model_dump(mode="json", exclude_none=True)
+    from ascendgen.records import dump
+
+    data = dump(model, exclude_none=True, json=True)
     data["served_name"] = model.served_model_name
     return data
 
