@@ -1,9 +1,10 @@
 """The command line: the app, its commands (one module each under ascendgen.cli), and main(), where errors
 are caught once and shown as one line with a named exit code.
 
-Start-up is kept short (bench/README.md): `--version` and the root help answer before typer is imported, and a
-command's module is imported only when that command runs; the typer app holds every command only when the
-arguments name none (the root help through typer, an unknown command)."""
+Start-up is kept short (bench/README.md): `--version` and the root help answer before typer is imported, a plain
+`plan` runs without it (cli/plan_args.py reads its arguments), and a command's module is imported only when that
+command runs; the typer app holds every command only when the arguments name none (the root help through typer,
+an unknown command)."""
 
 import importlib
 import os
