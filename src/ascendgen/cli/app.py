@@ -1,9 +1,10 @@
 """The command line: the app, its commands (one module each under ascendgen.cli), and main(), where errors
 are caught once and shown as one line with a named exit code.
 
-Start-up is kept short (bench/README.md): `--version` and the root help answer before typer is imported, and a
-command's module is imported only when that command runs; the typer app holds every command only when the
-arguments name none (the root help through typer, an unknown command)."""
+Start-up is kept short (bench/README.md): `--version` and the root help answer before typer is imported, a plain
+`plan` runs without it (cli/plan_args.py reads its arguments), and a command's module is imported only when that
+command runs; the typer app holds every command only when the arguments name none (the root help through typer,
+an unknown command)."""
 
 import importlib
 import os
@@ -13,6 +14,7 @@ from ascendgen import __version__
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which `--version` has no use for
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     import typer
@@ -179,18 +181,30 @@ def main(argv: list[str] | None = None) -> None:
     if args in ([], ["--help"], ["-h"]):
         print_root_help(asked=bool(args))
         sys.exit(0)
+    global _verbose
+    _verbose = False  # until the root's --verbose says so (a test calls main again in the same process)
+    if args[:1] == ["plan"]:
+        # typer reads plan's arguments in more time than the plan takes (bench/README.md): read them without it
+        # when they are plain; with anything else (--help, a mistake), typer reads them, with its help and errors
+        from ascendgen.cli.plan_args import parse_plan_args
 
-    import typer
+        params = parse_plan_args(args[1:])
+        if params is not None:
+            from ascendgen.cli.plan_run import run_plan
 
+            _run(lambda: run_plan(params))
+            return
+    _run(lambda: _run_typer(args))
+
+
+def _run(command: "Callable[[], None]") -> None:
+    """Run a command; an expected failure ends it with one line and its exit code, Ctrl-C with 130."""
     from ascendgen.cli import termui
     from ascendgen.errors import AscendgenError, ExitCode
 
-    app = build_app(_command_named(args))
     try:
-        app(args=args, prog_name="ascendgen", standalone_mode=False)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+        command()
+    except KeyboardInterrupt:
         termui.error("interrupted")
         sys.exit(130)
     except AscendgenError as exc:
@@ -198,6 +212,27 @@ def main(argv: list[str] | None = None) -> None:
             termui.err.print_exception()
         termui.error(str(exc))
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        if _verbose or os.environ.get("ASCENDGEN_DEBUG"):
+            raise
+        termui.error(f"unexpected {type(exc).__name__}: {exc} (rerun with --verbose for details)")
+        sys.exit(ExitCode.FAILURE)
+
+
+def _run_typer(args: list[str]) -> None:
+    """The app with the command the arguments name; typer's own errors and exits as ours."""
+    import typer
+
+    from ascendgen.cli import termui
+    from ascendgen.errors import ExitCode
+
+    app = build_app(_command_named(args))
+    try:
+        code = app(args=args, prog_name="ascendgen", standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:  # click's Ctrl-C / Ctrl-D at a prompt
+        raise KeyboardInterrupt from None
     except typer.TyperException as exc:  # usage errors: unknown option, bad value, missing argument
         if type(exc).__name__ == "NoArgsIsHelpError":  # `ascendgen gpustack` alone: help was asked
             _print_help(exc)
@@ -206,8 +241,9 @@ def main(argv: list[str] | None = None) -> None:
         command = ctx.command_path if ctx is not None else "ascendgen"
         termui.error(f"{exc.format_message()} (see '{command} --help')")
         sys.exit(ExitCode.BAD_INPUT if exc.exit_code == 2 else exc.exit_code)
-    except Exception as exc:
-        if _verbose or os.environ.get("ASCENDGEN_DEBUG"):
-            raise
-        termui.error(f"unexpected {type(exc).__name__}: {exc} (rerun with --verbose for details)")
-        sys.exit(ExitCode.FAILURE)
+    # Without standalone_mode, typer returns what the command returned (None) or the code of the Exit it raised:
+    # 130 for a Ctrl-C in the command (typer/core.py, _main), 0 after --version
+    if code == 130:
+        raise KeyboardInterrupt
+    if code:
+        sys.exit(code)
