@@ -635,15 +635,17 @@ def test_a_multimodal_config_is_checked_by_its_language_model(tmp_path: Path, ne
     (folder / "config.json").write_text(json.dumps({"vision_config": {"num_attention_heads": 16}, nested: wrong}))
     (problem,) = problems_of(model_service(tmp_path / "m", None))
     assert "says num_hidden_layers 48, but the plan for Qwen3-8B expects 36" in problem
-    # numbers at the top level win over a nested config
+    # the nested config wins over numbers at the top level, as vLLM reads it (get_hf_text_config) and as the plan
+    # read the folder (modeldir)
     (folder / "config.json").write_text(json.dumps({**QWEN3_8B, nested: wrong}))
+    (problem,) = problems_of(model_service(tmp_path / "m", None))
+    assert "says num_hidden_layers 48, but the plan for Qwen3-8B expects 36" in problem
+    (folder / "config.json").write_text(json.dumps({**wrong, nested: QWEN3_8B}))
     assert problems_of(model_service(tmp_path / "m", None)) == []
-    # a nested part without the numbers (an image processor's settings) is not the language model
-    (folder / "config.json").write_text(json.dumps({"num_hidden_layers": 36, nested: {"num_hidden_layers": 48}}))
+    # what the nested config lacks is read at the top level; what neither has is missing
+    (folder / "config.json").write_text(json.dumps({"num_attention_heads": 32, nested: {"num_hidden_layers": 36}}))
     assert problems_of(model_service(tmp_path / "m", None)) == [
-        f"a: {folder / 'config.json'} says num_attention_heads None, but the plan for Qwen3-8B expects 32: that "
-        "folder holds another model, or the catalog entry is wrong",
-        f"a: {folder / 'config.json'} says num_key_value_heads None, but the plan for Qwen3-8B expects 8: that "
+        f"a: {folder / 'config.json'} says num_key_value_heads 32, but the plan for Qwen3-8B expects 8: that "
         "folder holds another model, or the catalog entry is wrong",
     ]
 

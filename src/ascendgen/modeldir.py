@@ -212,7 +212,7 @@ def _read_model_dir(directory: Path, *, hub_id: str | None, served_name: str | N
         parent = directory.resolve().parent.name
         hub_id = f"{parent}/{name}" if _NAME.match(parent) else name
     reading = _Reading()
-    config = _Config(config_path, reading.json(config_path, required=True))
+    config = ConfigJson(config_path, reading.json(config_path, required=True))
     tokenizer_path = directory / TOKENIZER_CONFIG_FILE
     tokenizer = reading.json(tokenizer_path) if tokenizer_path.is_file() else None
 
@@ -288,7 +288,7 @@ class _Reading:
         return data
 
 
-class _Config:
+class ConfigJson:
     """config.json, looked up the way vLLM reads it: a vision-language model's numbers in its text config
     (vllm/transformers_utils/config.py get_hf_text_config), with the top level for what the text config lacks."""
 
@@ -362,7 +362,7 @@ HEAD_KEYS = ("num_attention_heads", "n_head")
 KV_HEAD_KEYS = ("num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_group_num")
 
 
-def _shape(config: _Config, values: dict[str, Any], provenance: dict[str, str]) -> None:
+def _shape(config: ConfigJson, values: dict[str, Any], provenance: dict[str, str]) -> None:
     for field_name, keys, what in (
         ("num_layers", LAYER_KEYS, "decoder layers"),
         ("hidden_size", ("hidden_size", "n_embd", "d_model"), "hidden size"),
@@ -372,7 +372,7 @@ def _shape(config: _Config, values: dict[str, Any], provenance: dict[str, str]) 
         values[field_name], provenance[field_name] = config.count(keys, what=what)
 
 
-def _attention(config: _Config, values: dict[str, Any], provenance: dict[str, str], notes: list[str]) -> None:
+def _attention(config: ConfigJson, values: dict[str, Any], provenance: dict[str, str], notes: list[str]) -> None:
     heads, hidden = values["num_attention_heads"], values["hidden_size"]
     # vLLM get_total_num_kv_heads: n_head_kv, num_kv_heads, num_key_value_heads, multi_query_group_num, else the
     # attention heads (vllm/config/model.py); transformers' LlamaConfig defaults num_key_value_heads the same way.
@@ -426,7 +426,7 @@ def _attention(config: _Config, values: dict[str, Any], provenance: dict[str, st
         )
 
 
-def _kv_cache_layers(config: _Config, num_layers: int) -> tuple[int | None, str]:
+def _kv_cache_layers(config: ConfigJson, num_layers: int) -> tuple[int | None, str]:
     """Layers with a KV cache that grows with the context, when some layers have none (linear attention)."""
     layer_types = config.get("layer_types")
     if layer_types is not None:
@@ -459,14 +459,14 @@ def _kv_cache_layers(config: _Config, num_layers: int) -> tuple[int | None, str]
     return with_kv, where + " (linear-attention layers keep a fixed-size state, no KV cache)"
 
 
-def _has_sliding_window(config: _Config) -> bool:
+def _has_sliding_window(config: ConfigJson) -> bool:
     layer_types = config.get("layer_types")
     if isinstance(layer_types, list) and "sliding_attention" in layer_types:
         return True
     return config.get("sliding_window") is not None and config.get("use_sliding_window") is not False
 
 
-def _max_model_len(config: _Config, tokenizer: dict[str, Any] | None) -> tuple[int, str]:
+def _max_model_len(config: ConfigJson, tokenizer: dict[str, Any] | None) -> tuple[int, str]:
     """The max_model_len vLLM derives when none is given (vllm/config/model.py _get_and_verify_max_len): the
     smallest of the length keys present, model_max_length winning when set, capped by tokenizer_config.json's
     model_max_length, then times the RoPE scaling factor for the types that extend the context."""
@@ -521,13 +521,13 @@ def _max_model_len(config: _Config, tokenizer: dict[str, Any] | None) -> tuple[i
     return length, f"{why} (vLLM's default max_model_len)"
 
 
-def _length(config: _Config, key: str, value: Any) -> int:
+def _length(config: ConfigJson, key: str, value: Any) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return config.positive(key, value)
 
 
-def _named_dtype(config: _Config) -> tuple[str, Any] | None:
+def _named_dtype(config: ConfigJson) -> tuple[str, Any] | None:
     """config.json's dtype as vLLM reads it (_find_dtype): the top level first, then the text config."""
     for key in ("dtype", "torch_dtype"):
         if config.top.get(key) is not None:
@@ -535,7 +535,7 @@ def _named_dtype(config: _Config) -> tuple[str, Any] | None:
     return config.first(("dtype", "torch_dtype"))
 
 
-def _dtype(config: _Config, weights: _Weights) -> tuple[Literal["bfloat16", "float16"], str]:
+def _dtype(config: ConfigJson, weights: _Weights) -> tuple[Literal["bfloat16", "float16"], str]:
     found = _named_dtype(config)
     if found is not None:
         key, value = found
@@ -557,7 +557,7 @@ def _dtype(config: _Config, weights: _Weights) -> tuple[Literal["bfloat16", "flo
                      "not settle it")  # fmt: skip
 
 
-def _moe(config: _Config, weights: _Weights, values: dict[str, Any], provenance: dict[str, str]) -> None:
+def _moe(config: ConfigJson, weights: _Weights, values: dict[str, Any], provenance: dict[str, str]) -> None:
     experts = config.optional_count(("num_experts", "n_routed_experts", "num_local_experts"))
     values["params_b"] = _billions(weights.elements)
     provenance["params_b"] = "safetensors headers: elements stored (a packed 4-bit weight counts once per byte)"
@@ -736,7 +736,7 @@ def _read_header(path: Path) -> dict[str, tuple[str, int, int]]:
     return tensors
 
 
-def _weights(config: _Config, weights: _Weights, values: dict[str, Any], provenance: dict[str, str]) -> None:
+def _weights(config: ConfigJson, weights: _Weights, values: dict[str, Any], provenance: dict[str, str]) -> None:
     in_memory = weights.bytes_on_disk
     where = f"safetensors headers of {weights.files} file(s)"
     if weights.index_total is not None and weights.index is not None:
@@ -761,7 +761,7 @@ class _Quant:
     where: str = ""
 
 
-def _quantization(directory: Path, config: _Config, reading: _Reading, formats: KnownFormats) -> _Quant:
+def _quantization(directory: Path, config: ConfigJson, reading: _Reading, formats: KnownFormats) -> _Quant:
     """The quantized format of the build, refused when vllm-ascend does not serve it (before anything is pulled)."""
     modelopt = directory / MODELOPT_FILE
     if modelopt.is_file():
@@ -834,7 +834,7 @@ def _modelslim(path: Path, reading: _Reading, formats: KnownFormats) -> _Quant:
     return _Quant(label, ("--quantization=ascend",), min_image, c8_layers, where)
 
 
-def _compressed_tensors(config: _Config, qconfig: dict[str, Any], formats: KnownFormats) -> _Quant:
+def _compressed_tensors(config: ConfigJson, qconfig: dict[str, Any], formats: KnownFormats) -> _Quant:
     """An LLM-Compressor build: its scheme as vllm-ascend's compressed_tensors_config.py _detect_quant_type reads
     it. vLLM takes the method from config.json: no serve flag."""
     groups = qconfig.get("config_groups")
@@ -897,7 +897,7 @@ def _apply_quantization(quant: _Quant, values: dict[str, Any], provenance: dict[
 
 
 def _image_needs(
-    config: _Config,
+    config: ConfigJson,
     known: ArchitectureSpec | None,
     quant: _Quant,
     values: dict[str, Any],

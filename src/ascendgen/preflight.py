@@ -184,7 +184,7 @@ def _model_problems(service: ServiceConfig) -> Iterable[str]:
     if not isinstance(data, dict):
         yield f"{service.name}: {config} is not a JSON object: {host} does not hold a Hugging Face model"
         return
-    actual = _config_counts(_text_config(data))
+    actual = _config_counts(data)
     for key, want in expected.items():
         got = actual.get(key)
         if got != want:
@@ -204,22 +204,17 @@ def _expected_config(service: ServiceConfig) -> dict[str, int]:
     return expected
 
 
-def _text_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Vision-language configs keep the language model's numbers under text_config / llm_config."""
-    for nested in ("text_config", "llm_config", "language_config"):
-        inner = config.get(nested)
-        if isinstance(inner, dict) and "num_attention_heads" in inner and "num_attention_heads" not in config:
-            return inner
-    return config
-
-
 def _config_counts(config: dict[str, Any]) -> dict[str, Any]:
-    """The numbers the plan's label names, under whichever name the file gives them (glm-4-9b's num_layers and
-    multi_query_group_num); no KV-head count means one per attention head, as vLLM and transformers take it."""
-    from ascendgen.modeldir import HEAD_KEYS, KV_HEAD_KEYS, LAYER_KEYS
+    """The numbers the plan's label names, read as the plan read them (modeldir.ConfigJson: a vision-language
+    model's text config first, as vLLM's get_hf_text_config does; glm-4-9b's num_layers and multi_query_group_num);
+    no KV-head count means one per attention head, as vLLM and transformers take it."""
+    from ascendgen.modeldir import CONFIG_FILE, HEAD_KEYS, KV_HEAD_KEYS, LAYER_KEYS, ConfigJson
+
+    read = ConfigJson(Path(CONFIG_FILE), config)
 
     def first(keys: tuple[str, ...]) -> Any:
-        return next((config[key] for key in keys if key in config), None)
+        found = read.first(keys)
+        return None if found is None else found[1]
 
     heads = first(HEAD_KEYS)
     kv_heads = first(KV_HEAD_KEYS)
