@@ -1,7 +1,7 @@
 """GPUStack on Ascend: a GPUStack server and the GPUStack workers that join it, as compose files, in two
 layouts: GPUStack 2.x as its documentation installs it today (the default), and seed 000's v0.7 layout
 (`--gpustack-version 0.7`: a server with its built-in worker on the NPUs, `-npu` images). The vLLM path's
-parts, reused: each command's request is a strict pydantic model with a flag table (SERVER_FLAGS,
+parts, reused: each command's request is a strict record (ascendgen.records) with a flag table (SERVER_FLAGS,
 WORKER_FLAGS) that writes and reads its recipe through request.py's `recipe_args` / `parse_recipe`; the
 builders are pure (request + hardware in, a frozen `GpustackService` out); rendering uses render.py's Jinja
 environment, header and round-trip check; generated.py's `write_deployment` writes the result. Secrets (the

@@ -1,9 +1,10 @@
 """What the user asked for, as one strict schema. The `plan` command's flags, a deployment file
 (ascendgen.yaml) and the recipe recorded in a compose file's header all become a `PlanRequest` through
-the same pydantic models, and one table (`PLAN_FLAGS`) says which flag sets which field, so the recipe
+the same records (ascendgen.records), and one table (`PLAN_FLAGS`) says which flag sets which field, so the recipe
 writer and reader cannot drift apart.
 
-Adding a flag: a field here, a row in PLAN_FLAGS, and the typer option in the `plan` command."""
+Adding a flag: a field here, a row in PLAN_FLAGS, the typer option in the `plan` command and its row in
+cli/plan_args.py's PLAN_OPTIONS (tests/cli/test_plan_args.py says when one is missing)."""
 
 from __future__ import annotations
 

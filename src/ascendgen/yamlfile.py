@@ -1,4 +1,4 @@
-"""Load YAML data files (catalog, hardware, images, deployment files) and validate them with pydantic,
+"""Load YAML data files (catalog, hardware, images, deployment files) and validate them as records (ascendgen.records),
 turning every problem into one line that names the file, the line, the entry and the field.
 
 Every file ascendgen reads goes through `read_text_file`: a regular file only (never a device, FIFO or
