@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 
 
 @cache
 def data_dir() -> Path:
-    packaged = Path(str(files("ascendgen"))) / "data"
+    packaged = Path(__file__).parent / "data"  # a wheel installs ascendgen as files (jinja2 reads templates/ so too)
     if (packaged / "hardware.yaml").is_file():
         return packaged
     checkout = Path(__file__).resolve().parents[2]  # src/ascendgen/ -> repository root (editable installs)

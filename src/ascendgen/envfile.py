@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +39,8 @@ class EnvRef:
 
 
 def generate_secret() -> str:
+    import secrets  # here: what it imports (hashlib, random, hmac) is of no use to a plan that writes no key
+
     return secrets.token_urlsafe(32)
 
 
@@ -106,6 +106,8 @@ class _Statement:
 def _statements(text: str) -> list[_Statement]:
     """The statements of a .env text, as compose-go's dotenv parser splits them. Raises InputError with
     the line number where compose would refuse the file."""
+    import unicodedata  # here: only a .env being read needs it
+
     found: list[_Statement] = []
     pos = 1 if text.startswith("\ufeff") else 0  # compose skips a UTF-8 byte order mark
     size = len(text)
