@@ -49,6 +49,8 @@ def test_wheel_ships_data_and_plans_from_anywhere(tmp_path: Path) -> None:
     result = json.loads(done.stdout)
     assert result["data_dir"].startswith(str(site))
     assert result["prevalidated"]  # the installed wheel takes its built-in data without validating it again
+    # and a plan of it reads no YAML, and needs neither typer (cli/plan_args.py) nor pydantic (ascendgen.records)
+    assert not {"yaml", "typer", "pydantic", "pydantic_core", "jinja2"} & set(result["dry_run_imports"])
     assert result["plan"]["tensor_parallel_size"] == 4
     assert (elsewhere / "compose.yml").is_file()
 
@@ -60,13 +62,18 @@ sys.path.insert(0, sys.argv[1])
 sys.path = [p for p in sys.path if not p.endswith("/src")]
 import ascendgen.datafiles as r
 from ascendgen.cli.app import main
-out = io.StringIO()
-with contextlib.redirect_stdout(out):
-    try:
-        main(["plan", "Qwen3-30B-A3B", "--json"])
-    except SystemExit as exc:
-        assert not exc.code, exc.code
+def run(*args):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            main(["plan", "Qwen3-30B-A3B", *args])
+        except SystemExit as exc:
+            assert not exc.code, exc.code
+    return out.getvalue()
+run("--dry-run")
+dry_run_imports = sorted({name.split(".")[0] for name in sys.modules})
+plan = json.loads(run("--json"))
 from ascendgen.prevalidated import builtin
-print(json.dumps({"data_dir": str(r.data_dir()), "plan": json.loads(out.getvalue()),
+print(json.dumps({"data_dir": str(r.data_dir()), "plan": plan, "dry_run_imports": dry_run_imports,
                   "prevalidated": builtin("models.yaml", "models") is not None}))
 """
