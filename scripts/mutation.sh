@@ -38,7 +38,8 @@ done | tar --null -T - -cf - | tar -C "$work" -xf -
   for extra in $(git ls-files | cut -d/ -f1 | sort -u); do
     case "$extra" in src | tests | setup.cfg | pyproject.toml) ;; *) echo "    $extra" ;; esac
   done
-  echo "pytest_add_cli_args = -p no:cacheprovider -p no:randomly -q"
+  # the ci profile draws the same hypothesis examples on every run: a mutant is killed or not, not by luck
+  echo "pytest_add_cli_args = -p no:cacheprovider -p no:randomly -q --hypothesis-profile=ci"
   echo "pytest_add_cli_args_test_selection ="
   for test in "${tests[@]}"; do
     echo "    $test"

@@ -185,8 +185,9 @@ def defaults(cls: type[Record]) -> dict[str, Any]:
 def dump(
     record: Record, *, exclude_defaults: bool = False, exclude_none: bool = False, json: bool = False
 ) -> dict[str, Any]:
-    """The record's fields as a dict, records inside it as dicts too (pydantic's model_dump): without the fields at
-    their default (`exclude_defaults`) or None (`exclude_none`); `json`: tuples as lists."""
+    """The record's fields as a dict, records and other dataclasses inside it (a plan request's nodes) as dicts too
+    (pydantic's model_dump): without the fields at their default (`exclude_defaults`) or None (`exclude_none`); `json`:
+    tuples as lists."""
     options = {"exclude_defaults": exclude_defaults, "exclude_none": exclude_none, "json": json}
     unset = defaults(type(record)) if exclude_defaults else {}
     data = {}
@@ -199,8 +200,9 @@ def dump(
 
 
 def _dumped(value: Any, options: dict[str, bool]) -> Any:
-    if isinstance(value, Record):
-        return dump(value, **options)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # a record, or a dataclass that is no record (a cluster's Node): a dict either way, as pydantic dumps both
+        return dump(typing.cast(Record, value), **options)
     if isinstance(value, tuple | list):
         items = [_dumped(item, options) for item in value]
         return items if options["json"] or isinstance(value, list) else tuple(items)
