@@ -64,7 +64,7 @@ def test_root_help_imports_no_command_and_no_typer(args: list[str]) -> None:
 def test_plan_dry_run_imports_neither_docker_nor_jinja_nor_the_runtime() -> None:
     modules = imported("plan", "Qwen3-30B-A3B", "--dry-run")
     assert "ascendgen.planner" in modules  # it did plan
-    # no typer (cli/plan_args.py reads the arguments), no pydantic (every record was plainly valid); a source checkout
+    # no typer (cli/fast_args.py reads the arguments), no pydantic (every record was plainly valid); a source checkout
     # has no pre-validated data and reads the YAML files, so PyYAML is not asserted here (test_prevalidated is)
     assert not packages(modules) & {"docker", "jinja2", "requests", "urllib3", "typer", "pydantic", "pydantic_core"}
     unused = {"ascendgen.runtime", "ascendgen.preflight", "ascendgen.composeconfig", "ascendgen.endpoint",

@@ -2,7 +2,7 @@
 are caught once and shown as one line with a named exit code.
 
 Start-up is kept short (bench/README.md): `--version` and the root help answer before typer is imported, a plain
-`plan` runs without it (cli/plan_args.py reads its arguments), and a command's module is imported only when that
+`plan` runs without it (cli/fast_args.py reads its arguments), and a command's module is imported only when that
 command runs; the typer app holds every command only when the arguments name none (the root help through typer,
 an unknown command)."""
 
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == ["plan"]:
         # typer reads plan's arguments in more time than the plan takes (bench/README.md): read them without it
         # when they are plain; with anything else (--help, a mistake), typer reads them, with its help and errors
-        from ascendgen.cli.plan_args import parse_plan_args
+        from ascendgen.cli.fast_args import parse_plan_args
 
         params = parse_plan_args(args[1:])
         if params is not None:

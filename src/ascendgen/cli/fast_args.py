@@ -1,7 +1,7 @@
 """`ascendgen plan`'s arguments read without typer, which costs a plan more start-up than the planning (typer 0.29
 imports pydantic and builds a TypeAdapter per parameter before a command runs; bench/README.md).
 
-PLAN_OPTIONS is plan's options as cli/plan.py declares them to typer (tests/cli/test_plan_args.py holds the two
+PLAN_OPTIONS is plan's options as cli/plan.py declares them to typer (tests/cli/test_fast_args.py holds the two
 equal), and parse_plan_args gives exactly the params typer would give the command, or None whenever the arguments
 need typer: --help, an unknown option, a missing value, a number written any way but plain digits, `--`. None is
 never wrong (typer then reads them, with its own help and errors); a dict unlike typer's would be.

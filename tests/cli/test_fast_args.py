@@ -1,4 +1,4 @@
-"""cli/plan_args.py: plan's arguments read without typer, held to what typer gives the command (the same params
+"""cli/fast_args.py: plan's arguments read without typer, held to what typer gives the command (the same params
 for the same arguments, or None to let typer read them), and main() taking that path for a plain `plan`."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from ascendgen.cli import plan_run
 from ascendgen.cli.app import build_app
-from ascendgen.cli.plan_args import MODELS, PLAN_OPTIONS, parse_plan_args
+from ascendgen.cli.fast_args import MODELS, PLAN_OPTIONS, parse_plan_args
 
 from helpers import Run
 
