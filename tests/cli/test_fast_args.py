@@ -20,7 +20,7 @@ from ascendgen.cli import check_run, plan_run
 from ascendgen.cli.app import build_app
 from ascendgen.cli.fast_args import CHECK, PLAN, TABLES, ArgTable, parse
 
-from helpers import REPO, Run, git_repository
+from helpers import REPO, Run
 
 TyperParams = Callable[[str, list[str]], "dict[str, Any] | None"]
 
@@ -379,13 +379,17 @@ def test_a_plain_plan_or_check_does_not_import_typer(
 
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Compose files for check: up to date, drifted (edited by hand), missing, and one without a recipe."""
-    root = git_repository(tmp_path_factory.mktemp("check"))
+    """Compose files for check: up to date, drifted (edited by hand), missing, one without a recipe, and one whose
+    recipe reads a catalog outside its directory (no git repository here: check reads only beside the file
+    unless --allow-outside)."""
+    root = tmp_path_factory.mktemp("check")
+    catalog = root / "catalogs" / "mine.yaml"
+    catalog.parent.mkdir()
+    catalog.write_text("models:\n  - name: Qwen3-8B\n    served_name: qwen3\n")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    for name in ("fresh", "drifted"):
-        out = root / name
-        subprocess.run([sys.executable, "-m", "ascendgen", "plan", "Qwen3-8B", "--out", str(out)], env=env, check=True,
-                       capture_output=True, timeout=60)  # fmt: skip
+    for name, options in (("fresh", []), ("drifted", []), ("outside", ["--catalog", str(catalog)])):
+        subprocess.run([sys.executable, "-m", "ascendgen", "plan", "Qwen3-8B", *options, "--out", str(root / name)],
+                       env=env, check=True, capture_output=True, timeout=60)  # fmt: skip
     drifted = root / "drifted" / "compose.yml"
     drifted.write_text(drifted.read_text().replace("shm_size: 1g", "shm_size: 2g"))
     (root / "plain").mkdir()
@@ -395,6 +399,7 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "drifted": drifted,
         "missing": root / "missing" / "compose.yml",
         "plain": root / "plain",
+        "outside": root / "outside",
     }
 
 
@@ -405,9 +410,12 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (["drifted"], [], 1, b"compose.yml: edited by hand since ascendgen wrote it\n"),
         (["missing"], [], 1, b"compose.yml: cannot read: No such file or directory\n"),
         (["plain"], [], 1, b"compose.yml: not written by ascendgen"),
-        (["fresh", "drifted", "missing", "plain", "fresh"], ["--allow-outside"], 1, b"error: 3 compose file(s) differ"),
+        (["outside"], [], 1, b"--catalog ../catalogs/mine.yaml: outside "),
+        (["outside"], ["--allow-outside"], 0, b"compose.yml: up to date\n"),
+        (["fresh", "drifted", "missing", "plain", "outside", "fresh"], [], 1, b"error: 4 compose file(s) differ"),
+        (["fresh", "outside", "drifted"], ["--allow-outside"], 1, b"error: 1 compose file(s) differ"),
     ],
-    ids=["up to date", "drifted", "missing", "no recipe", "several"],
+    ids=["up to date", "drifted", "missing", "no recipe", "outside", "allowed outside", "several", "several allowed"],
 )
 def test_check_without_typer_prints_what_check_through_typer_prints(
     files: list[str],
@@ -417,17 +425,28 @@ def test_check_without_typer_prints_what_check_through_typer_prints(
     checked: dict[str, Path],
     child_env: dict[str, str],
 ) -> None:
+    """The same output and exit code by either way: through typer when `--` ends the options (fast_args leaves
+    that to typer), and when the root's --verbose comes first (main() reads only a plain `check ...`), which adds
+    the traceback of the final error."""
     paths = [str(checked[name]) for name in files]
-    fast_args, typer_args = ["check", *options, *paths], ["check", *options, "--", *paths]
+    fast_args, typer_args, verbose_args = ["check", *options, *paths], ["check", *options, "--", *paths], ["-v"]
+    verbose_args += fast_args
     assert parse(fast_args[1:], CHECK) is not None and parse(typer_args[1:], CHECK) is None
-    fast, typers = Child(fast_args, child_env), Child(typer_args, child_env)
+    fast, typers, verbose = (Child(args, child_env) for args in (fast_args, typer_args, verbose_args))
     assert fast.output() == typers.output()
     assert fast.exit_code == exit_code and says in fast.stderr, fast.stderr
     if "drifted" in files:  # the diff, on stdout
         assert b"\n-    shm_size: 2g\n" in fast.stdout and b"\n+    shm_size: 1g\n" in fast.stdout, fast.stdout
     else:
         assert fast.stdout == b""
-    assert (fast.typer_imported, typers.typer_imported) == (False, True)
+    assert (fast.typer_imported, typers.typer_imported, verbose.typer_imported) == (False, True, True)
+    assert (verbose.exit_code, verbose.stdout) == (fast.exit_code, fast.stdout)
+    if exit_code == 0:
+        assert verbose.stderr == fast.stderr
+    else:  # each file's line, the traceback, the final error
+        *lines, last = fast.stderr.splitlines(keepends=True)
+        assert verbose.stderr.startswith(b"".join(lines)) and verbose.stderr.endswith(last)
+        assert b"Traceback" in verbose.stderr
 
 
 @pytest.mark.parametrize(
