@@ -88,7 +88,7 @@ print(time.perf_counter() - started)
 _IN_PROCESS_CHECK = """
 import sys, time
 from pathlib import Path
-from ascendgen.cli.check import render_recipe
+from ascendgen.cli.check_run import render_recipe
 from ascendgen.generated import check_drift
 started = time.perf_counter()
 results = [check_drift(Path(p), render_recipe) for p in sys.argv[1:]]

@@ -49,7 +49,7 @@ def test_wheel_ships_data_and_plans_from_anywhere(tmp_path: Path) -> None:
     result = json.loads(done.stdout)
     assert result["data_dir"].startswith(str(site))
     assert result["prevalidated"]  # the installed wheel takes its built-in data without validating it again
-    # and a plan of it reads no YAML, and needs neither typer (cli/plan_args.py) nor pydantic (ascendgen.records)
+    # and a plan of it reads no YAML, and needs neither typer (cli/fast_args.py) nor pydantic (ascendgen.records)
     assert not {"yaml", "typer", "pydantic", "pydantic_core", "jinja2"} & set(result["dry_run_imports"])
     assert result["plan"]["tensor_parallel_size"] == 4
     assert (elsewhere / "compose.yml").is_file()

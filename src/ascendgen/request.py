@@ -4,7 +4,7 @@ the same records (ascendgen.records), and one table (`PLAN_FLAGS`) says which fl
 writer and reader cannot drift apart.
 
 Adding a flag: a field here, a row in PLAN_FLAGS, the typer option in the `plan` command and its row in
-cli/plan_args.py's PLAN_OPTIONS (tests/cli/test_plan_args.py says when one is missing)."""
+cli/fast_args.py's PLAN_OPTIONS (tests/cli/test_fast_args.py says when one is missing)."""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 are caught once and shown as one line with a named exit code.
 
 Start-up is kept short (bench/README.md): `--version` and the root help answer before typer is imported, a plain
-`plan` runs without it (cli/plan_args.py reads its arguments), and a command's module is imported only when that
-command runs; the typer app holds every command only when the arguments name none (the root help through typer,
-an unknown command)."""
+`plan` or `check` runs without it (cli/fast_args.py reads its arguments), and a command's module is imported only
+when that command runs; the typer app holds every command only when the arguments name none (the root help through
+typer, an unknown command)."""
 
 import importlib
 import os
@@ -183,18 +183,29 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     global _verbose
     _verbose = False  # until the root's --verbose says so (a test calls main again in the same process)
-    if args[:1] == ["plan"]:
-        # typer reads plan's arguments in more time than the plan takes (bench/README.md): read them without it
-        # when they are plain; with anything else (--help, a mistake), typer reads them, with its help and errors
-        from ascendgen.cli.plan_args import parse_plan_args
+    if args[:1] in (["plan"], ["check"]):
+        # typer reads a plan's or a check's arguments in more time than the command takes (bench/README.md): read
+        # them without it when they are plain; with anything else (--help, a mistake), typer reads them, with its
+        # help and errors
+        from ascendgen.cli.fast_args import TABLES, parse
 
-        params = parse_plan_args(args[1:])
+        params = parse(args[1:], TABLES[args[0]])
         if params is not None:
-            from ascendgen.cli.plan_run import run_plan
-
-            _run(lambda: run_plan(params))
+            _run(lambda: _run_fast(args[0], params))
             return
     _run(lambda: _run_typer(args))
+
+
+def _run_fast(command: str, params: "dict[str, Any]") -> None:
+    """The body of `plan` or `check` (cli/plan_run.py, cli/check_run.py) with the params cli/fast_args.py read."""
+    if command == "plan":
+        from ascendgen.cli.plan_run import run_plan
+
+        run_plan(params)
+    else:
+        from ascendgen.cli.check_run import run_check
+
+        run_check(params)
 
 
 def _run(command: "Callable[[], None]") -> None:

@@ -1,6 +1,6 @@
 """`ascendgen plan`: explain how models run on this server and write compose.yml. This is the command as typer
 declares it (its options and help); what it does is cli/plan_run.py's run_plan, which main() also calls without
-typer when cli/plan_args.py can read the arguments (tests/cli/test_plan_args.py holds that reader equal to typer).
+typer when cli/fast_args.py can read the arguments (tests/cli/test_fast_args.py holds that reader equal to typer).
 Core modules are imported when the command runs, so `--help` stays fast."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What `ascendgen plan` does with its params: the flags become a PlanRequest (ascendgen.request), the core plans
 it, the tables show it. Typer-free: typer's `plan` (cli/plan.py) calls run_plan with its params, and main() calls
-it with the params cli/plan_args.py read, without importing typer."""
+it with the params cli/fast_args.py read, without importing typer."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ascendgen.request import PlanRequest, request_from_flags
 
 def run_plan(params: Mapping[str, Any]) -> None:
     """Plan, print and (unless --dry-run) write compose.yml: `params` are the command's, as typer gives them
-    (cli/plan_args.py: PLAN_OPTIONS)."""
+    (cli/fast_args.py: PLAN_OPTIONS)."""
     api_key, generate_api_key = params["api_key"], params["generate_api_key"]
     models, file, as_json = params["models"], params["file"], params["as_json"]
     secrets = _api_key_secrets(api_key, generate_api_key)
