@@ -346,15 +346,14 @@ def _looks_numeric(text: str) -> bool:
 
 
 def _field_names(model: type[Record], field_path: Sequence[str | int]) -> list[str]:
-    current: type[Record] | None = model
+    current = model
     for part in field_path[:-1]:
         if isinstance(part, int):
             continue  # an index into a list: the item's record is the list's
-        assert current is not None
-        current = _unwrap_record(record_fields(current).get(str(part)))
-        if current is None:
+        inner = _unwrap_record(record_fields(current).get(str(part)))
+        if inner is None:
             return []
-    assert current is not None
+        current = inner
     return list(record_fields(current))
 
 
